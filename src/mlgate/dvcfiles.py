@@ -1,0 +1,62 @@
+"""Reading what a DVC project declares: artifacts (and, later, metrics, params, lock)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from mlgate.errors import ConfigError, InputError
+
+DVC_YAML = "dvc.yaml"
+
+
+def parse_yaml(text: str, source: str) -> Any:
+    """Parse YAML text, naming the source in the error."""
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark is not None else ""
+        raise ConfigError(f"{source}: malformed YAML{where}") from exc
+
+
+def artifacts(dvc_yaml: dict[str, Any] | None, source: str = DVC_YAML) -> dict[str, dict[str, Any]]:
+    """The ``artifacts:`` section of a parsed dvc.yaml."""
+    section = (dvc_yaml or {}).get("artifacts") or {}
+    if not isinstance(section, dict):
+        raise ConfigError(f"{source}: 'artifacts' must be a mapping of name to spec")
+    return {str(name): dict(spec or {}) for name, spec in section.items()}
+
+
+def default_artifact(dvc_yaml: dict[str, Any] | None, requested: str | None = None) -> str:
+    """The artifact to act on: the one requested, or the only one (preferring type model)."""
+    declared = artifacts(dvc_yaml)
+    if requested is not None:
+        if requested not in declared:
+            names = ", ".join(sorted(declared)) or "none"
+            raise ConfigError(f"{DVC_YAML}: no artifact '{requested}' (declared: {names})")
+        return requested
+    models = [name for name, spec in declared.items() if spec.get("type") == "model"]
+    candidates = models or list(declared)
+    if len(candidates) == 1:
+        return candidates[0]
+    if not candidates:
+        raise ConfigError(f"{DVC_YAML}: declares no artifacts; add one under 'artifacts:'")
+    raise ConfigError(
+        f"{DVC_YAML}: several artifacts ({', '.join(sorted(candidates))}); "
+        "choose one with --artifact"
+    )
+
+
+def load_dvc_yaml(root: str | Path) -> dict[str, Any]:
+    path = Path(root) / DVC_YAML
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise InputError(f"{path}: not found (is this a DVC project?)") from exc
+    data = parse_yaml(text, str(path))
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level")
+    return data

@@ -1,0 +1,188 @@
+"""The GTO tag grammar, semantic versions, and reading release tags from git.
+
+GTO (https://github.com/iterative/gto) names releases ``<artifact>@v<semver>`` and stage
+assignments ``<artifact>#<stage>#<N>``, annotated tags only. Everything here is pure except
+``list_tags``, which reads every tag in one ``git for-each-ref`` call (fast for thousands of
+tags, unlike per-tag lookups).
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from dataclasses import dataclass
+from functools import total_ordering
+from pathlib import Path
+
+from mlgate.errors import InputError
+
+# GTO's artifact name: lowercase letters, digits and dashes; a dvc.yaml in a subfolder
+# prefixes the name with its path and ':' (which GTO writes as '=' in tag names).
+_NAME = r"[a-z0-9]([a-z0-9-/]*[a-z0-9])?"
+_NAME_IN_TAG = rf"(?:[a-z0-9-/.]+=)?{_NAME}"
+_SEMVER = (
+    r"(?P<major>0|[1-9]\d*)\.(?P<minor>0|[1-9]\d*)\.(?P<patch>0|[1-9]\d*)"
+    r"(?:-(?P<pre>[0-9A-Za-z.-]+))?(?:\+(?P<build>[0-9A-Za-z.-]+))?"
+)
+_RELEASE_RE = re.compile(rf"^(?P<artifact>{_NAME_IN_TAG})@v{_SEMVER}$")
+_STAGE_RE = re.compile(
+    rf"^(?P<artifact>{_NAME_IN_TAG})#(?P<stage>{_NAME})(?P<cancel>!?)(?:#(?P<counter>\d+))?$"
+)
+_VERSION_RE = re.compile(rf"^v?{_SEMVER}$")
+ARTIFACT_NAME_RE = re.compile(rf"^(?:[^:]+:)?{_NAME}$")
+
+
+@total_ordering
+@dataclass(frozen=True)
+class Version:
+    """A semantic version (https://semver.org), ordered by precedence."""
+
+    major: int
+    minor: int
+    patch: int
+    prerelease: str = ""
+
+    @classmethod
+    def parse(cls, text: str) -> Version:
+        match = _VERSION_RE.match(text.strip())
+        if not match:
+            raise InputError(f"'{text}' is not a semantic version (expected e.g. v1.2.3)")
+        return cls(
+            int(match["major"]), int(match["minor"]), int(match["patch"]), match["pre"] or ""
+        )
+
+    def bump(self, part: str) -> Version:
+        if part == "major":
+            return Version(self.major + 1, 0, 0)
+        if part == "minor":
+            return Version(self.major, self.minor + 1, 0)
+        if part == "patch":
+            return Version(self.major, self.minor, self.patch + 1)
+        raise InputError(f"unknown version part '{part}' (expected patch, minor or major)")
+
+    def _key(self) -> tuple[int, int, int, int, tuple[tuple[int, int | str], ...]]:
+        # A prerelease sorts before its release; numeric identifiers compare as numbers.
+        pre = (
+            tuple(
+                (0, int(part)) if part.isdigit() else (1, part)
+                for part in self.prerelease.split(".")
+            )
+            if self.prerelease
+            else ()
+        )
+        return (self.major, self.minor, self.patch, 0 if self.prerelease else 1, pre)
+
+    def __lt__(self, other: object) -> bool:
+        if not isinstance(other, Version):
+            return NotImplemented
+        return self._key() < other._key()
+
+    def __str__(self) -> str:
+        core = f"v{self.major}.{self.minor}.{self.patch}"
+        return f"{core}-{self.prerelease}" if self.prerelease else core
+
+
+def tag_artifact_name(artifact: str) -> str:
+    """The artifact as written in a tag (GTO replaces ':' with '=')."""
+    return artifact.replace(":", "=")
+
+
+def release_tag_name(artifact: str, version: Version) -> str:
+    return f"{tag_artifact_name(artifact)}@{version}"
+
+
+@dataclass(frozen=True)
+class GitTagRef:
+    """One tag as read from git: name, what it points at, and whether it is annotated."""
+
+    name: str
+    sha: str  # the commit the tag points at (peeled)
+    annotated: bool
+    tagger_date: str  # ISO 8601, empty for lightweight tags
+    subject: str
+
+
+@dataclass(frozen=True)
+class ReleaseTag:
+    name: str
+    artifact: str
+    version: Version
+    sha: str
+    date: str
+
+
+@dataclass(frozen=True)
+class StageTag:
+    name: str
+    artifact: str
+    stage: str
+    counter: int | None
+    unassign: bool
+    sha: str
+    date: str
+
+
+def parse_release(tag: GitTagRef) -> ReleaseTag | None:
+    match = _RELEASE_RE.match(tag.name)
+    if not match or not tag.annotated:
+        return None
+    version = Version(
+        int(match["major"]), int(match["minor"]), int(match["patch"]), match["pre"] or ""
+    )
+    artifact = match["artifact"].replace("=", ":")
+    return ReleaseTag(tag.name, artifact, version, tag.sha, tag.tagger_date)
+
+
+def parse_stage(tag: GitTagRef) -> StageTag | None:
+    match = _STAGE_RE.match(tag.name)
+    if not match or not tag.annotated:
+        return None
+    counter = int(match["counter"]) if match["counter"] else None
+    artifact = match["artifact"].replace("=", ":")
+    return StageTag(
+        tag.name, artifact, match["stage"], counter, bool(match["cancel"]), tag.sha, tag.tagger_date
+    )
+
+
+_FOR_EACH_REF_FORMAT = "%00".join(
+    [
+        "%(refname:strip=2)",
+        "%(objecttype)",
+        "%(*objectname)",
+        "%(objectname)",
+        "%(taggerdate:iso-strict)",
+        "%(contents:subject)",
+    ]
+)
+
+
+def list_tags(repo_root: str | Path) -> list[GitTagRef]:
+    """Every tag of the repository, in one git call."""
+    try:
+        out = subprocess.run(
+            ["git", "for-each-ref", f"--format={_FOR_EACH_REF_FORMAT}", "refs/tags"],
+            cwd=repo_root,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    except (subprocess.CalledProcessError, FileNotFoundError, NotADirectoryError) as exc:
+        raise InputError(f"cannot list tags in '{repo_root}': not a git repository") from exc
+    tags = []
+    for line in out.splitlines():
+        name, objtype, peeled, direct, date, subject = line.split("\0")
+        annotated = objtype == "tag"
+        tags.append(GitTagRef(name, peeled if annotated else direct, annotated, date, subject))
+    return tags
+
+
+def releases(tags: list[GitTagRef], artifact: str) -> list[ReleaseTag]:
+    """Release tags of one artifact, newest (highest semantic version) first."""
+    found = [r for r in map(parse_release, tags) if r is not None and r.artifact == artifact]
+    return sorted(found, key=lambda r: r.version, reverse=True)
+
+
+def latest_release(tags: list[GitTagRef], artifact: str) -> ReleaseTag | None:
+    """The release with the highest semantic version (not the newest timestamp)."""
+    found = releases(tags, artifact)
+    return found[0] if found else None
