@@ -1,0 +1,1 @@
+"""The reference ML pipeline: one module per DVC stage (see dvc.yaml)."""

@@ -1,0 +1,118 @@
+"""What every stage shares: params loading, progress on stderr, deterministic writers,
+and the one error type that a stage turns into a one-line message and exit code 1."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+PARAMS_FILE = "params.yaml"
+FLOAT_DIGITS = 6  # metrics are rounded so that they are byte-identical across runs
+
+
+class StageError(Exception):
+    """A failure the user can act on; its message names the file, column and row."""
+
+
+def load_params(section: str, path: str | Path = PARAMS_FILE) -> dict[str, Any]:
+    """One top-level section of params.yaml, or a StageError naming what is wrong."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise StageError(f"{path}: cannot read ({exc.strerror})") from exc
+    try:
+        params = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise StageError(f"{path}: malformed YAML{where}") from exc
+    if not isinstance(params, dict) or not isinstance(params.get(section), dict):
+        raise StageError(f"{path}: missing section '{section}' (expected a mapping)")
+    return dict(params[section])
+
+
+def require(
+    params: Mapping[str, Any], key: str, kind: type | tuple[type, ...], section: str
+) -> Any:
+    """params[key], checked to be of `kind`; bools are never accepted as numbers."""
+    if key not in params:
+        raise StageError(f"{PARAMS_FILE}: missing key '{section}.{key}'")
+    value = params[key]
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    if (isinstance(value, bool) and bool not in kinds) or not isinstance(value, kinds):
+        names = " or ".join(k.__name__ for k in kinds)
+        raise StageError(
+            f"{PARAMS_FILE}: '{section}.{key}' must be {names}, got {type(value).__name__} "
+            f"{value!r}"
+        )
+    return value
+
+
+class Progress:
+    """Progress lines on stderr: `[stage +1.2s] message`."""
+
+    def __init__(self, stage: str) -> None:
+        self.stage = stage
+        self.start = time.perf_counter()
+
+    def __call__(self, message: str) -> None:
+        elapsed = time.perf_counter() - self.start
+        print(f"[{self.stage} +{elapsed:.1f}s] {message}", file=sys.stderr, flush=True)
+
+
+def rounded(value: Any, digits: int = FLOAT_DIGITS) -> Any:
+    """A copy of a JSON-like value with floats rounded and non-finite floats as None."""
+    if isinstance(value, Mapping):
+        return {str(k): rounded(v, digits) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [rounded(v, digits) for v in value]
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        value = value.item()  # numpy scalar -> Python scalar
+    if isinstance(value, float):
+        return round(value, digits) if math.isfinite(value) else None
+    return value
+
+
+def write_json(path: str | Path, payload: Mapping[str, Any]) -> None:
+    """Deterministic JSON: sorted keys, rounded floats, trailing newline."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(rounded(payload), indent=2, sort_keys=True, allow_nan=False)
+    target.write_text(text + "\n", encoding="utf-8")
+
+
+def ensure_parent(path: str | Path) -> Path:
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    return target
+
+
+def remove_outputs(paths: Sequence[str | Path]) -> None:
+    """Delete outputs so that a failed stage never leaves files that look valid."""
+    for path in paths:
+        target = Path(path)
+        if target.is_dir():
+            for child in sorted(target.rglob("*"), reverse=True):
+                child.unlink() if child.is_file() else child.rmdir()
+            target.rmdir()
+        elif target.exists():
+            target.unlink()
+
+
+def run_stage(stage: str, main: Callable[[Sequence[str]], None]) -> None:
+    """Run a stage's main(); a StageError becomes one line on stderr and exit code 1."""
+    try:
+        main(sys.argv[1:])
+    except StageError as exc:
+        print(f"{stage}: error: {exc}", file=sys.stderr)
+        if os.environ.get("MLGATE_TRACEBACK"):
+            raise
+        sys.exit(1)
