@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import total_ordering
 from pathlib import Path
@@ -28,6 +29,7 @@ _RELEASE_RE = re.compile(rf"^(?P<artifact>{_NAME_IN_TAG})@v{_SEMVER}$")
 _STAGE_RE = re.compile(
     rf"^(?P<artifact>{_NAME_IN_TAG})#(?P<stage>{_NAME})(?P<cancel>!?)(?:#(?P<counter>\d+))?$"
 )
+_COUNTER_RE = re.compile(r"#(\d+)$")
 _VERSION_RE = re.compile(rf"^v?{_SEMVER}$")
 ARTIFACT_NAME_RE = re.compile(rf"^(?:[^:]+:)?{_NAME}$")
 
@@ -100,6 +102,7 @@ class GitTagRef:
     annotated: bool
     tagger_date: str  # ISO 8601, empty for lightweight tags
     subject: str
+    message: str = ""  # the full tag message, read only when asked for (list_tags)
 
 
 @dataclass(frozen=True)
@@ -156,11 +159,15 @@ _FOR_EACH_REF_FORMAT = "%00".join(
 )
 
 
-def list_tags(repo_root: str | Path) -> list[GitTagRef]:
-    """Every tag of the repository, in one git call."""
+_RECORD_END = "\0\x1e\n"
+
+
+def list_tags(repo_root: str | Path, with_messages: bool = False) -> list[GitTagRef]:
+    """Every tag of the repository, in one git call (with full messages when asked)."""
+    fmt = _FOR_EACH_REF_FORMAT + ("%00%(contents)%00%1e" if with_messages else "")
     try:
         out = subprocess.run(
-            ["git", "for-each-ref", f"--format={_FOR_EACH_REF_FORMAT}", "refs/tags"],
+            ["git", "for-each-ref", f"--format={fmt}", "refs/tags"],
             cwd=repo_root,
             capture_output=True,
             text=True,
@@ -168,12 +175,53 @@ def list_tags(repo_root: str | Path) -> list[GitTagRef]:
         ).stdout
     except (subprocess.CalledProcessError, FileNotFoundError, NotADirectoryError) as exc:
         raise InputError(f"cannot list tags in '{repo_root}': not a git repository") from exc
+    records = out.split(_RECORD_END)[:-1] if with_messages else out.splitlines()
     tags = []
-    for line in out.splitlines():
-        name, objtype, peeled, direct, date, subject = line.split("\0")
+    for record in records:
+        name, objtype, peeled, direct, date, subject, *rest = record.split("\0")
         annotated = objtype == "tag"
-        tags.append(GitTagRef(name, peeled if annotated else direct, annotated, date, subject))
+        message = rest[0] if rest else ""
+        tags.append(
+            GitTagRef(name, peeled if annotated else direct, annotated, date, subject, message)
+        )
     return tags
+
+
+def taken_versions(names: Iterable[str], artifact: str) -> list[Version]:
+    """Every version of ``artifact`` a tag name already uses, annotated or not.
+
+    Counts GTO deregistrations (``@v1.0.0!``) and counter suffixes too: a version whose name
+    is taken anywhere must never be released again.
+    """
+    pattern = re.compile(rf"^{re.escape(tag_artifact_name(artifact))}@v{_SEMVER}!?(?:#\d+)?$")
+    found = []
+    for name in names:
+        match = pattern.match(name)
+        if match:
+            found.append(
+                Version(
+                    int(match["major"]),
+                    int(match["minor"]),
+                    int(match["patch"]),
+                    match["pre"] or "",
+                )
+            )
+    return found
+
+
+def max_counter(names: Iterable[str], artifact: str) -> int:
+    """The highest GTO counter (``...#N``) among ``artifact``'s tags, 0 when none.
+
+    GTO numbers every stage tag of an artifact with one counter; the next tag gets max + 1.
+    """
+    prefix = tag_artifact_name(artifact)
+    best = 0
+    for name in names:
+        if name.startswith((f"{prefix}#", f"{prefix}@")):
+            match = _COUNTER_RE.search(name)
+            if match:
+                best = max(best, int(match[1]))
+    return best
 
 
 def releases(tags: list[GitTagRef], artifact: str) -> list[ReleaseTag]:

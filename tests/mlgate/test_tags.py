@@ -4,7 +4,16 @@ from pathlib import Path
 import pytest
 
 from mlgate.errors import InputError
-from mlgate.tags import GitTagRef, Version, latest_release, list_tags, parse_release, parse_stage
+from mlgate.tags import (
+    GitTagRef,
+    Version,
+    latest_release,
+    list_tags,
+    max_counter,
+    parse_release,
+    parse_stage,
+    taken_versions,
+)
 
 
 def tag(name: str, annotated: bool = True) -> GitTagRef:
@@ -73,3 +82,32 @@ def test_list_tags_reads_annotated_and_lightweight(tmp_path: Path) -> None:
 def test_list_tags_outside_a_repo(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="not a git repository"):
         list_tags(tmp_path / "missing")
+
+
+def test_list_tags_with_messages_keeps_multiline_messages(tmp_path: Path) -> None:
+    def git(*args: str) -> None:
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    git("init", "-q")
+    git("commit", "-q", "--allow-empty", "-m", "first")
+    git("tag", "-a", "m@v1.0.0", "--cleanup=verbatim", "-m", 'line one\n\n# kept\n{"a": 1}\n')
+    git("tag", "-a", "m@v1.0.1", "-m", "second")
+    git("tag", "light")
+    tags = {t.name: t for t in list_tags(tmp_path, with_messages=True)}
+    assert tags["m@v1.0.0"].message == 'line one\n\n# kept\n{"a": 1}\n'
+    assert tags["m@v1.0.0"].subject == "line one"
+    assert tags["m@v1.0.1"].message.strip() == "second"
+    assert tags["light"].message.strip() == "first"  # a lightweight tag shows its commit
+    assert list_tags(tmp_path)[0].message == ""
+
+
+def test_taken_versions_count_every_tag_form() -> None:
+    names = ["m@v1.0.0", "m@v1.2.0!", "m@v1.3.0#4", "m#prod#5", "mm@v9.0.0", "m@latest", "x"]
+    assert sorted(map(str, taken_versions(names, "m"))) == ["v1.0.0", "v1.2.0", "v1.3.0"]
+    assert taken_versions(["sub=m@v2.0.0"], "sub:m") == [Version(2, 0, 0)]
+
+
+def test_max_counter_is_per_artifact() -> None:
+    names = ["m#dev#1", "m#prod#7", "m#prod!#3", "m@v1.0.0", "mm#prod#40", "m@v1.1.0!#9"]
+    assert max_counter(names, "m") == 9
+    assert max_counter(names, "other") == 0

@@ -1,0 +1,71 @@
+"""The lineage block in tag messages: round trip, and tolerance of damaged messages."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from mlgate import lineage
+from mlgate.lineage import BEGIN, END
+
+
+def test_round_trip_keeps_every_field() -> None:
+    block = {"commit": "a" * 40, "metrics": {"accuracy": 0.85, "f1": 0.7}, "params": {"x": [1]}}
+    message = lineage.render("income-model v1.0.0: gates passed", block, ("reason: first",))
+    parsed = lineage.parse(message)
+    assert parsed.status == lineage.OK
+    assert parsed.data["commit"] == "a" * 40
+    assert parsed.data["params"] == {"x": [1]}
+    assert parsed.metrics == {"accuracy": 0.85, "f1": 0.7}
+    assert lineage.summary_line(message) == "income-model v1.0.0: gates passed"
+    assert message.splitlines()[1] == ""  # git takes the first paragraph as the subject
+    assert "reason: first" in message
+
+
+def test_render_refuses_multiline_summary_and_nan() -> None:
+    with pytest.raises(ValueError):
+        lineage.render("two\nlines", {})
+    with pytest.raises(ValueError):
+        lineage.render("ok", {"metrics": {"x": float("nan")}})
+
+
+def test_metrics_drop_non_numbers() -> None:
+    message = lineage.render("s", {"metrics": {"a": 1, "b": "x", "c": True, "d": None}})
+    assert lineage.parse(message).metrics == {"a": 1.0}
+
+
+def test_message_without_block_is_missing() -> None:
+    parsed = lineage.parse("Registering artifact income-model version v0.0.1")
+    assert parsed.status == lineage.MISSING
+    assert parsed.data == {}
+    assert parsed.metrics == {}
+
+
+@pytest.mark.parametrize(
+    ("message", "problem"),
+    [
+        (f's\n\n{BEGIN}\n{{"schema": 1, "metrics": {{\n{END}\n', "not valid JSON"),
+        (f's\n\n{BEGIN}\n{{"schema": 1}}\n', "not terminated"),
+        (f"s\n\n{BEGIN}\n[1, 2]\n{END}\n", "not a JSON object"),
+        (f's\n\n{BEGIN}\n{{"metrics": {{}}}}\n{END}\n', "schema"),
+        (f"s\n\n{{}}\n{END}\n", "no begin marker"),
+    ],
+)
+def test_damaged_block_is_corrupt_not_an_exception(message: str, problem: str) -> None:
+    parsed = lineage.parse(message)
+    assert parsed.status == lineage.CORRUPT
+    assert problem in parsed.problem
+    assert parsed.metrics == {}
+
+
+def test_truncated_real_message_is_corrupt() -> None:
+    message = lineage.render("s", {"metrics": {"accuracy": 0.8}})
+    cut = message[: message.index(END) - 5]
+    assert lineage.parse(cut).status == lineage.CORRUPT
+
+
+def test_block_is_plain_json_between_markers() -> None:
+    message = lineage.render("s", {"a": 1})
+    body = message.split(BEGIN)[1].split(END)[0]
+    assert json.loads(body) == {"a": 1, "schema": lineage.SCHEMA}
