@@ -1,0 +1,143 @@
+"""Stage ingest: read the declared sources, normalise them and write parquet.
+
+Sources (params `ingest.*_source`) are local paths or fsspec URLs, CSV (optionally compressed)
+or parquet. Normalising means: snake_case column names, trimmed strings, the declared
+missing-value markers as missing, and label values without the trailing suffix that
+adult.test adds. Types are not forced here: validate decides what is acceptable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pandas as pd
+
+from stages.common import (
+    Progress,
+    StageError,
+    ensure_parent,
+    load_params,
+    remove_outputs,
+    require,
+    run_stage,
+)
+
+SECTION = "ingest"
+PARQUET_SUFFIXES = (".parquet", ".pq", ".parq")
+_C_ERROR = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
+
+
+def snake_case(name: str) -> str:
+    """`education-num` -> `education_num`; ` Marital Status` -> `marital_status`."""
+    return re.sub(r"[^0-9a-z]+", "_", str(name).strip().lower()).strip("_")
+
+
+def check_params(params: Mapping[str, Any]) -> dict[str, Any]:
+    """The ingest section, validated; a StageError names the first bad key."""
+    checked = {
+        key: require(params, key, str, SECTION)
+        for key in ("train_source", "test_source", "current_source", "encoding", "label_column")
+    }
+    checked["header"] = require(params, "header", bool, SECTION)
+    checked["columns"] = require(params, "columns", list, SECTION) if not checked["header"] else []
+    checked["na_values"] = [str(v) for v in require(params, "na_values", list, SECTION)]
+    checked["comment"] = params.get("comment") or None
+    checked["label_strip_suffix"] = str(params.get("label_strip_suffix") or "")
+    if checked["comment"] is not None and len(str(checked["comment"])) != 1:
+        raise StageError(
+            f"params.yaml: 'ingest.comment' must be one character, got {params['comment']!r}"
+        )
+    return checked
+
+
+def read_source(source: str, params: Mapping[str, Any]) -> pd.DataFrame:
+    """Read one CSV or parquet source; every failure becomes a StageError naming the file."""
+    try:
+        if source.lower().endswith(PARQUET_SUFFIXES):
+            return pd.read_parquet(source)
+        return pd.read_csv(
+            source,
+            header=0 if params["header"] else None,
+            names=None if params["header"] else params["columns"],
+            na_values=params["na_values"],
+            keep_default_na=False,
+            comment=params["comment"],
+            encoding=params["encoding"],
+            skipinitialspace=True,
+            compression="infer",
+            low_memory=False,
+        )
+    except FileNotFoundError as exc:
+        raise StageError(f"{source}: file not found") from exc
+    except (PermissionError, IsADirectoryError) as exc:
+        raise StageError(f"{source}: cannot read ({exc.strerror})") from exc
+    except UnicodeDecodeError as exc:
+        raise StageError(
+            f"{source}: not valid {params['encoding']} text (byte {exc.start}: {exc.reason}); "
+            "set ingest.encoding"
+        ) from exc
+    except pd.errors.EmptyDataError as exc:
+        raise StageError(f"{source}: file is empty (no data rows)") from exc
+    except pd.errors.ParserError as exc:
+        match = _C_ERROR.search(str(exc))
+        if match:
+            expected, line, seen = match.groups()
+            raise StageError(
+                f"{source}: ragged row at line {line}: {seen} fields, expected {expected}"
+            ) from exc
+        raise StageError(f"{source}: cannot parse: {str(exc).strip()}") from exc
+    except (OSError, ValueError) as exc:
+        raise StageError(f"{source}: cannot read: {exc}") from exc
+
+
+def normalise(frame: pd.DataFrame, params: Mapping[str, Any], source: str) -> pd.DataFrame:
+    """Snake_case names, trimmed strings, missing markers as NA, clean label values."""
+    names = [snake_case(c) for c in frame.columns]
+    duplicated = sorted({n for n in names if names.count(n) > 1})
+    if duplicated:
+        raise StageError(f"{source}: duplicate column names after normalising: {duplicated}")
+    if frame.empty:
+        raise StageError(f"{source}: file is empty (no data rows)")
+    result = frame.set_axis(names, axis="columns")
+    label = snake_case(params["label_column"])
+    missing = set(params["na_values"])
+    for column in result.columns:
+        if not (
+            pd.api.types.is_object_dtype(result[column])
+            or pd.api.types.is_string_dtype(result[column])
+        ):
+            continue
+        values = result[column].astype("string").str.strip()
+        values = values.mask(values.isin(missing) | values.eq(""))
+        if column == label and params["label_strip_suffix"]:
+            values = values.str.removesuffix(params["label_strip_suffix"])
+        result[column] = values.astype(object).where(values.notna(), None)
+    return result.reset_index(drop=True)
+
+
+def ingest(source: str, params: Mapping[str, Any]) -> pd.DataFrame:
+    return normalise(read_source(source, params), params, source)
+
+
+def main(argv: Sequence[str]) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--train", required=True, help="output parquet for the training split")
+    parser.add_argument("--test", required=True, help="output parquet for the test split")
+    parser.add_argument("--current", required=True, help="output parquet for the current batch")
+    args = parser.parse_args(argv)
+    outputs = {"train": args.train, "test": args.test, "current": args.current}
+    progress = Progress(SECTION)
+    params = check_params(load_params(SECTION))
+    remove_outputs(list(outputs.values()))
+    for split, target in outputs.items():
+        source = params[f"{split}_source"]
+        frame = ingest(source, params)
+        frame.to_parquet(ensure_parent(target), index=False)
+        progress(f"{split}: {len(frame):,} rows x {frame.shape[1]} columns from {source}")
+
+
+if __name__ == "__main__":
+    run_stage(SECTION, main)

@@ -1,0 +1,240 @@
+"""Stage validate: check every split against the declared schema (stages/schema.py).
+
+Schema-level failures (a missing, extra or renamed column, a wrong type, too few rows, too many
+duplicates) fail the stage. Row-level failures (a missing value where none is allowed, a value
+out of range, an unknown category or label, a non-numeric value in a numeric column) move the
+row to quarantine while they stay within `validate.max_quarantine_share`, and fail the stage
+above it. The JSON report is written either way; the validated data only on success.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pandera.pandas as pa
+
+from stages.common import (
+    Progress,
+    StageError,
+    ensure_parent,
+    load_params,
+    remove_outputs,
+    require,
+    run_stage,
+    write_json,
+)
+from stages.schema import DataContract, build_schema, parse_contract
+
+SECTION = "validate"
+NUMERIC_CHECK = "numeric"
+FAILED_CHECKS_COLUMN = "failed_checks"
+_SCHEMA_MESSAGES = {
+    "column_in_schema": "unexpected column '{case}' (not in the schema; renamed?)",
+    "column_in_dataframe": "missing column '{case}'",
+}
+
+
+@dataclass(frozen=True)
+class SplitResult:
+    valid: pd.DataFrame
+    quarantined: pd.DataFrame
+    report: dict[str, Any]
+
+    @property
+    def error(self) -> str | None:
+        return self.report["error"]
+
+
+def coerce_numeric(
+    frame: pd.DataFrame, columns: Sequence[str]
+) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+    """Numeric columns as float64; values that are not numbers become row failures.
+
+    Returns the coerced frame, the failures (column, check, failure_case, index) and the
+    schema-level errors for columns where no value at all is numeric (a wrong type).
+    """
+    coerced = frame.copy()
+    failures = []
+    wrong_type = []
+    for column in columns:
+        if column not in frame.columns:
+            continue
+        original = frame[column]
+        numbers = pd.to_numeric(original, errors="coerce")
+        bad = original.notna() & numbers.isna()
+        if bad.any() and bad.sum() == original.notna().sum():
+            position = int(bad.to_numpy().argmax())
+            wrong_type.append(
+                f"column '{column}' has type {original.dtype}, expected numeric "
+                f"(row {position + 1}: {original.iloc[position]!r})"
+            )
+            continue
+        if bad.any():
+            failures.append(
+                pd.DataFrame(
+                    {
+                        "column": column,
+                        "check": NUMERIC_CHECK,
+                        "failure_case": original[bad].astype(str),
+                        "index": original.index[bad],
+                    }
+                )
+            )
+        coerced[column] = numbers.astype("float64")
+    failure_frame = (
+        pd.concat(failures, ignore_index=True)
+        if failures
+        else pd.DataFrame(columns=["column", "check", "failure_case", "index"])
+    )
+    return coerced, failure_frame, wrong_type
+
+
+def schema_failures(
+    frame: pd.DataFrame, schema: pa.DataFrameSchema
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Run the schema lazily; returns the pandera failure cases and the coerced frame."""
+    try:
+        return pd.DataFrame(columns=["column", "check", "failure_case", "index"]), schema.validate(
+            frame, lazy=True
+        )
+    except pa.errors.SchemaErrors as exc:
+        cases = exc.failure_cases[["column", "check", "failure_case", "index"]].copy()
+        return cases, frame
+
+
+def describe_schema_failure(case: Mapping[str, Any], frame: pd.DataFrame) -> str:
+    check, column, value = str(case["check"]), case["column"], case["failure_case"]
+    if check in _SCHEMA_MESSAGES:
+        return _SCHEMA_MESSAGES[check].format(case=value)
+    if check.startswith("dtype(") and isinstance(column, str) and column in frame.columns:
+        expected = "text" if "str" in check else check[6:-1].strip("'")
+        return f"column '{column}' has type {frame[column].dtype}, expected {expected}"
+    if check == "min_rows":
+        return f"{len(frame)} rows, fewer than validate.min_rows"
+    if check == "max_duplicate_share":
+        share = frame.duplicated().mean() if len(frame) else 0.0
+        return f"{share:.2%} of rows are duplicates, above validate.max_duplicate_share"
+    where = f"column '{column}' " if isinstance(column, str) else ""
+    return f"{where}fails {check}: {value}"
+
+
+def validate_split(
+    frame: pd.DataFrame,
+    contract: DataContract,
+    split: str,
+    max_quarantine_share: float,
+    sample_failures: int,
+) -> SplitResult:
+    """Validate one split; pure (the report says what happened, nothing is written)."""
+    require_target = split != "current" or contract.target in frame.columns
+    schema = build_schema(contract, require_target=require_target)
+    coerced, numeric_cases, wrong_type = coerce_numeric(frame, list(contract.numeric))
+    cases, validated = schema_failures(coerced, schema)
+    # A wrong dtype is a property of the column even when pandera lists it row by row.
+    is_row = cases["index"].notna() & ~cases["check"].astype(str).str.startswith("dtype(")
+    schema_errors = wrong_type + [
+        describe_schema_failure(case, coerced)
+        for case in cases[~is_row].drop_duplicates(["column", "check"]).to_dict("records")
+    ]
+    # A non-numeric value already counts once; pandera's "not_nullable" for it is redundant.
+    row_cases = pd.concat([numeric_cases, cases[is_row]], ignore_index=True)
+    if len(numeric_cases):
+        redundant = row_cases["check"].eq("not_nullable") & row_cases.set_index(
+            ["column", "index"]
+        ).index.isin(numeric_cases.set_index(["column", "index"]).index)
+        row_cases = row_cases[~redundant]
+    row_cases = row_cases.assign(
+        index=row_cases["index"].astype("int64"),
+        key=row_cases["column"].astype(str) + ": " + row_cases["check"].astype(str),
+    ).sort_values(["index", "key"], kind="stable")
+    bad_rows = pd.Index(row_cases["index"].unique())
+    share = len(bad_rows) / len(frame) if len(frame) else 0.0
+    counts = row_cases["key"].value_counts().sort_index()
+    samples = {
+        key: [
+            {"row": int(i) + 1, "value": str(v)}
+            for i, v in zip(
+                group["index"].head(sample_failures),
+                group["failure_case"].head(sample_failures),
+                strict=True,
+            )
+        ]
+        for key, group in row_cases.groupby("key", sort=True)
+    }
+    error = None
+    if schema_errors:
+        error = "; ".join(dict.fromkeys(schema_errors))
+    elif share > max_quarantine_share:
+        first = row_cases.iloc[0]
+        error = (
+            f"{len(bad_rows)} of {len(frame)} rows ({share:.2%}) fail row-level checks, above "
+            f"validate.max_quarantine_share={max_quarantine_share}; first: row "
+            f"{int(first['index']) + 1}, {first['key']}, value {str(first['failure_case'])!r}"
+        )
+    keep = ~coerced.index.isin(bad_rows)
+    valid = validated if error is None else coerced
+    quarantined = frame.loc[~keep].assign(
+        **{
+            FAILED_CHECKS_COLUMN: row_cases.groupby("index")["key"]
+            .agg(lambda keys: "; ".join(dict.fromkeys(keys)))
+            .reindex(frame.index[~keep])
+            .to_numpy()
+        }
+    )
+    report = {
+        "rows": len(frame),
+        "valid_rows": int(keep.sum()),
+        "quarantined_rows": len(bad_rows),
+        "quarantine_share": share,
+        "failures": {str(k): int(v) for k, v in counts.items()},
+        "samples": samples,
+        "schema_errors": list(dict.fromkeys(schema_errors)),
+        "passed": error is None,
+        "error": error,
+    }
+    return SplitResult(valid.loc[keep].reset_index(drop=True), quarantined, report)
+
+
+def main(argv: Sequence[str]) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--inputs", nargs=3, required=True, help="train, test, current parquet")
+    parser.add_argument("--outputs", nargs=3, required=True, help="validated train, test, current")
+    parser.add_argument("--quarantine", required=True, help="folder for quarantined rows")
+    parser.add_argument("--report", required=True, help="JSON validation report")
+    args = parser.parse_args(argv)
+    progress = Progress(SECTION)
+    params = load_params(SECTION)
+    contract = parse_contract(load_params("schema"), params)
+    max_share = float(require(params, "max_quarantine_share", (int, float), SECTION))
+    samples = require(params, "sample_failures", int, SECTION)
+    remove_outputs([*args.outputs, args.quarantine, args.report])
+    results = {}
+    for split, source in zip(("train", "test", "current"), args.inputs, strict=True):
+        frame = pd.read_parquet(source)
+        results[split] = validate_split(frame, contract, split, max_share, samples)
+        report = results[split].report
+        progress(
+            f"{split}: {report['valid_rows']:,} valid, {report['quarantined_rows']:,} quarantined"
+        )
+    failed = {split: r.error for split, r in results.items() if r.error}
+    write_json(
+        args.report, {"passed": not failed, "splits": {s: r.report for s, r in results.items()}}
+    )
+    if failed:
+        split, error = next(iter(failed.items()))
+        source = args.inputs[list(results).index(split)]
+        raise StageError(f"{source}: {error} (report: {args.report})")
+    quarantine_dir = Path(args.quarantine)
+    quarantine_dir.mkdir(parents=True, exist_ok=True)
+    for (split, result), target in zip(results.items(), args.outputs, strict=True):
+        result.valid.to_parquet(ensure_parent(target), index=False)
+        result.quarantined.to_parquet(quarantine_dir / f"{split}.parquet", index=False)
+
+
+if __name__ == "__main__":
+    run_stage(SECTION, main)

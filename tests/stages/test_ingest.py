@@ -1,0 +1,122 @@
+import gzip
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from stages.common import StageError
+from stages.ingest import check_params, ingest, snake_case
+
+COLUMNS = ["age", "work-class", "income"]
+
+
+def params(**overrides: Any) -> dict[str, Any]:
+    base = {
+        "train_source": "a",
+        "test_source": "b",
+        "current_source": "c",
+        "header": False,
+        "columns": COLUMNS,
+        "na_values": ["?"],
+        "comment": "|",
+        "encoding": "utf-8",
+        "label_column": "income",
+        "label_strip_suffix": ".",
+    }
+    return check_params({**base, **overrides})
+
+
+def write(path: Path, text: str) -> str:
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+def test_normalises_like_the_published_adult_test_file(tmp_path: Path) -> None:
+    source = tmp_path / "adult.test.gz"
+    with gzip.open(source, "wt") as handle:
+        handle.write("|1x3 Cross validator\n25, Private, <=50K.\n38, ?, >50K.\n")
+    frame = ingest(str(source), params())
+    assert list(frame.columns) == ["age", "work_class", "income"]
+    assert frame["income"].tolist() == ["<=50K", ">50K"]
+    assert frame["work_class"].tolist()[0] == "Private"
+    assert pd.isna(frame["work_class"].tolist()[1])
+    assert frame["age"].dtype.kind == "i"
+
+
+def test_reads_csv_with_header_and_parquet(tmp_path: Path) -> None:
+    csv = write(tmp_path / "d.csv", "Age,Work Class,income\n30, Private ,>50K\n")
+    from_csv = ingest(csv, params(header=True))
+    assert list(from_csv.columns) == ["age", "work_class", "income"]
+    parquet = tmp_path / "d.parquet"
+    pd.DataFrame({"Age": [1], "income": [" >50K. "]}).to_parquet(parquet)
+    from_parquet = ingest(str(parquet), params())
+    assert from_parquet["income"].tolist() == [">50K"]
+
+
+def test_does_not_mutate_or_coerce_types(tmp_path: Path) -> None:
+    frame = ingest(write(tmp_path / "d.csv", "abc, Private, >50K\n"), params())
+    assert frame["age"].tolist() == ["abc"]  # validate decides whether this is acceptable
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "file is empty"),
+        (b"|only a comment\n", "file is empty"),
+        (b"25, Private, >50K\n26, Private, >50K, extra, more\n", "ragged row at line 2"),
+        (b"25, Priv\xe9, >50K\n", "not valid utf-8"),
+    ],
+)
+def test_bad_files_name_the_file_and_the_problem(
+    tmp_path: Path, content: bytes, message: str
+) -> None:
+    source = tmp_path / "bad.csv"
+    source.write_bytes(content)
+    with pytest.raises(StageError, match=message) as error:
+        ingest(str(source), params())
+    assert str(source) in str(error.value)
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(StageError, match="file not found"):
+        ingest(str(tmp_path / "nope.csv"), params())
+
+
+def test_corrupt_parquet(tmp_path: Path) -> None:
+    source = write(tmp_path / "bad.parquet", "not parquet at all")
+    with pytest.raises(StageError, match="bad.parquet: cannot read"):
+        ingest(source, params())
+
+
+def test_duplicate_names_after_normalising(tmp_path: Path) -> None:
+    source = write(tmp_path / "d.csv", "Age,age,income\n1,2,>50K\n")
+    with pytest.raises(StageError, match="duplicate column names"):
+        ingest(source, params(header=True))
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"header": "no"}, "'ingest.header' must be bool"),
+        ({"na_values": "?"}, "'ingest.na_values' must be list"),
+        ({"train_source": 3}, "'ingest.train_source' must be str"),
+        ({"comment": "##"}, "'ingest.comment' must be one character"),
+    ],
+)
+def test_invalid_params(overrides: dict[str, Any], message: str) -> None:
+    with pytest.raises(StageError, match=message):
+        params(**overrides)
+
+
+def test_missing_param_key() -> None:
+    with pytest.raises(StageError, match="missing key 'ingest.encoding'"):
+        check_params({"train_source": "a", "test_source": "b", "current_source": "c"})
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [("education-num", "education_num"), (" Marital Status ", "marital_status"), ("A", "a")],
+)
+def test_snake_case(raw: str, expected: str) -> None:
+    assert snake_case(raw) == expected

@@ -1,0 +1,156 @@
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from stages.common import StageError
+from stages.schema import DataContract, parse_contract
+from stages.validate import validate_split
+from tests.stages.conftest import SCHEMA_PARAMS, VALIDATE_PARAMS
+
+
+def run(frame: pd.DataFrame, contract: DataContract, split: str = "train", share: float = 0.25):
+    return validate_split(frame, contract, split, share, sample_failures=2)
+
+
+def test_clean_data_passes_unchanged(good_frame: pd.DataFrame, contract: DataContract) -> None:
+    before = good_frame.copy()
+    result = run(good_frame, contract)
+    assert result.error is None and result.report["passed"]
+    assert result.report["valid_rows"] == 4 and result.quarantined.empty
+    assert result.valid["age"].dtype == "float64"
+    pd.testing.assert_frame_equal(good_frame, before)  # input not mutated
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "check"),
+    [
+        ("age", 120, "age: less_than_or_equal_to(100.0)"),
+        ("age", 3, "age: greater_than_or_equal_to(16.0)"),
+        ("age", "abc", "age: numeric"),
+        ("age", None, "age: not_nullable"),
+        ("sex", "X", "sex: isin(['Female', 'Male'])"),
+        ("sex", None, "sex: not_nullable"),
+        ("income", ">50K.", "income: isin(['<=50K', '>50K'])"),
+    ],
+)
+def test_row_failures_are_quarantined_below_the_threshold(
+    good_frame: pd.DataFrame, contract: DataContract, column: str, value: Any, check: str
+) -> None:
+    frame = good_frame.astype({column: object})
+    frame.loc[2, column] = value
+    result = run(frame, contract)
+    assert result.error is None
+    assert result.report["failures"] == {check: 1}
+    assert [sample["row"] for sample in result.report["samples"][check]] == [3]
+    assert result.report["quarantined_rows"] == 1 and len(result.valid) == 3
+    assert result.quarantined["failed_checks"].tolist() == [check]
+
+
+def test_row_failures_above_the_threshold_fail_naming_row_and_column(
+    good_frame: pd.DataFrame, contract: DataContract
+) -> None:
+    frame = good_frame.copy()
+    frame.loc[[1, 3], "age"] = 200
+    result = run(frame, contract)
+    assert result.error is not None
+    assert "2 of 4 rows (50.00%)" in result.error
+    assert "row 2, age: less_than_or_equal_to(100.0), value '200.0'" in result.error
+    assert not result.report["passed"]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda f: f.drop(columns="sex"), "missing column 'sex'"),
+        (lambda f: f.assign(extra=1), "unexpected column 'extra'"),
+        (lambda f: f.rename(columns={"age": "agee"}), "missing column 'age'"),
+        (lambda f: f.assign(age=["a", "b", "c", "d"]), "column 'age' has type"),
+        (lambda f: f.assign(sex=[0, 1, 0, 1]), "column 'sex' has type int64, expected text"),
+        (lambda f: f.head(2), "2 rows, fewer than validate.min_rows"),
+        (lambda f: pd.concat([f.head(1)] * 4, ignore_index=True), "duplicates"),
+    ],
+)
+def test_schema_failures_fail_the_split(
+    good_frame: pd.DataFrame, contract: DataContract, change: Any, message: str
+) -> None:
+    result = run(change(good_frame), contract)
+    assert result.error is not None and message in result.error
+
+
+def test_current_batch_may_come_without_target(
+    good_frame: pd.DataFrame, contract: DataContract
+) -> None:
+    unlabeled = good_frame.drop(columns="income")
+    assert run(unlabeled, contract, split="current").error is None
+    assert "missing column 'income'" in str(run(unlabeled, contract, split="test").error)
+
+
+@pytest.mark.parametrize(
+    ("schema_change", "message"),
+    [
+        ({"numeric": {"age": {"min": 5, "max": 1}}}, "min 5.0 > max 1.0"),
+        ({"numeric": {"age": {"minimum": 5}}}, "unknown key"),
+        ({"numeric": {"age": {"min": "5"}}}, "'schema.numeric.age.min' must be a number"),
+        ({"categorical": {"sex": {"nullable": True}}}, "missing key"),
+        ({"positive_label": "yes"}, "'schema.positive_label'"),
+        ({"sensitive": ["age"]}, "not categorical columns"),
+        ({"labels": "yes"}, "'schema.labels' must be list"),
+    ],
+)
+def test_invalid_schema_params(schema_change: dict[str, Any], message: str) -> None:
+    with pytest.raises(StageError, match=message):
+        parse_contract({**SCHEMA_PARAMS, **schema_change}, VALIDATE_PARAMS)
+
+
+def test_invalid_validate_params() -> None:
+    with pytest.raises(StageError, match="'validate.min_rows' must be int"):
+        parse_contract(SCHEMA_PARAMS, {**VALIDATE_PARAMS, "min_rows": 1.5})
+
+
+def test_stage_cli_writes_report_and_no_valid_output_on_failure(
+    tmp_path: Path, good_frame: pd.DataFrame
+) -> None:
+    """The command itself: one-line error, exit 1, report written, no data that looks valid."""
+    import yaml
+
+    (tmp_path / "params.yaml").write_text(
+        yaml.safe_dump({"schema": SCHEMA_PARAMS, "validate": VALIDATE_PARAMS})
+    )
+    inputs = []
+    for split in ("train", "test", "current"):
+        path = tmp_path / f"{split}.parquet"
+        frame = good_frame.drop(columns="sex") if split == "test" else good_frame
+        frame.to_parquet(path)
+        inputs.append(str(path))
+    outputs = [str(tmp_path / "out" / f"{s}.parquet") for s in ("train", "test", "current")]
+    report = tmp_path / "report.json"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "stages.validate",
+            "--inputs",
+            *inputs,
+            "--outputs",
+            *outputs,
+            "--quarantine",
+            str(tmp_path / "q"),
+            "--report",
+            str(report),
+        ],
+        cwd=tmp_path,
+        env={"PYTHONPATH": str(Path(__file__).resolve().parents[2]), "PATH": ""},
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 1
+    error_lines = [line for line in proc.stderr.splitlines() if not line.startswith("[")]
+    assert error_lines == [f"validate: error: {inputs[1]}: missing column 'sex' (report: {report})"]
+    assert "Traceback" not in proc.stderr
+    assert json.loads(report.read_text())["splits"]["test"]["passed"] is False
+    assert not any(Path(p).exists() for p in outputs)
