@@ -1,0 +1,250 @@
+"""Operations behind ``mlgate check`` and ``mlgate report``.
+
+Each operation reads what it needs (git objects through ``gitio``, DVC declarations
+through ``metrics``), calls the pure modules (``gates`` for the decision, ``report`` for
+the Markdown) and returns plain data; ``cli.py`` only prints it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mlgate import gitio
+from mlgate.dvcfiles import DVC_YAML, artifacts, default_artifact, parse_yaml
+from mlgate.errors import ConfigError, InputError, MlgateError, RefusedError
+from mlgate.gates import (
+    LATEST_RELEASE,
+    MISSING,
+    NO_BASELINE,
+    Gates,
+    RuleResult,
+    evaluate,
+    gates_from_document,
+    verdict,
+)
+from mlgate.metrics import (
+    DVC_LOCK,
+    PARAMS_YAML,
+    MetricsAt,
+    metrics_files,
+    read_dvc_yaml,
+    read_lock,
+    read_metrics,
+)
+from mlgate.tags import latest_release, list_tags
+
+
+@dataclass(frozen=True)
+class BaselineRef:
+    """What a check compared against: the ref as named (tag, branch, sha) and its commit."""
+
+    ref: str
+    sha: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"ref": self.ref, "sha": self.sha}
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    passed: bool
+    baseline: BaselineRef | None
+    rules: list[RuleResult]
+    metrics: dict[str, float]
+    rev: str | None = None  # the judged commit, None for the working tree
+    rev_label: str = gitio.WORKTREE
+    baseline_note: str | None = None  # why there is no baseline, when there is none
+    gates: Gates | None = field(default=None, compare=False)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Exactly the JSON contract of ``mlgate check --format json``."""
+        return {
+            "passed": self.passed,
+            "baseline": self.baseline.as_dict() if self.baseline else None,
+            "rules": [result.as_dict() for result in self.rules],
+        }
+
+
+# --- reading the inputs --------------------------------------------------------------------
+
+
+def _open(repo_root: Path, rev: str | None, label: str | None = None) -> gitio.Snapshot:
+    root = Path(repo_root)
+    prefix = gitio.git_prefix(root)
+    if rev is None:
+        return gitio.Snapshot(root, None, gitio.WORKTREE, prefix)
+    return gitio.snapshot(root, rev, prefix, label)
+
+
+def load_gates(snap: gitio.Snapshot, gates_file: Path | None) -> Gates:
+    """Gates from ``--gates FILE`` (on disk) or from ``params.yaml`` at the snapshot."""
+    if gates_file is not None:
+        try:
+            file_text = Path(gates_file).read_text(encoding="utf-8")
+        except (FileNotFoundError, IsADirectoryError) as exc:
+            raise InputError(f"{gates_file}: gates file not found") from exc
+        return gates_from_document(parse_yaml(file_text, str(gates_file)), str(gates_file))
+    text = snap.read_text(PARAMS_YAML)
+    where = snap.where(PARAMS_YAML)
+    if text is None:
+        raise ConfigError(f"{where}: not found; declare 'gates:' there or pass --gates FILE")
+    return gates_from_document(parse_yaml(text, where), where)
+
+
+def stale_stages(repo_root: Path) -> dict[str, Any]:
+    """``dvc status`` of the working tree, in process (empty when the pipeline is up to date)."""
+    from dvc.exceptions import DvcException
+    from dvc.repo import Repo
+
+    try:
+        with Repo(str(repo_root)) as repo:
+            status: dict[str, Any] = repo.status()
+    except DvcException as exc:
+        raise InputError(f"dvc status failed in '{repo_root}': {exc}") from exc
+    return status
+
+
+def ensure_fresh(snap: gitio.Snapshot, dvc_yaml: dict[str, Any]) -> None:
+    """Refuse to judge a working tree whose pipeline is stale or whose dvc.lock is unreadable."""
+    hint = "run 'dvc repro' (or pass --allow-stale to judge it anyway)"
+    lock = read_lock(snap)  # raises InputError when the lock is unreadable
+    if lock is None and dvc_yaml.get("stages"):
+        raise RefusedError(f"{DVC_LOCK}: not found, the pipeline has never run; {hint}")
+    status = stale_stages(snap.repo_root)
+    if status:
+        names = ", ".join(sorted(status)[:5]) + (" ..." if len(status) > 5 else "")
+        raise RefusedError(f"the pipeline is stale (dvc status: {names} changed); {hint}")
+
+
+@dataclass(frozen=True)
+class _Baseline:
+    ref: BaselineRef | None
+    note: str | None  # why there is no baseline
+
+
+def resolve_baseline(
+    snap: gitio.Snapshot, choice: str, gates: Gates, dvc_yaml: dict[str, Any]
+) -> _Baseline:
+    if choice == NO_BASELINE:
+        return _Baseline(None, "baseline is 'none'")
+    if choice != LATEST_RELEASE:
+        return _Baseline(BaselineRef(choice, gitio.resolve(snap.repo_root, choice)), None)
+    if gates.artifact is None and not artifacts(dvc_yaml):
+        return _Baseline(None, "dvc.yaml declares no artifact, so there is no release yet")
+    try:
+        artifact = default_artifact(dvc_yaml, gates.artifact)
+    except ConfigError as exc:
+        raise ConfigError(f"{exc} (or set gates.artifact in {gates.source})") from None
+    release = latest_release(list_tags(snap.repo_root), artifact)
+    if release is None:
+        return _Baseline(None, f"no release of '{artifact}' yet (no {artifact}@vX.Y.Z tag)")
+    return _Baseline(BaselineRef(release.name, release.sha), None)
+
+
+def read_baseline_metrics(
+    repo_root: Path, baseline: BaselineRef, prefix: str, likely_files: list[str]
+) -> MetricsAt:
+    """Metrics at the baseline commit, declared by the baseline's own dvc.yaml."""
+    snap = gitio.Snapshot(
+        repo_root, baseline.sha, f"{baseline.ref} ({gitio.short(baseline.sha)})", prefix
+    )
+    snap.prefetch([DVC_YAML, PARAMS_YAML, *likely_files])  # usually one git call for all
+    if snap.read_text(DVC_YAML) is None:
+        return MetricsAt(snap.label, {})
+    return read_metrics(snap, metrics_files(snap, read_dvc_yaml(snap)))
+
+
+def locate(metric: str, head: MetricsAt, base: MetricsAt | None, source: str) -> tuple[str, str]:
+    """The (file, key) a rule's metric names; unknown or ambiguous names are ConfigErrors."""
+    declared = list(head.files)
+    if ":" in metric:
+        path, key = metric.rsplit(":", 1)
+        if path in head.files:
+            return path, key
+        raise ConfigError(
+            f"{source}: gates rule '{metric}': '{path}' is not a metrics file declared in "
+            f"dvc.yaml (declared: {', '.join(declared) or 'none'})"
+        )
+    holders = [path for path, values in head.files.items() if values and metric in values]
+    if len(holders) > 1:
+        raise ConfigError(
+            f"{source}: gates rule '{metric}' is ambiguous, found in {', '.join(holders)}; "
+            f"write it as '{holders[0]}:{metric}'"
+        )
+    if holders:
+        return holders[0], metric
+    # Absent at the judged revision but known at the baseline: the metric went missing.
+    if base is not None:
+        for path, values in base.files.items():
+            if values and metric in values and path in head.files:
+                return path, metric
+    raise ConfigError(
+        f"{source}: gates rule '{metric}': no metrics file declared in dvc.yaml has this key "
+        f"(declared: {', '.join(declared) or 'none'})"
+    )
+
+
+def check(
+    repo_root: Path,
+    rev: str | None = None,
+    baseline: str | None = None,
+    gates_file: Path | None = None,
+    allow_stale: bool = False,
+) -> CheckResult:
+    """Judge the metrics of ``rev`` (None: the working tree) against the gates and baseline."""
+    head = _open(repo_root, rev)
+    head.prefetch([DVC_YAML, PARAMS_YAML, DVC_LOCK])
+    dvc_yaml = read_dvc_yaml(head)
+    gates = load_gates(head, gates_file)
+    if not allow_stale:
+        if head.is_worktree:
+            ensure_fresh(head, dvc_yaml)
+        else:
+            read_lock(head)  # a committed but unreadable lock is still an error
+    files = metrics_files(head, dvc_yaml)
+    if not files:
+        raise ConfigError(f"{head.where(DVC_YAML)}: declares no metrics files (add 'metrics:')")
+    head_metrics = read_metrics(head, files)
+    absent = [path for path, values in head_metrics.files.items() if values is None]
+    if absent:
+        raise InputError(
+            f"{head.where(absent[0])}: metrics file declared in dvc.yaml but not found"
+        )
+    chosen = resolve_baseline(head, baseline or gates.baseline, gates, dvc_yaml)
+    base_metrics = (
+        read_baseline_metrics(head.repo_root, chosen.ref, head.prefix, files)
+        if chosen.ref
+        else None
+    )
+    results = []
+    for rule in gates.rules:
+        path, key = locate(rule.metric, head_metrics, base_metrics, gates.source)
+        value = (head_metrics.files.get(path) or {}).get(key, MISSING)
+        base_value: Any = MISSING
+        if base_metrics is not None:
+            base_value = (base_metrics.files.get(path) or {}).get(key, MISSING)
+        results.append(
+            evaluate(
+                rule,
+                value,
+                base_value,
+                chosen.note,
+                where=head.label,
+                baseline_where=base_metrics.label if base_metrics else "the baseline",
+            )
+        )
+    return CheckResult(
+        passed=verdict(results),
+        baseline=chosen.ref,
+        rules=results,
+        metrics=head_metrics.numbers(),
+        rev=head.sha,
+        rev_label=head.label,
+        baseline_note=chosen.note,
+        gates=gates,
+    )
+
+
+__all__ = ["BaselineRef", "CheckResult", "MlgateError", "check"]

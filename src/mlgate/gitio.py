@@ -1,0 +1,220 @@
+"""Reading a project's files at a git revision, straight from git objects (no checkout).
+
+Every read goes through git plumbing in as few processes as possible: one
+``git cat-file --batch`` call reads any number of files at any number of
+revisions, which keeps ``mlgate check`` and ``mlgate report`` fast. ``WorkTree``
+offers the same interface over the files on disk, so callers do not care
+whether they judge a commit or the working tree.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mlgate.errors import InputError
+
+WORKTREE = "working tree"
+
+
+def git(repo_root: str | Path, *args: str, stdin: bytes | None = None) -> bytes:
+    """Run one git command in ``repo_root`` and return its stdout; failures become InputError."""
+    try:
+        done = subprocess.run(
+            ["git", *args], cwd=repo_root, input=stdin, capture_output=True, check=False
+        )
+    except FileNotFoundError as exc:  # pragma: no cover - git itself missing or repo_root gone
+        raise InputError(f"cannot run git in '{repo_root}': {exc.strerror}") from exc
+    if done.returncode != 0:
+        message = done.stderr.decode("utf-8", "replace").strip().splitlines()
+        detail = message[-1] if message else f"exit code {done.returncode}"
+        raise InputError(f"git {args[0]} failed in '{repo_root}': {detail}")
+    return done.stdout
+
+
+def find_project_root(start: str | Path) -> Path:
+    """The DVC project containing ``start``: the nearest directory with a ``.dvc/`` folder."""
+    here = Path(start).resolve()
+    for candidate in (here, *here.parents):
+        if (candidate / ".dvc").is_dir():
+            return candidate
+    raise InputError(f"'{here}' is not inside a DVC project (no .dvc/ directory found)")
+
+
+def git_prefix(repo_root: str | Path) -> str:
+    """The path of ``repo_root`` inside its git work tree ('' at the top, else 'sub/dir/')."""
+    try:
+        out = git(repo_root, "rev-parse", "--show-prefix")
+    except InputError as exc:
+        raise InputError(f"'{repo_root}' is not inside a git repository") from exc
+    return out.decode().strip()
+
+
+def resolve(repo_root: str | Path, ref: str) -> str:
+    """The commit sha ``ref`` names; an unknown ref or an empty repository is an InputError."""
+    if not ref or ref.startswith("-"):
+        raise InputError(f"'{ref}' is not a git ref")
+    done = subprocess.run(
+        ["git", "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}"],
+        cwd=repo_root,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode == 0:
+        return done.stdout.strip()
+    if not has_commits(repo_root):
+        raise InputError(f"'{repo_root}': the git repository has no commits yet")
+    raise InputError(f"unknown git ref '{ref}' (no such branch, tag or commit)")
+
+
+def has_commits(repo_root: str | Path) -> bool:
+    done = subprocess.run(
+        ["git", "rev-parse", "--verify", "--quiet", "HEAD"],
+        cwd=repo_root,
+        capture_output=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        # Distinguish "not a repository" (an error) from "no commits yet" (False).
+        git_prefix(repo_root)
+        return False
+    return True
+
+
+def merge_base(repo_root: str | Path, first: str, second: str) -> str | None:
+    """The best common ancestor of two commits, or None when their histories are unrelated."""
+    done = subprocess.run(
+        ["git", "merge-base", first, second],
+        cwd=repo_root,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return done.stdout.strip() or None if done.returncode == 0 else None
+
+
+def short(sha: str) -> str:
+    return sha[:8]
+
+
+def read_blobs(
+    repo_root: str | Path, requests: Iterable[tuple[str, str]]
+) -> dict[tuple[str, str], bytes | None]:
+    """Read ``(sha, path)`` pairs in one ``git cat-file --batch`` call; missing files map to None.
+
+    ``path`` is relative to the git work tree's top level.
+    """
+    wanted = list(dict.fromkeys(requests))
+    if not wanted:
+        return {}
+    for _, path in wanted:
+        if "\n" in path:
+            raise InputError(f"invalid path {path!r}: contains a newline")
+    stdin = "".join(f"{sha}:{path}\n" for sha, path in wanted).encode()
+    out = git(repo_root, "cat-file", "--batch", stdin=stdin)
+    found: dict[tuple[str, str], bytes | None] = {}
+    pos = 0
+    for key in wanted:
+        end = out.index(b"\n", pos)
+        header = out[pos:end].split()
+        pos = end + 1
+        if len(header) == 3 and header[1] == b"blob":
+            size = int(header[2])
+            found[key] = out[pos : pos + size]
+            pos += size + 1  # contents are followed by a newline
+        elif len(header) == 3:
+            # A tree or other object at that path: not a file; skip its contents.
+            pos += int(header[2]) + 1
+            found[key] = None
+        else:  # "<name> missing" (or "ambiguous")
+            found[key] = None
+    return found
+
+
+@dataclass
+class Snapshot:
+    """A project's files either at one commit (``sha`` set) or on disk (``sha`` None).
+
+    Paths are relative to the DVC project root. Reads are cached and can be batched
+    with ``prefetch`` so that one git process serves many files.
+    """
+
+    repo_root: Path
+    sha: str | None = None
+    label: str = WORKTREE
+    prefix: str = ""
+    _cache: dict[str, bytes | None] = field(default_factory=dict, repr=False)
+
+    @property
+    def is_worktree(self) -> bool:
+        return self.sha is None
+
+    def prefetch(self, paths: Iterable[str]) -> None:
+        missing = [p for p in dict.fromkeys(paths) if p not in self._cache]
+        if not missing:
+            return
+        if self.sha is None:
+            for path in missing:
+                self._cache[path] = _read_disk(self.repo_root / path)
+            return
+        blobs = read_blobs(self.repo_root, [(self.sha, self.prefix + p) for p in missing])
+        for path in missing:
+            self._cache[path] = blobs[(self.sha, self.prefix + path)]
+
+    def read_bytes(self, path: str) -> bytes | None:
+        self.prefetch([path])
+        return self._cache[path]
+
+    def read_text(self, path: str) -> str | None:
+        data = self.read_bytes(path)
+        if data is None:
+            return None
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise InputError(f"{self.where(path)}: not valid UTF-8 text") from exc
+
+    def where(self, path: str) -> str:
+        """How to name ``path`` in a message: 'params.yaml' or 'params.yaml at v1.0 (abc123)'."""
+        return path if self.sha is None else f"{path} at {self.label}"
+
+
+def _read_disk(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        return None
+
+
+def prefetch_all(snapshots: Iterable[Snapshot], paths: Iterable[str]) -> None:
+    """Read the same paths at several commits with a single git process."""
+    snaps = list(snapshots)
+    wanted = list(dict.fromkeys(paths))
+    requests = [
+        (snap.sha, snap.prefix + path)
+        for snap in snaps
+        if snap.sha is not None
+        for path in wanted
+        if path not in snap._cache
+    ]
+    if requests:
+        blobs = read_blobs(snaps[0].repo_root, requests)
+        for snap in snaps:
+            if snap.sha is not None:
+                for path in wanted:
+                    snap._cache.setdefault(path, blobs.get((snap.sha, snap.prefix + path)))
+    for snap in snaps:
+        if snap.sha is None:
+            snap.prefetch(wanted)
+
+
+def snapshot(repo_root: Path, rev: str | None, prefix: str, label: str | None = None) -> Snapshot:
+    """A snapshot of ``rev`` (a ref resolved to its commit) or of the working tree (None)."""
+    if rev is None:
+        return Snapshot(repo_root, None, WORKTREE, prefix)
+    sha = resolve(repo_root, rev)
+    name = label or rev
+    return Snapshot(repo_root, sha, f"{name} ({short(sha)})" if name != sha else short(sha), prefix)

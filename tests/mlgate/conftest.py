@@ -1,0 +1,38 @@
+"""Fixtures for mlgate tests: scratch git + DVC repositories (see repo_factory.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.mlgate.repo_factory import ScratchRepo
+
+
+@pytest.fixture(scope="session")
+def _template_repo(tmp_path_factory: pytest.TempPathFactory) -> ScratchRepo:
+    # Session-scoped: the autouse isolated_env fixture is function-scoped, so set the
+    # identity for this one build explicitly.
+    mp = pytest.MonkeyPatch()
+    home = tmp_path_factory.mktemp("template-home")
+    for key, value in {
+        "HOME": str(home),
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_AUTHOR_NAME": "mlgate tests",
+        "GIT_AUTHOR_EMAIL": "tests@mlgate.invalid",
+        "GIT_COMMITTER_NAME": "mlgate tests",
+        "GIT_COMMITTER_EMAIL": "tests@mlgate.invalid",
+        "DVC_NO_ANALYTICS": "1",
+        "DVC_SITE_CACHE_DIR": str(home / ".dvc-site-cache"),
+    }.items():
+        mp.setenv(key, value)
+    try:
+        return ScratchRepo.create(tmp_path_factory.mktemp("template") / "repo")
+    finally:
+        mp.undo()
+
+
+@pytest.fixture
+def scratch_repo(_template_repo: ScratchRepo, tmp_path: Path) -> ScratchRepo:
+    """A fresh copy of a reproduced, committed scratch repo with default metrics and gates."""
+    return _template_repo.copy_to(tmp_path / "repo")
