@@ -100,6 +100,185 @@ def check(
 # --- registry: release / promote / rollback / history (issue 4) ------------
 
 
+def _project_root() -> Path:
+    from mlgate import gitio
+
+    return gitio.find_project_root(Path.cwd())
+
+
+def _option_remote(func: Any) -> Any:
+    func = click.option(
+        "--no-push",
+        is_flag=True,
+        help="Create the tag locally only (no fetch, no push, no remote needed).",
+    )(func)
+    return click.option(
+        "--remote",
+        default="origin",
+        show_default=True,
+        metavar="NAME",
+        help="Git remote to fetch tags from and push the tag to.",
+    )(func)
+
+
+@cli.command()
+@click.option("--rev", metavar="REV", help="The commit to release (must be the checked-out one).")
+@click.option(
+    "--bump",
+    type=click.Choice(["patch", "minor", "major"]),
+    default="patch",
+    show_default=True,
+    help="Which part of the semantic version to increase.",
+)
+@click.option("--artifact", metavar="NAME", help="Artifact from dvc.yaml (default: the model).")
+@_option_remote
+@click.option(
+    "--dry-run", is_flag=True, help="Check everything and print the tag, but create nothing."
+)
+def release(
+    rev: str | None, bump: str, artifact: str | None, remote: str, no_push: bool, dry_run: bool
+) -> None:
+    """Tag the checked-out commit as <artifact>@vX.Y.Z if its gates pass.
+
+    Exit 0 released (or already released), 1 a gate fails (no tag), 2 refused or error.
+    The last line printed is the tag name.
+    """
+    from mlgate import registry
+
+    outcome = registry.release(_project_root(), rev, bump, artifact, remote, not no_push, dry_run)
+    for note in outcome.notes:
+        click.echo(note)
+    short_sha = outcome.sha[:8]
+    if outcome.status == "already-released":
+        click.echo(f"{short_sha} is already released as {outcome.tag}; nothing to do")
+        click.echo(outcome.tag)
+        return
+    verdict = outcome.check
+    if outcome.status == "gates-failed" and verdict is not None:
+        from mlgate.textfmt import render_check
+
+        click.echo(render_check(verdict))
+        click.echo(f"no release: the gates failed for {short_sha}")
+        sys.exit(1)
+    against = verdict.baseline.ref if verdict and verdict.baseline else "no baseline"
+    rules = len(verdict.rules) if verdict else 0
+    click.echo(f"gates passed against {against} ({rules} rules)")
+    if outcome.status == "dry-run":
+        click.echo(f"dry run: would create {outcome.tag} on {short_sha}")
+    else:
+        where = f" and pushed it to {remote}" if outcome.pushed else " (not pushed)"
+        click.echo(f"created {outcome.tag} on {short_sha}{where}")
+    click.echo(outcome.tag)
+
+
+def _print_stage(outcome: Any) -> None:
+    for note in outcome.notes:
+        click.echo(note)
+    if outcome.status == "already-assigned":
+        click.echo(f"{outcome.version} already holds {outcome.stage}; nothing to do")
+        return
+    was = f" (was {outcome.previous})" if outcome.previous else ""
+    click.echo(f"{outcome.stage}: {outcome.version}{was}")
+    click.echo(outcome.tag)
+
+
+@cli.command()
+@click.argument("version")
+@click.argument("stage")
+@click.option("--message", metavar="TEXT", help="Why; recorded in the tag (needed with --force).")
+@click.option("--force", is_flag=True, help="Skip the stage-order check (needs --message).")
+@click.option("--artifact", metavar="NAME", help="Artifact from dvc.yaml (default: the model).")
+@_option_remote
+def promote(
+    version: str,
+    stage: str,
+    message: str | None,
+    force: bool,
+    artifact: str | None,
+    remote: str,
+    no_push: bool,
+) -> None:
+    """Assign STAGE to VERSION with a GTO stage tag <artifact>#<stage>#<N>.
+
+    VERSION must hold the stage before STAGE in the .gto order (default dev → staging →
+    prod), unless --force with a --message.
+    """
+    from mlgate import registry
+
+    _print_stage(
+        registry.promote(
+            _project_root(), version, stage, artifact, message, force, remote, not no_push
+        )
+    )
+
+
+@cli.command()
+@click.argument("stage")
+@click.option("--message", required=True, metavar="TEXT", help="Why; recorded in the tag.")
+@click.option("--artifact", metavar="NAME", help="Artifact from dvc.yaml (default: the model).")
+@_option_remote
+def rollback(stage: str, message: str, artifact: str | None, remote: str, no_push: bool) -> None:
+    """Give STAGE back to the version that held it before the current one."""
+    from mlgate import registry
+
+    _print_stage(registry.rollback(_project_root(), stage, message, artifact, remote, not no_push))
+
+
+@cli.command()
+@click.option("--artifact", metavar="NAME", help="Artifact from dvc.yaml (default: the model).")
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="An aligned table or a JSON list.",
+)
+@click.option("--limit", type=click.IntRange(min=1), metavar="N", help="Show the N newest.")
+@click.option(
+    "--metric",
+    "metric_names",
+    multiple=True,
+    metavar="KEY",
+    help="Metric column(s) of the table (default: accuracy, f1, roc_auc when present).",
+)
+def history(
+    artifact: str | None, output_format: str, limit: int | None, metric_names: tuple[str, ...]
+) -> None:
+    """Releases newest first (by semantic version) with metrics and current stages."""
+    from mlgate import registry
+
+    entries = registry.history(_project_root(), artifact, limit)
+    if output_format == "json":
+        click.echo(json.dumps([entry.as_dict() for entry in entries], indent=2))
+        return
+    if not entries:
+        click.echo("no releases yet")
+        return
+    from mlgate.gates import fmt
+    from mlgate.textfmt import table
+
+    present = list(dict.fromkeys(k for entry in entries for k in entry.metrics))
+    columns = (
+        list(metric_names)
+        or [k for k in ("accuracy", "f1", "roc_auc") if k in present]
+        or present[:3]
+    )
+    notes = {"missing": "no lineage: metrics from files", "corrupt": "lineage corrupt"}
+    rows = [
+        [
+            str(entry.version),
+            entry.date[:16].replace("T", " "),
+            entry.sha[:8],
+            ",".join(entry.stages),
+            *(fmt(entry.metrics.get(k)) for k in columns),
+            notes.get(entry.lineage, ""),
+        ]
+        for entry in entries
+    ]
+    click.echo(table(["version", "date", "commit", "stages", *columns, "note"], rows))
+
+
 def main() -> None:
     """Console-script entry point."""
     cli(prog_name="mlgate")

@@ -1,0 +1,622 @@
+"""Operations behind ``mlgate release``, ``promote``, ``rollback`` and ``history``.
+
+The registry is GTO's tag grammar (``<artifact>@vX.Y.Z`` releases, ``<artifact>#<stage>#<N>``
+stage assignments, annotated tags only), so ``gto``, ``dvc artifacts get`` and DVC Studio read
+it unchanged. What mlgate adds:
+
+- the next version is computed over the tags of the local repository *and* of the remote;
+- publishing is race-safe: create the tag locally, push it without force, and when the remote
+  already has that name (someone published first) delete the local tag, fetch, and plan again
+  (a bounded number of times); a tag the remote refused never stays behind locally, and no
+  existing tag is ever moved or overwritten;
+- "latest" is the highest semantic version, not the newest tag timestamp;
+- every tag carries a lineage block (``mlgate.lineage``) that ``history`` reads back.
+
+``history`` is the hot path: one ``git for-each-ref`` with the tag messages, no DVC import.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mlgate import __version__, gitio, lineage
+from mlgate.dvcfiles import DVC_YAML, artifacts, default_artifact, load_dvc_yaml
+from mlgate.errors import InputError, RefusedError
+from mlgate.remote import Pushed, RemoteState, fetch, git, on_default_branch, push_tag, read_remote
+from mlgate.stages import (
+    Assignment,
+    check_stage,
+    current_holders,
+    holder_stack,
+    load_stage_order,
+    previous_stage,
+)
+from mlgate.tags import (
+    GitTagRef,
+    ReleaseTag,
+    Version,
+    latest_release,
+    list_tags,
+    max_counter,
+    parse_stage,
+    releases,
+    tag_artifact_name,
+    taken_versions,
+)
+
+if TYPE_CHECKING:
+    from mlgate.api import CheckResult
+
+MAX_ATTEMPTS = 5
+BUMPS = ("patch", "minor", "major")
+PROMOTE, ROLLBACK = "promote", "rollback"
+
+
+# --- shared: preconditions and the race-safe publish loop ---------------------------------
+
+
+def _head(repo_root: Path) -> str:
+    if not gitio.has_commits(repo_root):
+        raise InputError(f"'{repo_root}': the git repository has no commits yet")
+    return gitio.resolve(repo_root, "HEAD")
+
+
+def _dirty_paths(repo_root: Path) -> list[str]:
+    out = git(repo_root, "status", "--porcelain", "--untracked-files=normal")
+    return [line[3:] for line in out.splitlines() if line.strip()]
+
+
+def _tool() -> dict[str, str]:
+    try:
+        dvc_version = importlib.metadata.version("dvc")
+    except importlib.metadata.PackageNotFoundError:  # pragma: no cover - dvc is a dependency
+        dvc_version = "unknown"
+    return {"mlgate": __version__, "dvc": dvc_version}
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True)
+class _NewTag:
+    """What a plan asks to publish."""
+
+    name: str
+    sha: str
+    message: str
+
+
+@dataclass
+class _Publisher:
+    """Fetches, plans, creates, pushes; retries when the remote already has the name."""
+
+    repo_root: Path
+    remote_name: str
+    push: bool
+    remote: RemoteState | None = None
+    attempts: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    def connect(self) -> RemoteState | None:
+        if self.push:
+            self.remote = read_remote(self.repo_root, self.remote_name)
+            fetch(self.repo_root, self.remote)
+        return self.remote
+
+    def names(self, tags: list[GitTagRef]) -> set[str]:
+        """Every tag name in use, locally or on the remote (as last read)."""
+        remote_tags = self.remote.tags if self.remote else frozenset()
+        return {t.name for t in tags} | set(remote_tags)
+
+    def publish(
+        self, plan: Callable[[list[GitTagRef], set[str]], _NewTag | None]
+    ) -> _NewTag | None:
+        """Run ``plan`` on fresh tags until its tag is published or it decides none is needed."""
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            self.attempts = attempt
+            tags = list_tags(self.repo_root, with_messages=True)
+            wanted = plan(tags, self.names(tags))
+            if wanted is None:
+                return None
+            _create_tag(self.repo_root, wanted)
+            if not self.push:
+                return wanted
+            result = push_tag(self.repo_root, self.remote_name, wanted.name)
+            if result.outcome is Pushed.ACCEPTED:
+                return wanted
+            _delete_tag(self.repo_root, wanted.name)
+            if result.outcome is Pushed.REFUSED:
+                raise RefusedError(
+                    f"git remote '{self.remote_name}' refused tag {wanted.name} "
+                    f"({result.detail}); the local tag was removed"
+                )
+            self.notes.append(f"{wanted.name} was published by someone else first; retrying")
+            self.connect()  # read the remote's new tags and plan again
+        raise RefusedError(
+            f"gave up after {MAX_ATTEMPTS} attempts: every tag name mlgate chose was taken on "
+            f"'{self.remote_name}' before it could push; try again"
+        )
+
+
+def _create_tag(repo_root: Path, tag: _NewTag) -> None:
+    exists = git(repo_root, "tag", "--list", tag.name).strip()
+    if exists:
+        raise RefusedError(f"tag {tag.name} already exists; mlgate never moves or overwrites a tag")
+    # verbatim: git's default cleanup would drop lines starting with '#' from the message.
+    git(
+        repo_root,
+        "tag",
+        "-a",
+        "--cleanup=verbatim",
+        "-F",
+        "-",
+        tag.name,
+        tag.sha,
+        stdin=tag.message,
+    )
+
+
+def _delete_tag(repo_root: Path, name: str) -> None:
+    git(repo_root, "tag", "-d", name)
+
+
+def _artifact_name(repo_root: Path, requested: str | None) -> str:
+    return default_artifact(load_dvc_yaml(repo_root), requested)
+
+
+# --- release ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReleaseOutcome:
+    """What ``release`` did. ``status``: released, already-released, gates-failed, dry-run."""
+
+    status: str
+    artifact: str
+    sha: str
+    tag: str | None = None
+    version: Version | None = None
+    check: CheckResult | None = None
+    pushed: bool = False
+    notes: tuple[str, ...] = ()
+
+
+def next_version(names: set[str], artifact: str, bump: str) -> Version:
+    """The version above every version any tag name of ``artifact`` uses (local or remote)."""
+    taken = taken_versions(names, artifact)
+    return max(taken, default=Version(0, 0, 0)).bump(bump)
+
+
+def release_lineage(
+    repo_root: Path, artifact: str, version: Version, sha: str, verdict: CheckResult
+) -> dict[str, Any]:
+    """The lineage block of a release: commit, metrics, gates, params, dvc.lock hashes, tool."""
+    from mlgate.metrics import declared_params, read_dvc_yaml, read_lock, read_params
+
+    snap = gitio.Snapshot(repo_root, sha, gitio.short(sha), gitio.git_prefix(repo_root))
+    dvc_yaml = read_dvc_yaml(snap)
+    lock = read_lock(snap) or {}
+    model_path = str(artifacts(dvc_yaml).get(artifact, {}).get("path", ""))
+    model = lock.get(model_path)
+    return {
+        "artifact": artifact,
+        "version": str(version),
+        "commit": sha,
+        "time": _now(),
+        "tool": _tool(),
+        "gates": {
+            "passed": verdict.passed,
+            "baseline": verdict.baseline.as_dict() if verdict.baseline else None,
+            "baseline_note": verdict.baseline_note,
+            "rules": [rule.as_dict() for rule in verdict.rules],
+        },
+        "metrics": verdict.metrics,
+        "params": read_params(snap, declared_params(dvc_yaml)),
+        "dvc_lock": {
+            path: {"stage": f.stage, "kind": f.kind, "hash": f.hash, "size": f.size}
+            for path, f in sorted(lock.items())
+        },
+        "model": {"path": model_path, "hash": model.hash if model else None},
+    }
+
+
+def _release_summary(artifact: str, version: Version, verdict: CheckResult) -> str:
+    against = verdict.baseline.ref if verdict.baseline else "no baseline"
+    return (
+        f"Release {artifact} {version}: gates passed against {against} ({len(verdict.rules)} rules)"
+    )
+
+
+def release(
+    repo_root: Path,
+    rev: str | None = None,
+    bump: str = "patch",
+    artifact: str | None = None,
+    remote: str = "origin",
+    push: bool = True,
+    dry_run: bool = False,
+    check: Callable[..., CheckResult] | None = None,
+) -> ReleaseOutcome:
+    """Turn the checked-out commit into ``<artifact>@vX.Y.Z`` if its gates pass.
+
+    ``check`` defaults to ``mlgate.api.check`` (injectable for tests).
+    """
+    if bump not in BUMPS:
+        raise InputError(f"unknown version part '{bump}' (expected {', '.join(BUMPS)})")
+    root = Path(repo_root)
+    head = _head(root)
+    sha = gitio.resolve(root, rev) if rev else head
+    if sha != head:
+        raise RefusedError(
+            f"--rev {rev} ({gitio.short(sha)}) is not the checked-out commit "
+            f"({gitio.short(head)}); check it out first so its pipeline outputs can be checked"
+        )
+    name = _artifact_name(root, artifact)
+    dirty = _dirty_paths(root)
+    if dirty:
+        more = f" and {len(dirty) - 1} more" if len(dirty) > 1 else ""
+        raise RefusedError(
+            f"the working tree has uncommitted changes ({dirty[0]}{more}); "
+            "commit or remove them first: a release must be exactly a commit"
+        )
+    if check is None:
+        from mlgate.api import check as api_check
+
+        check = api_check
+    publisher = _Publisher(root, remote, push)
+    state = publisher.connect()
+    if state is not None and not on_default_branch(root, state, sha):
+        branch = state.default_branch or "(none: the remote has no default branch yet)"
+        raise RefusedError(
+            f"commit {gitio.short(sha)} is not on the default branch of '{remote}' "
+            f"({branch}); push and merge it first"
+        )
+    verdicts: dict[str, CheckResult] = {}
+    outcome: dict[str, Any] = {}
+
+    def plan(tags: list[GitTagRef], names: set[str]) -> _NewTag | None:
+        found = [r for r in releases(tags, name) if r.sha == sha]
+        if found:
+            outcome.update(status="already-released", tag=found[0].name, version=found[0].version)
+            return None
+        latest = latest_release(tags, name)
+        baseline = latest.name if latest else "none"
+        if baseline not in verdicts:  # the baseline moves if someone released meanwhile
+            verdicts[baseline] = check(root, None, baseline)
+        verdict = verdicts[baseline]
+        outcome["check"] = verdict
+        if not verdict.passed:
+            outcome.update(status="gates-failed")
+            return None
+        version = next_version(names, name, bump)
+        tag_name = f"{tag_artifact_name(name)}@{version}"
+        outcome.update(status="dry-run" if dry_run else "released", tag=tag_name, version=version)
+        if dry_run:
+            return None
+        message = lineage.render(
+            _release_summary(name, version, verdict),
+            release_lineage(root, name, version, sha, verdict),
+        )
+        return _NewTag(tag_name, sha, message)
+
+    published = publisher.publish(plan)
+    return ReleaseOutcome(
+        status=outcome["status"],
+        artifact=name,
+        sha=sha,
+        tag=outcome.get("tag"),
+        version=outcome.get("version"),
+        check=outcome.get("check"),
+        pushed=published is not None and push,
+        notes=tuple(publisher.notes),
+    )
+
+
+# --- stages: promote and rollback ------------------------------------------------------
+
+
+def assignments(tags: list[GitTagRef], artifact: str) -> list[Assignment]:
+    """The stage tags of ``artifact`` resolved to versions (via the release at their commit)."""
+    by_sha: dict[str, Version] = {}
+    for rel in releases(tags, artifact):
+        by_sha.setdefault(rel.sha, rel.version)  # highest version at a commit, like GTO
+    found = []
+    for tag in tags:
+        stage = parse_stage(tag)
+        if stage is None or stage.artifact != artifact:
+            continue
+        block = lineage.parse(tag.message)
+        version = by_sha.get(stage.sha)
+        if version is None:
+            continue  # a stage on a commit without a release: GTO shows no version either
+        rollback_from = None
+        if block.data.get("action") == ROLLBACK:
+            try:
+                rollback_from = Version.parse(str(block.data.get("rollback_from", "")))
+            except InputError:
+                rollback_from = None
+        found.append(
+            Assignment(
+                tag.name,
+                stage.stage,
+                version,
+                stage.date,
+                stage.counter,
+                stage.unassign,
+                rollback_from,
+            )
+        )
+    return found
+
+
+@dataclass(frozen=True)
+class StageOutcome:
+    """What ``promote`` / ``rollback`` did. ``status``: assigned, already-assigned."""
+
+    status: str
+    artifact: str
+    stage: str
+    version: Version
+    tag: str | None
+    previous: Version | None
+    notes: tuple[str, ...] = ()
+
+
+def _find_release(tags: list[GitTagRef], artifact: str, version: Version) -> ReleaseTag:
+    for rel in releases(tags, artifact):
+        if rel.version == version:
+            return rel
+    latest = latest_release(tags, artifact)
+    hint = f"latest is {latest.version}" if latest else "no releases yet"
+    raise InputError(f"no release {tag_artifact_name(artifact)}@{version} ({hint})")
+
+
+def _stage_message(
+    action: str,
+    artifact: str,
+    version: Version,
+    stage: str,
+    sha: str,
+    previous: Version | None,
+    reason: str | None,
+    forced: bool = False,
+) -> str:
+    verb = "Roll back" if action == ROLLBACK else "Promote"
+    summary = f"{verb} {artifact} {version} to {stage}"
+    if previous is not None:
+        summary += f" (was {previous})"
+    block: dict[str, Any] = {
+        "action": action,
+        "artifact": artifact,
+        "version": str(version),
+        "stage": stage,
+        "commit": sha,
+        "previous": str(previous) if previous else None,
+        "forced": forced,
+        "reason": reason,
+        "time": _now(),
+        "tool": _tool(),
+    }
+    if action == ROLLBACK:
+        block["rollback_from"] = str(previous) if previous else None
+    details = (f"Reason: {reason.strip()}",) if reason and reason.strip() else ()
+    return lineage.render(summary, block, details)
+
+
+def promote(
+    repo_root: Path,
+    version: str,
+    stage: str,
+    artifact: str | None = None,
+    message: str | None = None,
+    force: bool = False,
+    remote: str = "origin",
+    push: bool = True,
+) -> StageOutcome:
+    """Assign ``stage`` to a released version; it must hold the previous stage unless forced."""
+    root = Path(repo_root)
+    wanted = Version.parse(version)
+    order = load_stage_order(root)
+    check_stage(order, stage)
+    if force and not (message and message.strip()):
+        raise InputError("--force needs --message REASON: the reason is recorded in the tag")
+    _head(root)
+    name = _artifact_name(root, artifact)
+    required = previous_stage(order, stage)
+    publisher = _Publisher(root, remote, push)
+    publisher.connect()
+    result: dict[str, Any] = {}
+
+    def plan(tags: list[GitTagRef], names: set[str]) -> _NewTag | None:
+        target = _find_release(tags, name, wanted)
+        holders = current_holders(assignments(tags, name))
+        previous = holders.get(stage)
+        result.update(previous=previous)
+        if previous == wanted:
+            result.update(status="already-assigned", tag=None)
+            return None
+        if required is not None and holders.get(required) != wanted and not force:
+            holder = holders.get(required)
+            raise RefusedError(
+                f"{wanted} does not hold '{required}', which comes before '{stage}' "
+                f"(stage order: {' → '.join(order)}); "
+                f"'{required}' is held by {holder or 'no version'}; promote {wanted} to "
+                f"'{required}' first, or pass --force --message REASON"
+            )
+        counter = max_counter(names, name) + 1
+        tag_name = f"{tag_artifact_name(name)}#{stage}#{counter}"
+        result.update(status="assigned", tag=tag_name)
+        text = _stage_message(PROMOTE, name, wanted, stage, target.sha, previous, message, force)
+        return _NewTag(tag_name, target.sha, text)
+
+    publisher.publish(plan)
+    return StageOutcome(
+        result["status"],
+        name,
+        stage,
+        wanted,
+        result["tag"],
+        result["previous"],
+        tuple(publisher.notes),
+    )
+
+
+def rollback(
+    repo_root: Path,
+    stage: str,
+    message: str,
+    artifact: str | None = None,
+    remote: str = "origin",
+    push: bool = True,
+) -> StageOutcome:
+    """Give ``stage`` back to the version that held it before the current one."""
+    root = Path(repo_root)
+    check_stage(load_stage_order(root), stage)
+    if not (message and message.strip()):
+        raise InputError("rollback needs --message REASON: the reason is recorded in the tag")
+    _head(root)
+    name = _artifact_name(root, artifact)
+    publisher = _Publisher(root, remote, push)
+    publisher.connect()
+    result: dict[str, Any] = {}
+
+    def plan(tags: list[GitTagRef], names: set[str]) -> _NewTag | None:
+        stack = holder_stack(assignments(tags, name), stage)
+        if len(stack) < 2:
+            now = f"held by {stack[-1]}" if stack else "held by no version"
+            raise RefusedError(f"cannot roll back '{stage}': no earlier version held it ({now})")
+        current, target = stack[-1], stack[-2]
+        release_tag = _find_release(tags, name, target)
+        counter = max_counter(names, name) + 1
+        tag_name = f"{tag_artifact_name(name)}#{stage}#{counter}"
+        result.update(version=target, previous=current, tag=tag_name)
+        text = _stage_message(ROLLBACK, name, target, stage, release_tag.sha, current, message)
+        return _NewTag(tag_name, release_tag.sha, text)
+
+    publisher.publish(plan)
+    return StageOutcome(
+        "assigned",
+        name,
+        stage,
+        result["version"],
+        result["tag"],
+        result["previous"],
+        tuple(publisher.notes),
+    )
+
+
+# --- history ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    tag: str
+    version: Version
+    sha: str
+    date: str
+    metrics: dict[str, float]
+    stages: list[str]
+    lineage: str  # ok, missing (fell back to the metrics files), corrupt
+    problem: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "tag": self.tag,
+            "version": str(self.version),
+            "sha": self.sha,
+            "date": self.date,
+            "metrics": self.metrics,
+            "stages": self.stages,
+            "lineage": self.lineage,
+            **({"problem": self.problem} if self.problem else {}),
+        }
+
+
+def main_metrics(metrics: dict[str, float]) -> dict[str, float]:
+    """The headline metrics: top-level keys (``accuracy``, not ``fairness.sex.…``)."""
+    return {k: v for k, v in metrics.items() if "." not in k and ":" not in k}
+
+
+def _fallback_metrics(repo_root: Path, shas: list[str]) -> dict[str, dict[str, float]]:
+    """Metrics read from the files each commit declares, for releases without lineage."""
+    from mlgate.metrics import declared_metrics, read_dvc_yaml, read_metrics
+
+    if not shas:
+        return {}
+    prefix = gitio.git_prefix(repo_root)
+    snaps = [gitio.Snapshot(repo_root, sha, gitio.short(sha), prefix) for sha in shas]
+    gitio.prefetch_all(snaps, [DVC_YAML])
+    declared = {}
+    for snap in snaps:
+        try:
+            declared[snap.sha] = declared_metrics(read_dvc_yaml(snap))
+        except InputError:
+            declared[snap.sha] = []
+    gitio.prefetch_all(snaps, sorted({p for paths in declared.values() for p in paths}))
+    found: dict[str, dict[str, float]] = {}
+    for snap in snaps:
+        try:
+            found[str(snap.sha)] = read_metrics(snap, declared[snap.sha]).numbers()
+        except InputError:
+            found[str(snap.sha)] = {}
+    return found
+
+
+def history(
+    repo_root: Path, artifact: str | None = None, limit: int | None = None
+) -> list[HistoryEntry]:
+    """Releases newest first by semantic version, with metrics and current stages."""
+    root = Path(repo_root)
+    if limit is not None and limit < 1:
+        raise InputError(f"--limit must be a positive number, got {limit}")
+    name = artifact if artifact is not None else _artifact_name(root, None)
+    tags = list_tags(root, with_messages=True)
+    by_name = {t.name: t for t in tags}
+    found = releases(tags, name)
+    if limit is not None:
+        found = found[:limit]
+    holders = current_holders(assignments(tags, name))
+    order = load_stage_order(root)
+    stages_of: dict[Version, list[str]] = {}
+    for stage, version in sorted(
+        holders.items(),
+        key=lambda item: (order.index(item[0]) if item[0] in order else len(order), item[0]),
+    ):
+        stages_of.setdefault(version, []).append(stage)
+    blocks = {rel.name: lineage.parse(by_name[rel.name].message) for rel in found}
+    need_files = [rel.sha for rel in found if blocks[rel.name].status != lineage.OK]
+    fallback = _fallback_metrics(root, list(dict.fromkeys(need_files)))
+    entries = []
+    for rel in found:
+        block = blocks[rel.name]
+        metrics = block.metrics if block.status == lineage.OK else fallback.get(rel.sha, {})
+        entries.append(
+            HistoryEntry(
+                rel.name,
+                rel.version,
+                rel.sha,
+                rel.date,
+                main_metrics(metrics),
+                stages_of.get(rel.version, []),
+                block.status,
+                block.problem if block.status == lineage.CORRUPT else "",
+            )
+        )
+    return entries
+
+
+__all__ = [
+    "HistoryEntry",
+    "ReleaseOutcome",
+    "StageOutcome",
+    "history",
+    "promote",
+    "release",
+    "rollback",
+]

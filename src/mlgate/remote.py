@@ -1,0 +1,164 @@
+"""Talking to the git remote of a registry: read its refs, fetch its tags, push one tag.
+
+The registry is only as safe as the remote's refusal to overwrite a tag: two clones that
+pick the same next version both create it locally, only the first push wins, and the loser
+must notice. ``git push`` through GitPython does not raise on a rejected ref, so
+``push_tag`` reads the per-ref flags and reports what happened; the caller removes its local
+tag and tries again.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+
+from mlgate.errors import InputError, RefusedError
+
+
+def git(repo_root: str | Path, *args: str, stdin: str | None = None) -> str:
+    """Run git in ``repo_root``; a failure becomes an InputError with git's last stderr line."""
+    done = subprocess.run(
+        ["git", *args], cwd=repo_root, input=stdin, capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        raise InputError(f"git {args[0]} failed in '{repo_root}': {_last_line(done.stderr)}")
+    return done.stdout
+
+
+def _last_line(text: str) -> str:
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    return lines[-1] if lines else "no message"
+
+
+@dataclass(frozen=True)
+class RemoteState:
+    """What ``git ls-remote`` says about a remote, without changing anything locally."""
+
+    name: str
+    default_branch: str | None  # e.g. "main"; None when the remote's HEAD is unborn
+    tags: frozenset[str]
+
+
+def require_remote(repo_root: str | Path, name: str) -> str:
+    """The URL of remote ``name``; refuses when the repository has no such remote."""
+    names = git(repo_root, "remote").split()
+    if name not in names:
+        if not names:
+            raise RefusedError(
+                "the repository has no git remote to publish to; add one "
+                "(git remote add origin URL) or pass --no-push"
+            )
+        raise RefusedError(
+            f"no git remote '{name}' (remotes: {', '.join(names)}); choose one with --remote"
+        )
+    return git(repo_root, "remote", "get-url", name).strip()
+
+
+def read_remote(repo_root: str | Path, name: str) -> RemoteState:
+    """The remote's default branch and tag names, in one ``git ls-remote``."""
+    url = require_remote(repo_root, name)
+    done = subprocess.run(
+        ["git", "ls-remote", "--symref", name],
+        cwd=repo_root,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RefusedError(f"cannot reach git remote '{name}' ({url}): {_last_line(done.stderr)}")
+    default_branch = None
+    tags = set()
+    for line in done.stdout.splitlines():
+        if line.startswith("ref: ") and line.endswith("\tHEAD"):
+            target = line[len("ref: ") : -len("\tHEAD")]
+            default_branch = target.removeprefix("refs/heads/")
+        else:
+            _, _, ref = line.partition("\t")
+            if ref.startswith("refs/tags/") and not ref.endswith("^{}"):
+                tags.add(ref.removeprefix("refs/tags/"))
+    if default_branch is not None and f"\trefs/heads/{default_branch}" not in done.stdout:
+        default_branch = None  # HEAD names a branch that does not exist yet
+    return RemoteState(name, default_branch, frozenset(tags))
+
+
+def fetch(repo_root: str | Path, remote: RemoteState) -> None:
+    """Fetch every tag of the remote and its default branch (as a remote-tracking ref).
+
+    Tags are fetched without force: a local tag that differs from the remote's tag of the same
+    name is never overwritten; git refuses and so does mlgate, naming the tag.
+    """
+    refspecs = ["refs/tags/*:refs/tags/*"]
+    if remote.default_branch:
+        branch = remote.default_branch
+        refspecs.append(f"+refs/heads/{branch}:refs/remotes/{remote.name}/{branch}")
+    done = subprocess.run(
+        ["git", "fetch", "--quiet", "--no-tags", remote.name, *refspecs],
+        cwd=repo_root,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RefusedError(
+            f"cannot fetch tags from git remote '{remote.name}': {_last_line(done.stderr)}"
+        )
+
+
+def on_default_branch(repo_root: str | Path, remote: RemoteState, sha: str) -> bool:
+    """Whether commit ``sha`` is on the remote's default branch (after ``fetch``)."""
+    if remote.default_branch is None:
+        return False
+    done = subprocess.run(
+        [
+            "git",
+            "merge-base",
+            "--is-ancestor",
+            sha,
+            f"refs/remotes/{remote.name}/{remote.default_branch}",
+        ],
+        cwd=repo_root,
+        capture_output=True,
+        check=False,
+    )
+    return done.returncode == 0
+
+
+class Pushed(Enum):
+    ACCEPTED = "accepted"
+    TAKEN = "taken"  # the remote already has a tag of that name: someone published first
+    REFUSED = "refused"  # a hook, permissions or another error
+
+
+@dataclass(frozen=True)
+class PushResult:
+    outcome: Pushed
+    detail: str = ""
+
+
+def push_tag(repo_root: str | Path, remote: str, tag: str) -> PushResult:
+    """Push one tag without force and say whether the remote took it.
+
+    GitPython's ``push`` returns per-ref flags instead of raising for a rejected ref; it only
+    raises when git produced no per-ref line at all (e.g. the remote cannot be reached).
+    """
+    from git import GitCommandError, PushInfo, Repo  # imported here: history never needs it
+
+    refspec = f"refs/tags/{tag}:refs/tags/{tag}"
+    try:
+        with Repo(repo_root) as repo:
+            infos = list(repo.remote(remote).push(refspec))
+    except GitCommandError as exc:
+        return PushResult(Pushed.REFUSED, _last_line(str(exc.stderr or exc)))
+    except ValueError as exc:  # no such remote
+        return PushResult(Pushed.REFUSED, str(exc))
+    mine = [info for info in infos if info.remote_ref_string == f"refs/tags/{tag}"]
+    if not mine:
+        return PushResult(Pushed.REFUSED, "git reported nothing for the tag")
+    info = mine[0]
+    if info.flags & PushInfo.REJECTED:
+        return PushResult(Pushed.TAKEN, info.summary.strip())
+    if info.flags & (PushInfo.REMOTE_REJECTED | PushInfo.REMOTE_FAILURE | PushInfo.ERROR):
+        return PushResult(Pushed.REFUSED, info.summary.strip())
+    return PushResult(Pushed.ACCEPTED, info.summary.strip())

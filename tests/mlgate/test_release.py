@@ -1,0 +1,303 @@
+"""`mlgate release`: gates, versions across local and remote tags, lineage, every refusal."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from mlgate import lineage, registry
+from mlgate.remote import RemoteState
+from tests.mlgate.registry_repo import ARTIFACT, Published, metrics_with, published, tag_names
+
+__all__ = ["published"]  # the fixture, imported for pytest
+
+
+def last_line(text: str) -> str:
+    return text.strip().splitlines()[-1]
+
+
+def tag_message(root: Path, tag: str) -> str:
+    out = subprocess.run(
+        ["git", "for-each-ref", "--format=%(contents)", f"refs/tags/{tag}"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return out.stdout
+
+
+def test_first_release_tags_pushes_and_records_lineage(published: Published) -> None:
+    result = published.mlgate("release")
+    assert result.exit_code == 0, result.output
+    tag = f"{ARTIFACT}@v0.0.1"
+    assert last_line(result.stdout) == tag
+    assert tag in tag_names(published.root) and tag in published.remote_tags()
+    message = tag_message(published.root, tag)
+    assert message.startswith(f"Release {ARTIFACT} v0.0.1: gates passed")
+    block = lineage.parse(message)
+    assert block.status == lineage.OK
+    head = published.repo.git("rev-parse", "HEAD")
+    assert block.data["commit"] == head
+    assert block.data["version"] == "v0.0.1"
+    assert block.metrics["roc_auc"] == 0.93
+    assert block.metrics["fairness.sex.equalized_odds_difference"] == 0.08
+    assert block.data["gates"]["passed"] is True and len(block.data["gates"]["rules"]) == 4
+    assert block.data["params"]["params.yaml"]["train.seed"] == 1
+    lock = block.data["dvc_lock"]
+    assert lock["inputs/metrics.json"]["kind"] == "dep"
+    assert block.data["model"]["path"] == "models/model.bin"
+    assert block.data["model"]["hash"] == lock["models/model.bin"]["hash"]
+    assert block.data["tool"]["mlgate"]
+
+
+def test_next_release_is_above_the_latest_and_uses_it_as_baseline(published: Published) -> None:
+    assert published.mlgate("release").exit_code == 0
+    published.repo.set_metrics(metrics_with(roc_auc=0.94))
+    published.repo.repro()
+    published.repo.commit("better model")
+    published.push()
+    result = published.mlgate("release", "--bump", "minor")
+    assert result.exit_code == 0, result.output
+    assert last_line(result.stdout) == f"{ARTIFACT}@v0.1.0"
+    block = lineage.parse(tag_message(published.root, f"{ARTIFACT}@v0.1.0"))
+    assert block.data["gates"]["baseline"]["ref"] == f"{ARTIFACT}@v0.0.1"
+
+
+def test_rerun_on_a_released_commit_prints_the_tag_and_creates_nothing(
+    published: Published,
+) -> None:
+    published.mlgate("release")
+    before = tag_names(published.root)
+    result = published.mlgate("release", "--bump", "major")
+    assert result.exit_code == 0, result.output
+    assert "already released" in result.stdout
+    assert last_line(result.stdout) == f"{ARTIFACT}@v0.0.1"
+    assert tag_names(published.root) == before
+
+
+def test_failing_gates_exit_1_and_create_no_tag(published: Published) -> None:
+    published.repo.set_metrics(metrics_with(accuracy=0.5))
+    published.repo.repro()
+    published.repo.commit("worse model")
+    published.push()
+    result = published.mlgate("release")
+    assert result.exit_code == 1, result.output
+    assert "gates failed" in result.stdout
+    assert tag_names(published.root) == set() and published.remote_tags() == set()
+
+
+def test_dry_run_prints_the_tag_and_creates_nothing(published: Published) -> None:
+    result = published.mlgate("release", "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert "would create" in result.stdout
+    assert last_line(result.stdout) == f"{ARTIFACT}@v0.0.1"
+    assert tag_names(published.root) == set() and published.remote_tags() == set()
+
+
+def test_version_counts_remote_only_and_lightweight_tags(published: Published) -> None:
+    first = published.repo.git("rev-parse", "HEAD")
+    published.repo.write("notes.txt", "x")
+    published.repo.commit("second commit")
+    published.push()
+    # Someone released v0.4.0 on the first commit, only on the remote; a stray
+    # lightweight tag holds v0.5.0 locally. Neither may be reused or moved.
+    subprocess.run(
+        ["git", "tag", "-a", f"{ARTIFACT}@v0.4.0", "-m", "elsewhere", first],
+        cwd=published.remote,
+        check=True,
+    )
+    published.repo.git("tag", f"{ARTIFACT}@v0.5.0", first)
+    result = published.mlgate("release")
+    assert result.exit_code == 0, result.output
+    assert last_line(result.stdout) == f"{ARTIFACT}@v0.5.1"
+    assert published.repo.git("rev-parse", f"{ARTIFACT}@v0.5.0") == first  # untouched
+    block = lineage.parse(tag_message(published.root, f"{ARTIFACT}@v0.5.1"))
+    assert block.data["gates"]["baseline"]["ref"] == f"{ARTIFACT}@v0.4.0"
+
+
+def test_detached_head_on_the_default_branch_works(published: Published) -> None:
+    head = published.repo.git("rev-parse", "HEAD")
+    published.repo.git("checkout", "-q", "--detach", head)
+    result = published.mlgate("release", "--rev", head)
+    assert result.exit_code == 0, result.output
+    assert last_line(result.stdout) == f"{ARTIFACT}@v0.0.1"
+
+
+def test_no_push_needs_no_remote(published: Published) -> None:
+    published.repo.git("remote", "remove", "origin")
+    result = published.mlgate("release", "--no-push")
+    assert result.exit_code == 0, result.output
+    assert "(not pushed)" in result.stdout
+    assert tag_names(published.root) == {f"{ARTIFACT}@v0.0.1"}
+
+
+# --- refusals: exit 2, one line on stderr, nothing created ----------------------------------
+
+
+def refused(published: Published, *args: str) -> str:
+    result = published.mlgate("release", *args)
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("mlgate: error: "), result.stderr
+    assert tag_names(published.root) <= {f"{ARTIFACT}@v0.5.0"}
+    assert published.remote_tags() == set()
+    return lines[0]
+
+
+def test_refuses_untracked_file(published: Published) -> None:
+    (published.root / "scratch.txt").write_text("x")
+    assert "uncommitted changes (scratch.txt)" in refused(published)
+
+
+def test_refuses_modified_file(published: Published) -> None:
+    published.repo.write_params(gates=None, seed=2)
+    assert "uncommitted changes (params.yaml)" in refused(published)
+
+
+def test_refuses_stale_pipeline(published: Published) -> None:
+    published.repo.set_metrics(metrics_with(accuracy=0.9))  # committed but not reproduced
+    published.repo.commit("inputs changed, no repro")
+    published.push()
+    assert "pipeline is stale" in refused(published)
+
+
+def test_refuses_rev_that_is_not_checked_out(published: Published) -> None:
+    first = published.repo.git("rev-parse", "HEAD")
+    published.repo.write("notes.txt", "x")
+    published.repo.commit("second")
+    published.push()
+    assert "is not the checked-out commit" in refused(published, "--rev", first)
+
+
+def test_refuses_unknown_rev(published: Published) -> None:
+    assert "unknown git ref 'nope'" in refused(published, "--rev", "nope")
+
+
+def test_refuses_commit_not_on_remote_default_branch(published: Published) -> None:
+    published.repo.write("notes.txt", "x")
+    published.repo.commit("local only")
+    line = refused(published)
+    assert "is not on the default branch of 'origin' (main)" in line
+
+
+def test_refuses_unreachable_remote(published: Published, tmp_path: Path) -> None:
+    published.repo.git("remote", "set-url", "origin", str(tmp_path / "gone.git"))
+    assert "cannot reach git remote 'origin'" in refused(published)
+
+
+def test_refuses_without_remote(published: Published) -> None:
+    published.repo.git("remote", "remove", "origin")
+    assert "has no git remote to publish to" in refused(published)
+
+
+def test_refuses_unknown_remote_name(published: Published) -> None:
+    assert "no git remote 'upstream' (remotes: origin)" in refused(
+        published, "--remote", "upstream"
+    )
+
+
+def test_refuses_repo_without_commits(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+
+    from mlgate.cli import cli
+
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    (tmp_path / ".dvc").mkdir()
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, ["release"])
+    assert result.exit_code == 2
+    assert "has no commits yet" in result.stderr
+
+
+def test_refuses_unknown_artifact(published: Published) -> None:
+    assert "no artifact 'other'" in refused(published, "--artifact", "other")
+
+
+def test_bad_bump_is_a_usage_error(published: Published) -> None:
+    result = published.mlgate("release", "--bump", "huge")
+    assert result.exit_code == 2 and "huge" in result.stderr
+
+
+def test_remote_hook_refusal_leaves_no_local_tag(published: Published) -> None:
+    hook = published.remote / "hooks" / "pre-receive"
+    hook.write_text("#!/bin/sh\necho 'tags are frozen today' >&2\nexit 1\n")
+    hook.chmod(0o755)
+    line = refused(published)
+    assert f"refused tag {ARTIFACT}@v0.0.1" in line and "local tag was removed" in line
+
+
+# --- the race: a push rejected because someone released first -----------------------------
+
+
+def test_rejected_push_removes_the_local_tag_and_takes_the_next_version(
+    published: Published, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Clone B releases between A's fetch and A's push: A must retry, not overwrite."""
+    first = published.repo.git("rev-parse", "HEAD")
+    published.repo.write("notes.txt", "x")
+    published.repo.commit("second")
+    published.push()
+    other = published.clone(tmp_path / "other")
+    assert published.mlgate("release", cwd=other.root).exit_code == 0  # B: v0.0.1 on HEAD
+    published.repo.git("checkout", "-q", "--detach", first)
+
+    real_read, real_fetch = registry.read_remote, registry.fetch
+    calls = {"n": 0}
+
+    def stale_read(root: Path, name: str) -> RemoteState:
+        calls["n"] += 1
+        state = real_read(root, name)
+        # A's first look at the remote happened before B pushed.
+        return (
+            RemoteState(state.name, state.default_branch, frozenset()) if calls["n"] == 1 else state
+        )
+
+    def stale_fetch(root: Path, state: RemoteState) -> None:
+        if calls["n"] == 1:
+            subprocess.run(
+                ["git", "fetch", "-q", "--no-tags", "origin", "main"], cwd=root, check=True
+            )
+            subprocess.run(
+                ["git", "update-ref", "refs/remotes/origin/main", "FETCH_HEAD"],
+                cwd=root,
+                check=True,
+            )
+            return
+        real_fetch(root, state)
+
+    monkeypatch.setattr(registry, "read_remote", stale_read)
+    monkeypatch.setattr(registry, "fetch", stale_fetch)
+    result = published.mlgate("release")
+    assert result.exit_code == 0, result.output
+    assert f"{ARTIFACT}@v0.0.1 was published by someone else first" in result.stdout
+    assert last_line(result.stdout) == f"{ARTIFACT}@v0.0.2"
+    assert published.remote_tags() == {f"{ARTIFACT}@v0.0.1", f"{ARTIFACT}@v0.0.2"}
+    # The local v0.0.1 is B's (fetched), not A's refused one.
+    b_sha = other.git("rev-parse", "HEAD")
+    assert published.repo.git("rev-parse", f"{ARTIFACT}@v0.0.1^{{commit}}") == b_sha
+    assert published.repo.git("rev-parse", f"{ARTIFACT}@v0.0.2^{{commit}}") == first
+    assert tag_names(published.root) == published.remote_tags()
+
+
+def test_gives_up_after_bounded_attempts(
+    published: Published, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mlgate.remote import Pushed, PushResult
+
+    monkeypatch.setattr(
+        registry, "push_tag", lambda *a: PushResult(Pushed.TAKEN, "[rejected] (already exists)")
+    )
+    line = refused(published)
+    assert f"gave up after {registry.MAX_ATTEMPTS} attempts" in line
+
+
+def test_json_of_history_after_release(published: Published) -> None:
+    published.mlgate("release")
+    result = published.mlgate("history", "--format", "json")
+    assert result.exit_code == 0, result.output
+    (entry,) = json.loads(result.stdout)
+    assert entry["tag"] == f"{ARTIFACT}@v0.0.1" and entry["lineage"] == "ok"
