@@ -1,0 +1,150 @@
+"""drift: compare the current batch with the training reference, column by column.
+
+Numeric columns: two-sample Kolmogorov-Smirnov (statistic = D, in [0, 1]). Categorical
+columns: chi-square test of homogeneity over the categories (missing counted as one),
+statistic = chi-square. Both also get the population stability index (PSI) over bins fixed
+by the reference (numeric: reference quantiles; categorical: the categories).
+
+A column is drifted when the shift is both significant (p_value < `drift.p_value`) and
+large enough to matter (psi >= `drift.psi`): on large batches tests flag negligible shifts,
+and PSI alone ignores sample size.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from stages.common import (
+    PARAMS_FILE,
+    Progress,
+    StageError,
+    load_params,
+    remove_outputs,
+    require,
+    run_stage,
+    write_json,
+)
+from stages.splits import read_split, require_columns
+
+SECTION = "drift"
+EPSILON = 1e-4  # floor for an empty bin's share, so PSI stays finite
+MISSING = "__missing__"
+
+
+def check_params(params: Mapping[str, Any]) -> dict[str, Any]:
+    p_value = require(params, "p_value", (int, float), SECTION)
+    psi = require(params, "psi", (int, float), SECTION)
+    bins = require(params, "psi_bins", int, SECTION)
+    if not 0 < p_value < 1:
+        raise StageError(f"{PARAMS_FILE}: 'drift.p_value' must be in (0, 1), got {p_value}")
+    if psi < 0:
+        raise StageError(f"{PARAMS_FILE}: 'drift.psi' must be >= 0, got {psi}")
+    if bins < 2:
+        raise StageError(f"{PARAMS_FILE}: 'drift.psi_bins' must be >= 2, got {bins}")
+    return {"p_value": float(p_value), "psi": float(psi), "psi_bins": bins}
+
+
+def psi(reference_counts: np.ndarray, current_counts: np.ndarray) -> float:
+    """Population stability index of two count vectors over the same bins."""
+    expected = np.maximum(reference_counts / max(reference_counts.sum(), 1), EPSILON)
+    actual = np.maximum(current_counts / max(current_counts.sum(), 1), EPSILON)
+    return float(np.sum((actual - expected) * np.log(actual / expected)))
+
+
+def numeric_drift(reference: pd.Series, current: pd.Series, bins: int) -> dict[str, float]:
+    from scipy.stats import ks_2samp
+
+    ref = reference.dropna().to_numpy(dtype=float)
+    cur = current.dropna().to_numpy(dtype=float)
+    if len(ref) == 0 or len(cur) == 0:
+        raise StageError(f"column '{reference.name}': no values to compare")
+    test = ks_2samp(ref, cur)
+    inner_edges = np.unique(np.quantile(ref, np.linspace(0, 1, bins + 1)[1:-1]))
+    ref_counts = np.bincount(
+        np.searchsorted(inner_edges, ref, side="right"), minlength=len(inner_edges) + 1
+    )
+    cur_counts = np.bincount(
+        np.searchsorted(inner_edges, cur, side="right"), minlength=len(inner_edges) + 1
+    )
+    return {
+        "statistic": float(test.statistic),
+        "p_value": float(test.pvalue),
+        "psi": psi(ref_counts, cur_counts),
+    }
+
+
+def categorical_drift(reference: pd.Series, current: pd.Series) -> dict[str, float]:
+    from scipy.stats import chi2_contingency
+
+    ref_counts = reference.astype("object").fillna(MISSING).value_counts()
+    cur_counts = current.astype("object").fillna(MISSING).value_counts()
+    categories = sorted(set(ref_counts.index) | set(cur_counts.index))
+    table = np.array(
+        [
+            ref_counts.reindex(categories, fill_value=0).to_numpy(),
+            cur_counts.reindex(categories, fill_value=0).to_numpy(),
+        ],
+        dtype=float,
+    )
+    if len(categories) < 2:
+        statistic, p_value = 0.0, 1.0  # one category on both sides: nothing can shift
+    else:
+        result = chi2_contingency(table, correction=False)
+        statistic, p_value = float(result.statistic), float(result.pvalue)
+    return {"statistic": statistic, "p_value": p_value, "psi": psi(table[0], table[1])}
+
+
+def drift_report(
+    reference: pd.DataFrame,
+    current: pd.DataFrame,
+    schema: Mapping[str, Any],
+    params: Mapping[str, Any],
+    sources: tuple[str, str] = ("reference", "current"),
+) -> dict[str, Any]:
+    """Per-column drift and the share of drifted columns; `params` from check_params."""
+    numeric, categorical = list(schema["numeric"]), list(schema["categorical"])
+    require_columns(reference, numeric + categorical, sources[0])
+    require_columns(current, numeric + categorical, sources[1])
+    columns: dict[str, dict[str, Any]] = {}
+    for column in numeric + categorical:
+        if column in numeric:
+            result = numeric_drift(reference[column], current[column], params["psi_bins"])
+        else:
+            result = categorical_drift(reference[column], current[column])
+        drifted = result["p_value"] < params["p_value"] and result["psi"] >= params["psi"]
+        columns[column] = {**result, "drifted": bool(drifted)}
+    n_drifted = sum(entry["drifted"] for entry in columns.values())
+    return {
+        "columns": columns,
+        "n_columns": len(columns),
+        "n_drifted": n_drifted,
+        "share_drifted": n_drifted / len(columns) if columns else 0.0,
+    }
+
+
+def main(argv: Sequence[str]) -> None:
+    parser = argparse.ArgumentParser(prog="python -m stages.drift")
+    parser.add_argument("--reference", required=True)
+    parser.add_argument("--current", required=True)
+    parser.add_argument("--metrics", required=True)
+    args = parser.parse_args(argv)
+    progress = Progress(SECTION)
+    schema, params = load_params("schema"), check_params(load_params(SECTION))
+    try:
+        reference, current = read_split(args.reference), read_split(args.current)
+        progress(f"comparing {len(current)} current rows with {len(reference)} reference rows")
+        report = drift_report(reference, current, schema, params, (args.reference, args.current))
+        write_json(args.metrics, report)
+    except BaseException:
+        remove_outputs([args.metrics])
+        raise
+    progress(f"{report['n_drifted']} of {report['n_columns']} columns drifted")
+
+
+if __name__ == "__main__":
+    run_stage(SECTION, main)

@@ -1,0 +1,284 @@
+"""evaluate: score the saved model on the validated test split, as a release would run it.
+
+Writes the quality, fairness (fairlearn, per `schema.sensitive` column), permutation
+importance (on a seeded subsample, so it stays fast on large data) and model-size metrics,
+the timing metrics to their own file (timings never reproduce), and small, deterministic
+plot data for `dvc plots`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn import metrics as skm
+
+from stages.common import (
+    PARAMS_FILE,
+    Progress,
+    StageError,
+    load_params,
+    remove_outputs,
+    require,
+    run_stage,
+    write_json,
+)
+from stages.modelio import load_model
+from stages.splits import read_split, require_columns
+
+SECTION = "evaluate"
+
+
+def _int_param(params: Mapping[str, Any], key: str, minimum: int) -> int:
+    value: int = require(params, key, int, SECTION)
+    if value < minimum:
+        raise StageError(f"{PARAMS_FILE}: 'evaluate.{key}' must be >= {minimum}, got {value}")
+    return value
+
+
+def check_params(params: Mapping[str, Any]) -> dict[str, Any]:
+    """The evaluate params, type- and range-checked, so a bad value fails before any work."""
+    threshold = require(params, "threshold", (int, float), SECTION)
+    if not 0 < threshold < 1:
+        raise StageError(f"{PARAMS_FILE}: 'evaluate.threshold' must be in (0, 1), got {threshold}")
+    return {
+        "threshold": float(threshold),
+        "seed": require(params, "seed", int, SECTION),
+        "importance_rows": _int_param(params, "importance_rows", 10),
+        "importance_repeats": _int_param(params, "importance_repeats", 1),
+        "importance_top": _int_param(params, "importance_top", 1),
+        "curve_points": _int_param(params, "curve_points", 2),
+        "calibration_bins": _int_param(params, "calibration_bins", 2),
+        "latency_rows": _int_param(params, "latency_rows", 1),
+        "batch_repeats": _int_param(params, "batch_repeats", 1),
+    }
+
+
+def split_target(
+    frame: pd.DataFrame, schema: Mapping[str, Any], source: str
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """(inputs, 0/1 labels) of a split that must carry the target."""
+    target = schema["target"]
+    require_columns(frame, [target], source)
+    if frame[target].isna().any():
+        row = int(np.flatnonzero(frame[target].isna().to_numpy())[0])
+        raise StageError(f"{source}: column '{target}' is missing at row {row}")
+    y = (frame[target] == schema["positive_label"]).to_numpy(dtype=np.int8)
+    if len(np.unique(y)) < 2:
+        raise StageError(f"{source}: column '{target}' has a single class; cannot evaluate")
+    return frame.drop(columns=[target]), y
+
+
+def quality_metrics(y: np.ndarray, proba: np.ndarray, threshold: float) -> dict[str, float]:
+    """Threshold and ranking metrics of positive-class probabilities `proba`."""
+    predicted = (proba >= threshold).astype(np.int8)
+    return {
+        "accuracy": skm.accuracy_score(y, predicted),
+        "precision": skm.precision_score(y, predicted, zero_division=0),
+        "recall": skm.recall_score(y, predicted, zero_division=0),
+        "f1": skm.f1_score(y, predicted, zero_division=0),
+        "roc_auc": skm.roc_auc_score(y, proba),
+        "average_precision": skm.average_precision_score(y, proba),
+        "log_loss": skm.log_loss(y, np.clip(proba, 1e-15, 1 - 1e-15), labels=[0, 1]),
+        "brier": skm.brier_score_loss(y, proba),
+    }
+
+
+def fairness_metrics(
+    y: np.ndarray, predicted: np.ndarray, groups: pd.DataFrame
+) -> dict[str, dict[str, Any]]:
+    """Per sensitive column: parity and equalized-odds gaps, per-group selection rate/recall."""
+    from fairlearn.metrics import (
+        MetricFrame,
+        demographic_parity_difference,
+        equalized_odds_difference,
+        selection_rate,
+    )
+
+    def recall(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+        # nan, not 0, for a group without positives: undefined is not "missed them all"
+        return float(skm.recall_score(y_true, y_pred, zero_division=np.nan))
+
+    report: dict[str, dict[str, Any]] = {}
+    for column in groups.columns:
+        sensitive = groups[column].astype("object").fillna("missing").to_numpy()
+        frame = MetricFrame(
+            metrics={"selection_rate": selection_rate, "recall": recall},
+            y_true=y,
+            y_pred=predicted,
+            sensitive_features=sensitive,
+        )
+        by_group = frame.by_group
+        report[column] = {
+            "demographic_parity_difference": demographic_parity_difference(
+                y, predicted, sensitive_features=sensitive
+            ),
+            "equalized_odds_difference": equalized_odds_difference(
+                y, predicted, sensitive_features=sensitive
+            ),
+            "selection_rate": {str(g): v for g, v in by_group["selection_rate"].items()},
+            "recall": {str(g): v for g, v in by_group["recall"].items()},
+        }
+    return report
+
+
+def permutation_importance(
+    model: Any, X: pd.DataFrame, y: np.ndarray, params: Mapping[str, Any]
+) -> pd.DataFrame:
+    """Mean/std drop in roc_auc when each input column is shuffled, on a seeded subsample."""
+    from sklearn.inspection import permutation_importance as sk_permutation_importance
+
+    rng = np.random.default_rng(params["seed"])
+    rows = min(params["importance_rows"], len(X))
+    chosen = np.sort(rng.choice(len(X), size=rows, replace=False))
+    sample_X, sample_y = X.iloc[chosen], y[chosen]
+    if len(np.unique(sample_y)) < 2:
+        raise StageError(
+            f"{PARAMS_FILE}: 'evaluate.importance_rows' ({rows}) draws a single class; raise it"
+        )
+    result = sk_permutation_importance(
+        model,
+        sample_X,
+        sample_y,
+        scoring="roc_auc",
+        n_repeats=params["importance_repeats"],
+        random_state=params["seed"],
+        n_jobs=1,
+    )
+    table = pd.DataFrame(
+        {
+            "feature": list(sample_X.columns),
+            "importance": result.importances_mean,
+            "std": result.importances_std,
+        }
+    )
+    return table.sort_values(["importance", "feature"], ascending=[False, True], kind="stable")
+
+
+def _downsample(frame: pd.DataFrame, points: int) -> pd.DataFrame:
+    """At most `points` rows, evenly spread, always keeping the first and the last."""
+    if len(frame) <= points:
+        return frame.reset_index(drop=True)
+    keep = np.unique(np.linspace(0, len(frame) - 1, points).round().astype(int))
+    return frame.iloc[keep].reset_index(drop=True)
+
+
+def plot_data(
+    y: np.ndarray,
+    proba: np.ndarray,
+    importance: pd.DataFrame,
+    params: Mapping[str, Any],
+    labels: Sequence[str],
+) -> dict[str, list[dict[str, Any]]]:
+    """Rows for each plot, small and deterministic (curves downsampled to `curve_points`)."""
+    from sklearn.calibration import calibration_curve
+
+    fpr, tpr, roc_thresholds = skm.roc_curve(y, proba)
+    roc = pd.DataFrame({"fpr": fpr, "tpr": tpr, "threshold": np.minimum(roc_thresholds, 1.0)})
+    precision, recall, pr_thresholds = skm.precision_recall_curve(y, proba)
+    pr = pd.DataFrame(
+        {"recall": recall[:-1], "precision": precision[:-1], "threshold": pr_thresholds}
+    ).iloc[::-1]
+    fraction, predicted_mean = calibration_curve(y, proba, n_bins=params["calibration_bins"])
+    calibration = pd.DataFrame({"mean_predicted": predicted_mean, "fraction_positive": fraction})
+    predicted = (proba >= params["threshold"]).astype(np.int8)
+    confusion = skm.confusion_matrix(y, predicted, labels=[0, 1])
+    return {
+        "roc": _downsample(roc, params["curve_points"]).to_dict("records"),
+        "precision_recall": _downsample(pr, params["curve_points"]).to_dict("records"),
+        "calibration": calibration.to_dict("records"),
+        "confusion": [
+            {"actual": labels[a], "predicted": labels[p], "count": int(confusion[a, p])}
+            for a in (0, 1)
+            for p in (0, 1)
+        ],
+        "importance": importance[["feature", "importance"]].to_dict("records"),
+    }
+
+
+def inference_timing(model: Any, X: pd.DataFrame, params: Mapping[str, Any]) -> dict[str, Any]:
+    """Batch throughput (median over repeats) and single-row latency percentiles."""
+    batch_seconds = []
+    for _ in range(params["batch_repeats"]):
+        start = time.perf_counter()
+        model.predict_proba(X)
+        batch_seconds.append(time.perf_counter() - start)
+    single_ms = []
+    for row in range(min(params["latency_rows"], len(X))):
+        one = X.iloc[[row]]
+        start = time.perf_counter()
+        model.predict_proba(one)
+        single_ms.append((time.perf_counter() - start) * 1000)
+    return {
+        "batch_rows_per_s": len(X) / float(np.median(batch_seconds)),
+        "latency": {
+            "p50_ms": float(np.percentile(single_ms, 50)),
+            "p95_ms": float(np.percentile(single_ms, 95)),
+        },
+        "rows": {"batch": len(X), "latency": len(single_ms)},
+    }
+
+
+def evaluate(
+    model: Any,
+    test: pd.DataFrame,
+    schema: Mapping[str, Any],
+    params: Mapping[str, Any],
+    model_size_bytes: int,
+    source: str = "test split",
+) -> tuple[dict[str, Any], dict[str, list[dict[str, Any]]]]:
+    """(metrics, plot rows) of `model` on `test`; `params` as returned by check_params."""
+    X, y = split_target(test, schema, source)
+    require_columns(X, [*schema["sensitive"], *model.feature_names_in_], source)
+    proba = model.predict_proba(X[model.feature_names_in_])[:, 1]
+    predicted = (proba >= params["threshold"]).astype(np.int8)
+    importance = permutation_importance(model, X[model.feature_names_in_], y, params)
+    top = importance.head(params["importance_top"])
+    metrics: dict[str, Any] = {
+        **quality_metrics(y, proba, params["threshold"]),
+        "model_size_bytes": model_size_bytes,
+        "fairness": fairness_metrics(y, predicted, X[list(schema["sensitive"])]),
+        "importance": dict(zip(top["feature"], top["importance"], strict=True)),
+    }
+    negative = next(label for label in schema["labels"] if label != schema["positive_label"])
+    plots = plot_data(y, proba, importance, params, [negative, schema["positive_label"]])
+    return metrics, plots
+
+
+def main(argv: Sequence[str]) -> None:
+    parser = argparse.ArgumentParser(prog="python -m stages.evaluate")
+    parser.add_argument("--model", required=True)
+    parser.add_argument("--test", required=True)
+    parser.add_argument("--metrics", required=True)
+    parser.add_argument("--inference", required=True)
+    parser.add_argument("--plots", required=True, help="directory for the plot data files")
+    args = parser.parse_args(argv)
+    outputs = [args.metrics, args.inference, args.plots]
+    progress = Progress(SECTION)
+    schema, params = load_params("schema"), check_params(load_params(SECTION))
+    try:
+        model = load_model(args.model)
+        test = read_split(args.test)
+        progress(f"scoring {len(test)} test rows, permutation importance on a subsample")
+        metrics, plots = evaluate(
+            model, test, schema, params, Path(args.model).stat().st_size, args.test
+        )
+        write_json(args.metrics, metrics)
+        for name, rows in plots.items():
+            write_json(Path(args.plots) / f"{name}.json", {name: rows})
+        progress("timing inference")
+        X = test.drop(columns=[schema["target"]])[model.feature_names_in_]
+        write_json(args.inference, inference_timing(model, X, params))
+    except BaseException:
+        remove_outputs(outputs)
+        raise
+    progress(f"roc_auc {metrics['roc_auc']:.4f}, accuracy {metrics['accuracy']:.4f}")
+
+
+if __name__ == "__main__":
+    run_stage(SECTION, main)

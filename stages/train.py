@@ -1,0 +1,150 @@
+"""train: fit the model family chosen in params.yaml on the training features.
+
+`train.model` picks the family; its hyperparameters are the mapping of the same name in
+`train` and go to the scikit-learn estimator unchanged (the estimator validates them; an
+error names the params key). The saved model (`models/model.skops`) is the whole inference
+pipeline: the fitted featurizer followed by the classifier, so it scores validated rows as
+they are and is what a release ships.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import pandas as pd
+from sklearn.base import BaseEstimator
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+from stages.common import (
+    PARAMS_FILE,
+    Progress,
+    StageError,
+    load_params,
+    remove_outputs,
+    require,
+    run_stage,
+)
+from stages.featurize import feature_groups
+from stages.modelio import load_model, save_model
+from stages.splits import read_split, require_columns
+
+SECTION = "train"
+MISSING_CODE = -1.0  # the code logistic regression's one-hot gives to a missing category
+
+
+def _gradient_boosting(
+    numeric: list[str], categorical: list[str], seed: int, hyper: Mapping[str, Any]
+) -> BaseEstimator:
+    # Codes are categories: split on them natively instead of ordering them.
+    return HistGradientBoostingClassifier(
+        categorical_features=list(categorical) or None, random_state=seed, **hyper
+    )
+
+
+def _logistic_regression(
+    numeric: list[str], categorical: list[str], seed: int, hyper: Mapping[str, Any]
+) -> BaseEstimator:
+    encode = Pipeline(
+        [
+            ("impute", SimpleImputer(strategy="constant", fill_value=MISSING_CODE)),
+            ("onehot", OneHotEncoder(handle_unknown="ignore", sparse_output=False)),
+        ]
+    )
+    columns = ColumnTransformer(
+        [("scale", StandardScaler(), numeric), ("onehot", encode, categorical)],
+        remainder="drop",
+    )
+    return Pipeline(
+        [("columns", columns), ("classifier", LogisticRegression(random_state=seed, **hyper))]
+    )
+
+
+FAMILIES: dict[str, Callable[[list[str], list[str], int, Mapping[str, Any]], BaseEstimator]] = {
+    "hist_gradient_boosting": _gradient_boosting,
+    "logistic_regression": _logistic_regression,
+}
+
+
+def _final_estimator(estimator: BaseEstimator) -> BaseEstimator:
+    return estimator.steps[-1][1] if isinstance(estimator, Pipeline) else estimator
+
+
+def build_classifier(
+    params: Mapping[str, Any], numeric: list[str], categorical: list[str]
+) -> BaseEstimator:
+    """The unfitted classifier `params` describe, or a StageError naming the bad key."""
+    family = require(params, "model", str, SECTION)
+    if family not in FAMILIES:
+        raise StageError(
+            f"{PARAMS_FILE}: 'train.model' must be one of {', '.join(sorted(FAMILIES))}, "
+            f"got {family!r}"
+        )
+    seed = require(params, "seed", int, SECTION)
+    declared = params.get(family) or {}
+    if not isinstance(declared, Mapping):
+        raise StageError(f"{PARAMS_FILE}: 'train.{family}' must be a mapping of hyperparameters")
+    hyper = {str(key): value for key, value in declared.items()}
+    classifier = FAMILIES[family](numeric, categorical, seed, {})
+    accepted = _final_estimator(classifier).get_params(deep=False)
+    unknown = sorted(set(hyper) - set(accepted) - {"random_state"})
+    if "random_state" in hyper:
+        raise StageError(f"{PARAMS_FILE}: 'train.{family}.random_state': set 'train.seed' instead")
+    if unknown:
+        raise StageError(
+            f"{PARAMS_FILE}: 'train.{family}' has unknown hyperparameter(s) {', '.join(unknown)}"
+        )
+    return FAMILIES[family](numeric, categorical, seed, hyper)
+
+
+def fit_model(
+    featurizer: ColumnTransformer,
+    features: pd.DataFrame,
+    target: str,
+    params: Mapping[str, Any],
+    source: str = "train features",
+) -> Pipeline:
+    """The inference pipeline (featurizer, then the classifier fitted on `features`)."""
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    numeric, categorical = feature_groups(featurizer)
+    classifier = build_classifier(params, numeric, categorical)
+    require_columns(features, [*numeric, *categorical, target], source)
+    X, y = features[numeric + categorical], features[target]
+    if y.nunique() < 2:
+        raise StageError(f"{source}: column '{target}' has a single class; cannot train")
+    try:
+        classifier.fit(X, y)
+    except InvalidParameterError as exc:
+        raise StageError(f"{PARAMS_FILE}: 'train.{params['model']}': {exc}") from exc
+    return Pipeline([("features", featurizer), ("classifier", classifier)])
+
+
+def main(argv: Sequence[str]) -> None:
+    parser = argparse.ArgumentParser(prog="python -m stages.train")
+    parser.add_argument("--features", required=True)
+    parser.add_argument("--featurizer", required=True)
+    parser.add_argument("--model", required=True)
+    args = parser.parse_args(argv)
+    progress = Progress(SECTION)
+    schema, params = load_params("schema"), load_params(SECTION)
+    try:
+        features = read_split(args.features)
+        progress(f"training {params.get('model')} on {len(features)} rows")
+        featurizer = load_model(args.featurizer)
+        model = fit_model(featurizer, features, schema["target"], params, args.features)
+        size = save_model(model, args.model)
+    except BaseException:
+        remove_outputs([args.model])
+        raise
+    progress(f"wrote {args.model} ({size} bytes)")
+
+
+if __name__ == "__main__":
+    run_stage(SECTION, main)
