@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mlgate import gitio
+from mlgate import __version__, gitio
 from mlgate.dvcfiles import DVC_YAML, artifacts, default_artifact, parse_yaml
 from mlgate.errors import ConfigError, InputError, MlgateError, RefusedError
 from mlgate.gates import (
@@ -22,18 +22,26 @@ from mlgate.gates import (
     RuleResult,
     evaluate,
     gates_from_document,
+    policy_changes,
     verdict,
 )
 from mlgate.metrics import (
     DVC_LOCK,
     PARAMS_YAML,
+    LockedFile,
     MetricsAt,
+    as_number,
+    declared_params,
+    flatten,
     metrics_files,
+    parse_structured,
     read_dvc_yaml,
     read_lock,
     read_metrics,
+    read_params,
 )
-from mlgate.tags import latest_release, list_tags
+from mlgate.report import ABSENT, LockRow, MetricRow, ParamRow, ReportData, Side, render_report
+from mlgate.tags import latest_release, list_tags, releases
 
 
 @dataclass(frozen=True)
@@ -247,4 +255,218 @@ def check(
     )
 
 
-__all__ = ["BaselineRef", "CheckResult", "MlgateError", "check"]
+# --- report --------------------------------------------------------------------------------
+
+HISTORY_RELEASES = 10
+CODE_SUFFIXES = (".py", ".sh", ".r", ".R", ".ipynb", ".sql", ".jl")
+
+
+def _release_artifact(gates: Gates, dvc_yaml: dict[str, Any]) -> str | None:
+    if gates.artifact is None and not artifacts(dvc_yaml):
+        return None
+    try:
+        return default_artifact(dvc_yaml, gates.artifact)
+    except ConfigError:
+        return None
+
+
+def _lock_kind(path: str, kind: str, model_paths: set[str], metric_paths: set[str]) -> str:
+    if path in model_paths:
+        return "model"
+    if path in metric_paths:
+        return "metrics"
+    if kind == "dep" and path.endswith(CODE_SUFFIXES):
+        return "code"
+    return "data"
+
+
+def _lock_changes(
+    base: dict[str, LockedFile], head: dict[str, LockedFile], models: set[str], metrics: set[str]
+) -> list[LockRow]:
+    rows = []
+    for path in [*head, *(p for p in base if p not in head)]:
+        old, new = base.get(path), head.get(path)
+        if old is not None and new is not None and old.hash == new.hash:
+            continue
+        entry = new or old
+        assert entry is not None
+        kind = _lock_kind(path, entry.kind, models, metrics)
+        if kind == "metrics":
+            continue  # shown as metrics, not as files
+        rows.append(
+            LockRow(
+                path,
+                entry.stage,
+                kind,
+                old.hash if old else None,
+                new.hash if new else None,
+                old.size if old else None,
+                new.size if new else None,
+            )
+        )
+    order = {"model": 0, "data": 1, "code": 2}
+    return sorted(rows, key=lambda r: order.get(r.kind, 3))
+
+
+def _param_changes(
+    base: dict[str, dict[str, Any]], head: dict[str, dict[str, Any]]
+) -> list[ParamRow]:
+    rows = []
+    for path in dict.fromkeys([*head, *base]):
+        old, new = base.get(path, {}), head.get(path, {})
+        for key in dict.fromkeys([*new, *old]):
+            if path == PARAMS_YAML and (key == "gates" or key.startswith("gates.")):
+                continue  # gate policy has its own section
+            before, after = old.get(key, ABSENT), new.get(key, ABSENT)
+            if before != after:
+                name = key if path == PARAMS_YAML else f"{path}:{key}"
+                rows.append(ParamRow(name, before, after))
+    return rows
+
+
+def _numbers_by_key(metrics: MetricsAt | None) -> dict[str, float]:
+    return metrics.numbers() if metrics else {}
+
+
+def _value_at(metrics: MetricsAt | None, path: str, key: str) -> float | None:
+    if metrics is None:
+        return None
+    return as_number((metrics.files.get(path) or {}).get(key))
+
+
+def report(
+    repo_root: Path,
+    base: str,
+    head: str = "HEAD",
+    gates_file: Path | None = None,
+    history: int = HISTORY_RELEASES,
+) -> str:
+    """The pull-request Markdown comparing ``head`` with its merge-base with ``base`` and with
+    the latest release; gates are judged as ``mlgate check --rev head`` would."""
+    root = Path(repo_root)
+    prefix = gitio.git_prefix(root)
+    head_snap = gitio.snapshot(root, head, prefix)
+    assert head_snap.sha is not None
+    base_sha = gitio.resolve(root, base)
+    notes: list[str] = []
+    merge_base = gitio.merge_base(root, base_sha, head_snap.sha)
+    if merge_base is None:
+        notes.append(f"`{base}` and `{head}` share no history: comparing with `{base}` itself.")
+    base_snap = gitio.Snapshot(
+        root, merge_base or base_sha, f"merge-base ({gitio.short(merge_base or base_sha)})", prefix
+    )
+    result = check(root, head_snap.sha, gates_file=gates_file)
+    gates = result.gates
+    assert gates is not None
+
+    head_dvc = read_dvc_yaml(head_snap)
+    artifact = _release_artifact(gates, head_dvc)
+    all_releases = releases(list_tags(root), artifact) if artifact else []
+    release = all_releases[0] if all_releases else None
+    release_snap = (
+        gitio.Snapshot(root, release.sha, f"{release.name} ({gitio.short(release.sha)})", prefix)
+        if release
+        else None
+    )
+    snaps = [s for s in (head_snap, base_snap, release_snap) if s is not None]
+    gitio.prefetch_all(snaps, [DVC_YAML, PARAMS_YAML, DVC_LOCK])
+
+    def declared(snap: gitio.Snapshot) -> tuple[dict[str, Any], list[str]]:
+        if snap.read_text(DVC_YAML) is None:
+            return {}, []
+        dvc_yaml = read_dvc_yaml(snap)
+        return dvc_yaml, metrics_files(snap, dvc_yaml)
+
+    head_files = declared(head_snap)[1]
+    base_dvc, base_files = declared(base_snap)
+    release_files = declared(release_snap)[1] if release_snap else []
+    gitio.prefetch_all(snaps, [*head_files, *base_files, *release_files])
+    head_metrics = read_metrics(head_snap, head_files)
+    base_metrics = read_metrics(base_snap, base_files)
+    release_metrics = read_metrics(release_snap, release_files) if release_snap else None
+
+    gate_rows = []
+    for rule in gates.rules:
+        path, key = locate(rule.metric, head_metrics, base_metrics, gates.source)
+        gate_rows.append(
+            MetricRow(
+                rule.metric,
+                _value_at(base_metrics, path, key),
+                _value_at(release_metrics, path, key),
+                _value_at(head_metrics, path, key),
+            )
+        )
+    gate_keys = {rule.metric for rule in gates.rules}
+    head_numbers = _numbers_by_key(head_metrics)
+    base_numbers = _numbers_by_key(base_metrics)
+    release_numbers = _numbers_by_key(release_metrics)
+    other_rows = []
+    for key in dict.fromkeys([*head_numbers, *base_numbers, *release_numbers]):
+        if key in gate_keys:
+            continue
+        row = MetricRow(key, base_numbers.get(key), release_numbers.get(key), head_numbers.get(key))
+        if row.head != row.base or (release_metrics is not None and row.head != row.release):
+            other_rows.append(row)
+
+    params = _param_changes(
+        read_params(base_snap, declared_params(base_dvc)) if base_dvc else {},
+        read_params(head_snap, declared_params(head_dvc)),
+    )
+    models = {str(spec.get("path")) for spec in artifacts(head_dvc).values() if spec.get("path")}
+    lock_rows = _lock_changes(
+        read_lock(base_snap) or {}, read_lock(head_snap) or {}, models, set(head_files)
+    )
+
+    policy_note = None
+    base_gates: Gates | None = None
+    if gates_file is not None:
+        policy_note = f"Gates read from `{gates_file}`: policy changes are not compared."
+    else:
+        try:
+            base_gates = load_gates(base_snap, None)
+        except MlgateError as exc:
+            policy_note = f"No usable gates at the base ({exc}); every head rule counts as new."
+    policy = [] if gates_file is not None else policy_changes(base_gates, gates)
+
+    history_metric = gates.main
+    points: list[tuple[str, float]] = []
+    if history_metric and all_releases:
+        path, key = locate(history_metric, head_metrics, base_metrics, gates.source)
+        shown = list(reversed(all_releases[:history]))
+        blobs = gitio.read_blobs(root, [(r.sha, prefix + path) for r in shown])
+        for rel in shown:
+            raw = blobs.get((rel.sha, prefix + path))
+            if raw is None:
+                continue
+            try:
+                values = flatten(parse_structured(raw.decode("utf-8"), path, rel.name) or {})
+            except (MlgateError, UnicodeDecodeError, AttributeError):
+                continue  # an unreadable old release leaves a gap, not an error
+            value = as_number(values.get(key))
+            if value is not None:
+                points.append((str(rel.version), value))
+        head_value = _value_at(head_metrics, path, key)
+        if head_value is not None:
+            points.append(("head", head_value))
+
+    data = ReportData(
+        check=result,
+        head=Side(head, head_snap.sha),
+        base=Side(base, merge_base) if merge_base else None,
+        base_ref=base,
+        release=Side(release.name, release.sha) if release else None,
+        gate_rows=gate_rows,
+        other_metrics=other_rows,
+        params=params,
+        lock_changes=lock_rows,
+        policy=policy,
+        policy_note=policy_note,
+        history_metric=history_metric,
+        history=points,
+        version=__version__,
+        notes=notes,
+    )
+    return render_report(data)
+
+
+__all__ = ["BaselineRef", "CheckResult", "MlgateError", "check", "report"]

@@ -97,6 +97,39 @@ def check(
     sys.exit(0 if result.passed else 1)
 
 
+@cli.command()
+@click.option(
+    "--base",
+    required=True,
+    metavar="REF",
+    help="The branch the change goes into; metrics are compared at its merge-base with head.",
+)
+@click.option(
+    "--head", default="HEAD", show_default=True, metavar="REV", help="The revision to report on."
+)
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="Write the Markdown to this file instead of standard output.",
+)
+@click.option(
+    "--gates",
+    "gates_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Read the gates from this YAML file instead of params.yaml at head.",
+)
+def report(base: str, head: str, output: Path | None, gates_file: Path | None) -> None:
+    """Write the pull-request Markdown: verdict, gates, metric, param, data and policy changes."""
+    from mlgate import api, gitio
+
+    root = gitio.find_project_root(Path.cwd())
+    markdown = api.report(root, base, head, gates_file)
+    if output is None:
+        click.echo(markdown, nl=False)
+    else:
+        output.write_text(markdown, encoding="utf-8")
+
+
 # --- registry: release / promote / rollback / history (issue 4) ------------
 
 

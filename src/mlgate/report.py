@@ -5,10 +5,12 @@ Pure functions from already-read data to text; nothing here touches git or files
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
-from mlgate.gates import WARN, RuleResult, fmt
+from mlgate.gates import WARN, PolicyChange, RuleResult, fmt
 
 if TYPE_CHECKING:
     from mlgate.api import CheckResult
@@ -77,3 +79,276 @@ def render_check_md(result: CheckResult) -> str:
     ]
     headers = ["Metric", "Baseline", result.rev_label, "Change", "Rule", "Status"]
     return verdict_line(result) + "\n\n" + md_table(headers, rows) + "\n"
+
+
+# --- the pull-request report ----------------------------------------------------------------
+
+MARKER = "<!-- mlgate-report -->"
+# GitHub rejects comments over 65,536 characters; stay well below it.
+MAX_CHARS = 60_000
+_DETAIL_ROW_LIMITS = (None, 200, 50, 10)
+FOLD_ROWS = 8
+
+
+@dataclass(frozen=True)
+class Side:
+    """One revision the report compares: a label (branch, tag) and its commit."""
+
+    label: str
+    sha: str
+
+
+@dataclass(frozen=True)
+class MetricRow:
+    key: str
+    base: float | None
+    release: float | None
+    head: float | None
+
+
+@dataclass(frozen=True)
+class ParamRow:
+    key: str  # file:key
+    base: Any
+    head: Any
+
+
+@dataclass(frozen=True)
+class LockRow:
+    path: str
+    stage: str
+    kind: str  # model | data | code | metrics
+    base: str | None  # hash, None when absent
+    head: str | None
+    base_size: int | None
+    head_size: int | None
+
+
+@dataclass(frozen=True)
+class ReportData:
+    check: CheckResult
+    head: Side
+    base: Side | None  # merge-base of --base and head
+    base_ref: str
+    release: Side | None  # latest release
+    gate_rows: list[MetricRow]
+    other_metrics: list[MetricRow]
+    params: list[ParamRow]
+    lock_changes: list[LockRow]
+    policy: list[PolicyChange]
+    policy_note: str | None  # e.g. base policy unreadable
+    history_metric: str | None
+    history: list[tuple[str, float]]  # (label, value), oldest first, head last
+    version: str = ""
+    notes: list[str] = field(default_factory=list)
+
+
+def _num_delta(head: float | None, other: float | None) -> str:
+    return delta(head, other)
+
+
+def _value(value: Any) -> str:
+    if value is _ABSENT:
+        return "—"
+    if isinstance(value, float):
+        return fmt(value)
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, sort_keys=True)
+    return str(value)
+
+
+class _Absent:
+    def __repr__(self) -> str:
+        return "ABSENT"
+
+
+_ABSENT: Any = _Absent()
+ABSENT = _ABSENT
+
+
+def _fold(summary: str, body: str, rows: int) -> str:
+    if rows <= FOLD_ROWS:
+        return body
+    return f"<details><summary>{summary}</summary>\n\n{body}\n\n</details>"
+
+
+def _limit(rows: list[Any], limit: int | None) -> tuple[list[Any], str]:
+    if limit is None or len(rows) <= limit:
+        return rows, ""
+    return rows[:limit], f"\n\n_… {len(rows) - limit} more rows not shown (comment size limit)._"
+
+
+def _gates_section(data: ReportData) -> str:
+    by_metric = {row.key: row for row in data.gate_rows}
+    rows = []
+    for result in data.check.rules:
+        row = by_metric.get(result.metric, MetricRow(result.metric, None, None, result.value))
+        rows.append(
+            [
+                f"`{result.metric}`",
+                fmt(row.base),
+                fmt(row.release),
+                fmt(row.head),
+                _num_delta(row.head, row.base),
+                _num_delta(row.head, row.release),
+                result.rule.describe(),
+                f"{ICON[status(result)]} {result.reason}",
+            ]
+        )
+    headers = ["Metric", "Base", "Release", "Head", "Δ base", "Δ release", "Rule", "Status"]
+    return "### Gates\n\n" + md_table(headers, rows)
+
+
+def _metrics_section(data: ReportData, limit: int | None) -> str:
+    if not data.other_metrics:
+        return "### Other metrics\n\nNo other metric changed."
+    shown, more = _limit(data.other_metrics, limit)
+    rows = [
+        [
+            f"`{r.key}`",
+            fmt(r.base),
+            fmt(r.release),
+            fmt(r.head),
+            _num_delta(r.head, r.base),
+            _num_delta(r.head, r.release),
+        ]
+        for r in shown
+    ]
+    table = md_table(["Metric", "Base", "Release", "Head", "Δ base", "Δ release"], rows) + more
+    count = len(data.other_metrics)
+    return "### Other metrics\n\n" + _fold(f"{count} other changed metrics", table, count)
+
+
+def _params_section(data: ReportData, limit: int | None) -> str:
+    if not data.params:
+        return "### Params\n\nNo parameter changed."
+    shown, more = _limit(data.params, limit)
+    rows = [[f"`{p.key}`", _value(p.base), _value(p.head)] for p in shown]
+    table = md_table(["Param", "Base", "Head"], rows) + more
+    count = len(data.params)
+    return "### Params\n\n" + _fold(f"{count} changed params", table, count)
+
+
+def _size(size: int | None) -> str:
+    if size is None:
+        return "—"
+    for unit in ("B", "KB", "MB", "GB"):
+        if abs(size) < 1024 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size = size / 1024  # type: ignore[assignment]
+    return str(size)  # pragma: no cover - loop always returns
+
+
+def _lock_section(data: ReportData, limit: int | None) -> str:
+    if not data.lock_changes:
+        return "### Data and model\n\nNo data, model or code change recorded in `dvc.lock`."
+    shown, more = _limit(data.lock_changes, limit)
+    rows = [
+        [
+            f"`{r.path}`",
+            r.kind,
+            r.stage,
+            (r.base or "—")[:8],
+            (r.head or "—")[:8],
+            f"{_size(r.base_size)} → {_size(r.head_size)}",
+        ]
+        for r in shown
+    ]
+    table = md_table(["Path", "Kind", "Stage", "Base", "Head", "Size"], rows) + more
+    count = len(data.lock_changes)
+    models = sum(1 for r in data.lock_changes if r.kind == "model")
+    datas = sum(1 for r in data.lock_changes if r.kind == "data")
+    summary = f"{count} changed files in dvc.lock ({models} model, {datas} data)"
+    return "### Data and model\n\n" + _fold(summary, table, count)
+
+
+def _policy_section(data: ReportData) -> str:
+    head = "### Gate policy"
+    if data.policy_note:
+        head += f"\n\n{data.policy_note}"
+    if not data.policy:
+        return head + "\n\nThe gates are unchanged." if not data.policy_note else head
+    loosened = [c for c in data.policy if c.loosened]
+    rows = [
+        [
+            f"`{c.metric}`" if c.metric else "(policy)",
+            c.describe(),
+            "⚠️ **loosened — review**" if c.loosened else "tightened or new",
+        ]
+        for c in data.policy
+    ]
+    lead = (
+        f"⚠️ **This change loosens {len(loosened)} gate setting(s); a reviewer must approve.**"
+        if loosened
+        else "Gates changed (none loosened)."
+    )
+    return f"{head}\n\n{lead}\n\n" + md_table(["Gate", "Change", "Review"], rows)
+
+
+def mermaid_history(metric: str, points: list[tuple[str, float]]) -> str:
+    """A Mermaid ``xychart-beta`` line of one metric over releases (GitHub renders it)."""
+    values = [value for _, value in points]
+    low, high = min(values), max(values)
+    pad = (high - low) * 0.1 or abs(high) * 0.01 or 1.0
+    labels = ", ".join(json.dumps(label) for label, _ in points)
+    line = ", ".join(f"{value:.6g}" for value in values)
+    return "\n".join(
+        [
+            "```mermaid",
+            "xychart-beta",
+            f'    title "{metric} over releases"',
+            f"    x-axis [{labels}]",
+            f'    y-axis "{metric}" {low - pad:.6g} --> {high + pad:.6g}',
+            f"    line [{line}]",
+            "```",
+        ]
+    )
+
+
+def _history_section(data: ReportData) -> str:
+    if not data.history_metric or len(data.history) < 2:
+        return ""
+    chart = mermaid_history(data.history_metric, data.history)
+    return f"### `{data.history_metric}` over the last releases\n\n{chart}"
+
+
+def _header(data: ReportData) -> str:
+    head = f"`{data.head.label}` (`{data.head.sha[:8]}`)"
+    base = (
+        f"merge-base with `{data.base_ref}` (`{data.base.sha[:8]}`)"
+        if data.base
+        else f"`{data.base_ref}`: no common ancestor"
+    )
+    release = (
+        f"latest release `{data.release.label}` (`{data.release.sha[:8]}`)"
+        if data.release
+        else "no release yet"
+    )
+    lines = [MARKER, f"## mlgate report\n\n{verdict_line(data.check)}"]
+    loosened = sum(1 for c in data.policy if c.loosened)
+    if loosened:
+        lines.append(f"⚠️ **{loosened} gate setting(s) loosened in this change — review below.**")
+    lines.append(f"Head {head} · base: {base} · {release}.")
+    lines.extend(f"> {note}" for note in data.notes)
+    return "\n\n".join(lines)
+
+
+def render_report(data: ReportData) -> str:
+    """The pull-request comment, capped below GitHub's comment size limit."""
+    text = ""
+    for limit in _DETAIL_ROW_LIMITS:
+        sections = [
+            _header(data),
+            _gates_section(data),
+            _policy_section(data),
+            _metrics_section(data, limit),
+            _params_section(data, limit),
+            _lock_section(data, limit),
+            _history_section(data),
+            f"<sub>mlgate {data.version}</sub>",
+        ]
+        text = "\n\n".join(s for s in sections if s) + "\n"
+        if len(text) <= MAX_CHARS:
+            return text
+    cut = text.rfind("\n", 0, MAX_CHARS - 200)
+    return text[:cut] + "\n\n_… report truncated to fit GitHub's comment size limit._\n"
