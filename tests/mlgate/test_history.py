@@ -1,0 +1,121 @@
+"""`mlgate history`: semver order, metrics from lineage or files, stages, damaged tags."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+
+from mlgate.lineage import BEGIN, END
+from tests.mlgate.registry_repo import ARTIFACT, Published, metrics_with, published
+
+__all__ = ["published"]
+
+
+def history(p: Published, *args: str) -> list[dict]:
+    result = p.mlgate("history", "--format", "json", *args)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def annotated(p: Published, name: str, message: str, date: str | None = None) -> None:
+    env = None
+    if date:
+        import os
+
+        env = {**os.environ, "GIT_COMMITTER_DATE": date}
+    subprocess.run(
+        ["git", "tag", "-a", "--cleanup=verbatim", "-m", message, name],
+        cwd=p.root,
+        check=True,
+        env=env,
+    )
+
+
+def commit_metrics(p: Published, **changes: float) -> None:
+    p.repo.set_metrics(metrics_with(**changes))
+    p.repo.repro()
+    p.repo.commit(f"metrics {changes}")
+
+
+def test_no_releases(published: Published) -> None:
+    assert history(published) == []
+    result = published.mlgate("history")
+    assert result.exit_code == 0 and "no releases yet" in result.stdout
+
+
+def test_newest_first_by_semver_even_in_the_same_second(published: Published) -> None:
+    p = published
+    commit_metrics(p, accuracy=0.88)
+    annotated(p, f"{ARTIFACT}@v1.10.0", "ten", "2026-01-01T00:00:00+00:00")
+    commit_metrics(p, accuracy=0.89)
+    annotated(p, f"{ARTIFACT}@v1.9.0", "nine", "2026-01-01T00:00:00+00:00")
+    annotated(p, f"{ARTIFACT}@v1.10.0-rc.1", "rc", "2026-01-01T00:00:00+00:00")
+    p.repo.git("tag", f"{ARTIFACT}@v9.0.0")  # lightweight: not a GTO release
+    entries = history(p)
+    assert [e["version"] for e in entries] == ["v1.10.0", "v1.10.0-rc.1", "v1.9.0"]
+    # Tags made by other tools have no lineage: metrics come from the files at the commit.
+    assert entries[0]["metrics"]["accuracy"] == 0.88
+    assert entries[2]["metrics"]["accuracy"] == 0.89
+    assert entries[0]["lineage"] == "missing"
+    assert set(entries[0]) == {"tag", "version", "sha", "date", "metrics", "stages", "lineage"}
+    assert history(p, "--limit", "1")[0]["version"] == "v1.10.0"
+
+
+def test_metrics_come_from_the_lineage_block(published: Published) -> None:
+    p = published
+    assert p.mlgate("release").exit_code == 0
+    (entry,) = history(p)
+    assert entry["lineage"] == "ok"
+    assert entry["metrics"] == {"roc_auc": 0.93, "accuracy": 0.87}  # the headline metrics
+    assert entry["sha"] == p.repo.git("rev-parse", "HEAD")
+    assert entry["date"].startswith("20")
+
+
+def test_corrupted_lineage_is_listed_and_marked(published: Published) -> None:
+    p = published
+    annotated(
+        p, f"{ARTIFACT}@v1.0.0", f'Release\n\n{BEGIN}\n{{"metrics": {{"accuracy": 0.\n{END}\n'
+    )
+    (entry,) = history(p)
+    assert entry["lineage"] == "corrupt"
+    assert "not valid JSON" in entry["problem"]
+    assert entry["metrics"]["accuracy"] == 0.87  # fell back to the committed file
+    text = p.mlgate("history").stdout
+    assert "lineage corrupt" in text and "v1.0.0" in text
+
+
+def test_stages_show_current_holders(published: Published) -> None:
+    p = published
+    assert p.mlgate("release").exit_code == 0
+    p.repo.write("notes.txt", "x")
+    p.repo.commit("second")
+    p.push()
+    assert p.mlgate("release").exit_code == 0
+    for version, stage in [("v0.0.1", "dev"), ("v0.0.1", "staging"), ("v0.0.2", "dev")]:
+        assert p.mlgate("promote", version, stage).exit_code == 0
+    stages = {e["version"]: e["stages"] for e in history(p)}
+    assert stages == {"v0.0.2": ["dev"], "v0.0.1": ["staging"]}
+
+
+def test_text_table_has_metric_columns(published: Published) -> None:
+    p = published
+    assert p.mlgate("release").exit_code == 0
+    out = p.mlgate("history").stdout.splitlines()
+    assert out[0].split() == ["version", "date", "commit", "stages", "accuracy", "roc_auc", "note"]
+    assert out[2].startswith("v0.0.1") and "0.87" in out[2]
+    chosen = p.mlgate("history", "--metric", "roc_auc").stdout.splitlines()[0].split()
+    assert chosen == ["version", "date", "commit", "stages", "roc_auc", "note"]
+
+
+def test_other_artifact_and_bad_limit(published: Published) -> None:
+    assert history(published, "--artifact", "other-model") == []
+    result = published.mlgate("history", "--limit", "0")
+    assert result.exit_code == 2 and "0" in result.stderr
+
+
+@pytest.mark.parametrize("name", ["sub=demo-model@v1.0.0", "demo-model@1.0.0"])
+def test_tags_outside_the_grammar_are_ignored(published: Published, name: str) -> None:
+    annotated(published, name, "x")
+    assert history(published) == []

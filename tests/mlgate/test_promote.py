@@ -1,0 +1,176 @@
+"""`mlgate promote` and `mlgate rollback`: stage order, force with a reason, rollback history."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from mlgate import lineage
+from tests.mlgate.registry_repo import ARTIFACT, Published, published, tag_names
+
+__all__ = ["published"]
+
+
+def message_of(root: Path, tag: str) -> str:
+    return subprocess.run(
+        ["git", "for-each-ref", "--format=%(contents)", f"refs/tags/{tag}"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+
+
+def new_release(published: Published, note: str) -> str:
+    """Commit, push and release; returns the version."""
+    published.repo.write("notes.txt", note)
+    published.repo.commit(note)
+    published.push()
+    result = published.mlgate("release")
+    assert result.exit_code == 0, result.output
+    return result.stdout.strip().splitlines()[-1].split("@")[1]
+
+
+@pytest.fixture
+def two_releases(published: Published) -> Published:
+    assert published.mlgate("release").exit_code == 0  # v0.0.1
+    assert new_release(published, "second") == "v0.0.2"
+    return published
+
+
+def ok(published: Published, *args: str) -> str:
+    result = published.mlgate(*args)
+    assert result.exit_code == 0, result.output
+    return result.stdout.strip().splitlines()[-1]
+
+
+def refused(published: Published, *args: str) -> str:
+    before = tag_names(published.root)
+    result = published.mlgate(*args)
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("mlgate: error: "), result.stderr
+    assert tag_names(published.root) == before
+    return lines[0]
+
+
+def holders(published: Published) -> dict[str, str]:
+    import json
+
+    result = published.mlgate("history", "--format", "json")
+    return {stage: e["version"] for e in json.loads(result.stdout) for stage in e["stages"]}
+
+
+def test_promote_through_the_stage_order(two_releases: Published) -> None:
+    p = two_releases
+    assert ok(p, "promote", "v0.0.1", "dev") == f"{ARTIFACT}#dev#1"
+    assert ok(p, "promote", "v0.0.1", "staging") == f"{ARTIFACT}#staging#2"
+    assert ok(p, "promote", "v0.0.1", "prod", "--message", "go live") == f"{ARTIFACT}#prod#3"
+    assert holders(p) == {"dev": "v0.0.1", "staging": "v0.0.1", "prod": "v0.0.1"}
+    assert {f"{ARTIFACT}#prod#3", f"{ARTIFACT}#dev#1"} <= p.remote_tags()
+    message = message_of(p.root, f"{ARTIFACT}#prod#3")
+    assert message.startswith(f"Promote {ARTIFACT} v0.0.1 to prod")
+    assert "Reason: go live" in message
+    block = lineage.parse(message)
+    assert block.data["action"] == "promote" and block.data["forced"] is False
+
+
+def test_promotion_skipping_a_stage_is_refused(two_releases: Published) -> None:
+    line = refused(two_releases, "promote", "v0.0.2", "prod")
+    assert "v0.0.2 does not hold 'staging'" in line
+    assert "dev → staging → prod" in line and "--force --message" in line
+
+
+def test_version_must_hold_the_previous_stage_now(two_releases: Published) -> None:
+    p = two_releases
+    ok(p, "promote", "v0.0.1", "dev")
+    ok(p, "promote", "v0.0.2", "dev")  # v0.0.1 no longer holds dev
+    assert "'dev' is held by v0.0.2" in refused(p, "promote", "v0.0.1", "staging")
+
+
+def test_force_needs_a_message_and_records_it(two_releases: Published) -> None:
+    p = two_releases
+    assert "--force needs --message" in refused(p, "promote", "v0.0.2", "prod", "--force")
+    tag = ok(p, "promote", "v0.0.2", "prod", "--force", "--message", "hotfix for outage")
+    block = lineage.parse(message_of(p.root, tag))
+    assert block.data["forced"] is True and block.data["reason"] == "hotfix for outage"
+    assert holders(p) == {"prod": "v0.0.2"}
+
+
+def test_already_holding_the_stage_is_a_no_op(two_releases: Published) -> None:
+    p = two_releases
+    ok(p, "promote", "v0.0.1", "dev")
+    before = tag_names(p.root)
+    result = p.mlgate("promote", "v0.0.1", "dev")
+    assert result.exit_code == 0 and "already holds dev" in result.stdout
+    assert tag_names(p.root) == before
+
+
+@pytest.mark.parametrize(
+    ("args", "problem"),
+    [
+        (("promote", "1.0", "dev"), "'1.0' is not a semantic version"),
+        (("promote", "v0.0.1", "qa"), "unknown stage 'qa' (stages in .gto: dev, staging, prod)"),
+        (("promote", "v9.9.9", "dev"), f"no release {ARTIFACT}@v9.9.9 (latest is v0.0.2)"),
+        (("rollback", "prod", "--message", "x"), "cannot roll back 'prod': no earlier version"),
+        (("rollback", "live", "--message", "x"), "unknown stage 'live'"),
+        (("rollback", "prod", "--message", " "), "rollback needs --message"),
+    ],
+)
+def test_bad_input_is_refused_with_one_line(
+    two_releases: Published, args: tuple[str, ...], problem: str
+) -> None:
+    assert problem in refused(two_releases, *args)
+
+
+def test_rollback_needs_a_message(two_releases: Published) -> None:
+    result = two_releases.mlgate("rollback", "prod")
+    assert result.exit_code == 2 and "--message" in result.stderr
+
+
+def test_stage_order_comes_from_gto_file(two_releases: Published) -> None:
+    p = two_releases
+    p.repo.write(".gto", "stages: [qa, live]\n")
+    p.repo.commit("our own stages")
+    p.push()
+    assert "unknown stage 'dev' (stages in .gto: qa, live)" in refused(
+        p, "promote", "v0.0.1", "dev"
+    )
+    assert "does not hold 'qa'" in refused(p, "promote", "v0.0.1", "live")
+    ok(p, "promote", "v0.0.1", "qa")
+    ok(p, "promote", "v0.0.1", "live")
+    assert holders(p) == {"qa": "v0.0.1", "live": "v0.0.1"}
+
+
+def test_rollback_walks_back_one_promotion_at_a_time(
+    published: Published, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    p = published
+    ok(p, "release")
+    new_release(p, "second")
+    new_release(p, "third")
+    for version in ("v0.0.1", "v0.0.2", "v0.0.3"):
+        for stage in ("dev", "staging", "prod"):
+            ok(p, "promote", version, stage)
+    assert holders(p)["prod"] == "v0.0.3"
+    tag = ok(p, "rollback", "prod", "--message", "latency regression in v0.0.3")
+    assert holders(p)["prod"] == "v0.0.2"
+    message = message_of(p.root, tag)
+    assert message.startswith(f"Roll back {ARTIFACT} v0.0.2 to prod (was v0.0.3)")
+    assert "Reason: latency regression in v0.0.3" in message
+    assert lineage.parse(message).data["rollback_from"] == "v0.0.3"
+    ok(p, "rollback", "prod", "--message", "v0.0.2 too")
+    assert holders(p) == {"dev": "v0.0.3", "staging": "v0.0.3", "prod": "v0.0.1"}
+    assert "no earlier version held it (held by v0.0.1)" in refused(
+        p, "rollback", "prod", "--message", "again"
+    )
+    assert tag_names(p.root) == p.remote_tags()
+
+
+def test_no_push_promotes_locally_without_remote(two_releases: Published) -> None:
+    p = two_releases
+    p.repo.git("remote", "remove", "origin")
+    assert "has no git remote" in refused(p, "promote", "v0.0.1", "dev")
+    assert ok(p, "promote", "v0.0.1", "dev", "--no-push") == f"{ARTIFACT}#dev#1"
