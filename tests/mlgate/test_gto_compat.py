@@ -1,0 +1,128 @@
+"""Compatibility with the real tools: GTO and DVC read what mlgate writes, and vice versa."""
+
+from __future__ import annotations
+
+import itertools
+import json
+
+import pytest
+
+from tests.mlgate.registry_repo import ARTIFACT, Published, published
+
+__all__ = ["published"]
+
+gto_api = pytest.importorskip("gto.api")
+
+
+class Clock:
+    """Distinct tag times, one second apart: GTO orders stage events by tag time only."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.monkeypatch = monkeypatch
+        self.seconds = itertools.count(1)
+
+    def tick(self) -> None:
+        second = next(self.seconds)
+        self.monkeypatch.setenv(
+            "GIT_COMMITTER_DATE", f"2026-01-01T00:{second // 60:02d}:{second % 60:02d}+00:00"
+        )
+
+
+def run_ok(p: Published, clock: Clock, *args: str) -> str:
+    clock.tick()
+    result = p.mlgate(*args)
+    assert result.exit_code == 0, result.output
+    return result.stdout.strip().splitlines()[-1]
+
+
+def release_new_commit(p: Published, clock: Clock, note: str) -> None:
+    clock.tick()
+    p.repo.write("notes.txt", note)
+    p.repo.commit(note)
+    p.push()
+    run_ok(p, clock, "release")
+
+
+def ours(p: Published) -> list[dict]:
+    result = p.mlgate("history", "--format", "json")
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+@pytest.fixture
+def registry_state(published: Published, monkeypatch: pytest.MonkeyPatch) -> Published:
+    """Three releases, promotions through every stage, and one rollback, all by mlgate."""
+    p, clock = published, Clock(monkeypatch)
+    run_ok(p, clock, "release")
+    release_new_commit(p, clock, "second")
+    release_new_commit(p, clock, "third")
+    for version, stage in [
+        ("v0.0.1", "dev"),
+        ("v0.0.1", "staging"),
+        ("v0.0.1", "prod"),
+        ("v0.0.2", "dev"),
+        ("v0.0.2", "staging"),
+        ("v0.0.2", "prod"),
+        ("v0.0.3", "dev"),
+    ]:
+        run_ok(p, clock, "promote", version, stage)
+    run_ok(p, clock, "rollback", "prod", "--message", "v0.0.2 misbehaves")
+    return p
+
+
+def test_gto_show_lists_the_same_versions_and_stages(registry_state: Published) -> None:
+    p = registry_state
+    mine = ours(p)
+    assert [e["version"] for e in mine] == ["v0.0.3", "v0.0.2", "v0.0.1"]
+    mine_stages = {stage: e["version"] for e in mine for stage in e["stages"]}
+    assert mine_stages == {"dev": "v0.0.3", "staging": "v0.0.2", "prod": "v0.0.1"}
+
+    state = gto_api.show(str(p.root))[ARTIFACT]
+    assert state["version"] == "v0.0.3"
+    assert state["stage"] == mine_stages
+    versions = gto_api.show(str(p.root), name=ARTIFACT)
+    assert {v["version"] for v in versions} == {e["version"] for e in mine}
+    gto_commits = {v["version"]: v["commit_hexsha"] for v in versions}
+    assert gto_commits == {e["version"]: e["sha"] for e in mine}
+
+
+def test_gto_history_sees_every_release_and_assignment(registry_state: Published) -> None:
+    p = registry_state
+    events = gto_api.history(str(p.root), artifact=ARTIFACT)
+    registrations = sorted(e["version"] for e in events if e["event"] == "registration")
+    assert registrations == ["v0.0.1", "v0.0.2", "v0.0.3"]
+    assignments = [e for e in events if e["event"] == "assignment"]
+    assert len(assignments) == 8  # seven promotions and the rollback
+    newest = max(assignments, key=lambda e: e["timestamp"])
+    assert (newest["version"], newest["stage"]) == ("v0.0.1", "prod")
+    assert "Roll back" in newest["message"] and "v0.0.2 misbehaves" in newest["message"]
+
+
+def test_dvc_artifacts_api_resolves_latest_and_stages(registry_state: Published) -> None:
+    import dvc.api
+
+    p = registry_state
+    by_version = {e["version"]: e["sha"] for e in ours(p)}
+    latest = dvc.api.artifacts_show(ARTIFACT, repo=str(p.root))
+    assert latest == {"rev": by_version["v0.0.3"], "path": "models/model.bin"}
+    prod = dvc.api.artifacts_show(ARTIFACT, stage="prod", repo=str(p.root))
+    assert prod["rev"] == by_version["v0.0.1"]
+    pinned = dvc.api.artifacts_show(ARTIFACT, version="v0.0.2", repo=str(p.root))
+    assert pinned["rev"] == by_version["v0.0.2"]
+
+
+def test_mlgate_continues_a_registry_made_by_gto(
+    published: Published, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    p, clock = published, Clock(monkeypatch)
+    clock.tick()
+    gto_api.register(str(p.root), ARTIFACT, "HEAD", version="v1.4.0")
+    clock.tick()
+    gto_api.assign(str(p.root), ARTIFACT, "dev", version="v1.4.0")
+    p.repo.git("push", "-q", "origin", "--tags")
+    assert ours(p)[0]["version"] == "v1.4.0" and ours(p)[0]["stages"] == ["dev"]
+    assert ours(p)[0]["lineage"] == "missing"
+    release_new_commit(p, clock, "next")
+    assert ours(p)[0]["version"] == "v1.4.1"
+    # GTO's counter continues too: its dev tag was #1.
+    assert run_ok(p, clock, "promote", "v1.4.0", "staging") == f"{ARTIFACT}#staging#2"
