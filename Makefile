@@ -65,10 +65,13 @@ monitor-drift:
 	$(BIN)/python -m scripts.monitor_batch
 	$(BIN)/dvc repro drift
 
+# --allow-stale: the drift gate reads only drift.json, which `dvc repro drift` just rebuilt;
+# the model stages are neither rebuilt nor (without a remote) pulled in the monitor job.
 monitor-check:
 	mkdir -p $(MONITOR_DIR)
 	cp metrics/drift.json $(MONITOR_DIR)/drift.json
-	$(BIN)/mlgate check --gates monitoring/drift-gates.yaml --baseline none --format json \
+	$(BIN)/mlgate check --gates monitoring/drift-gates.yaml --baseline none --allow-stale \
+		--format json \
 		> $(MONITOR_DIR)/gate.json || { cat $(MONITOR_DIR)/gate.json; exit 1; }
 	cat $(MONITOR_DIR)/gate.json
 
