@@ -1,0 +1,183 @@
+"""Every bad input of `mlgate check`, each with its exit code and one-line message."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from mlgate.cli import cli
+from tests.mlgate.repo_factory import DEFAULT_GATES, DVC_YAML, ScratchRepo, metrics_with
+
+
+def check(repo_root: Path, monkeypatch: pytest.MonkeyPatch, *args: str) -> Result:
+    monkeypatch.chdir(repo_root)
+    return CliRunner().invoke(cli, ["check", *args])
+
+
+def one_error_line(result: Result) -> str:
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("mlgate: error: "), result.stderr
+    assert "Traceback" not in result.output
+    return lines[0]
+
+
+def gates_with(**rule0: object) -> dict:
+    gates = json.loads(json.dumps(DEFAULT_GATES))
+    gates["rules"][0].update(rule0)
+    return gates
+
+
+def commit_params(repo: ScratchRepo, text: str) -> None:
+    repo.write("params.yaml", text)
+    repo.commit("params")
+
+
+@pytest.mark.parametrize(
+    ("params_text", "message"),
+    [
+        (
+            "train:\n  seed: 1\ngates: [\n",
+            "params.yaml at HEAD (",
+        ),
+        ("train:\n  seed: 1\n", "no 'gates:' section"),
+    ],
+)
+def test_malformed_or_missing_gates(
+    scratch_repo: ScratchRepo, monkeypatch: pytest.MonkeyPatch, params_text: str, message: str
+) -> None:
+    commit_params(scratch_repo, params_text)
+    line = one_error_line(check(scratch_repo.root, monkeypatch, "--rev", "HEAD"))
+    assert message in line
+
+
+def test_malformed_yaml_names_file_and_line(
+    scratch_repo: ScratchRepo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    scratch_repo.write("gates.yaml", "gates:\n  rules: [\n")
+    line = one_error_line(check(scratch_repo.root, monkeypatch, "--gates", "gates.yaml"))
+    assert line.startswith("mlgate: error: gates.yaml: malformed YAML (line")
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"maximum": 1}, "gates.rules[0]: unknown key 'maximum'"),
+        ({"min": "high"}, "gates.rules[0] (roc_auc).min: expected a number, got 'high'"),
+        ({"direction": "up"}, "gates.rules[0] (roc_auc).direction: expected higher or lower"),
+        ({"max": 0.5}, "contradictory bounds, min 0.92 > max 0.5"),
+        ({"metric": "roc_acu"}, "gates rule 'roc_acu': no metrics file declared in dvc.yaml"),
+        ({"metric": "other.json:roc_auc"}, "'other.json' is not a metrics file declared"),
+    ],
+)
+def test_bad_rules_are_configuration_errors(
+    scratch_repo: ScratchRepo, monkeypatch: pytest.MonkeyPatch, change: dict, message: str
+) -> None:
+    scratch_repo.write_params(gates=gates_with(**change))
+    line = one_error_line(check(scratch_repo.root, monkeypatch, "--allow-stale"))
+    assert message in line
+    assert "params.yaml" in line
+
+
+def test_file_qualified_metric_and_ambiguous_metric(
+    scratch_repo: ScratchRepo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dvc = json.loads(json.dumps(DVC_YAML))
+    dvc["metrics"] = ["extra.json"]
+    scratch_repo.write("dvc.yaml", dvc)
+    scratch_repo.write("extra.json", {"roc_auc": 0.5})
+    line = one_error_line(check(scratch_repo.root, monkeypatch, "--allow-stale"))
+    assert (
+        "gates rule 'roc_auc' is ambiguous" in line and "write it as 'extra.json:roc_auc'" in line
+    )
+    scratch_repo.write_params(gates=gates_with(metric="extra.json:roc_auc"))
+    result = check(scratch_repo.root, monkeypatch, "--allow-stale", "--format", "json")
+    assert result.exit_code == 1
+    assert json.loads(result.stdout)["rules"][0]["value"] == 0.5
+
+
+def test_missing_metrics_file(scratch_repo: ScratchRepo, monkeypatch: pytest.MonkeyPatch) -> None:
+    (scratch_repo.root / "metrics" / "metrics.json").unlink()
+    scratch_repo.commit("lose metrics")
+    line = one_error_line(check(scratch_repo.root, monkeypatch, "--rev", "HEAD"))
+    assert "metrics/metrics.json at HEAD (" in line
+    assert "declared in dvc.yaml but not found" in line
+
+
+def test_malformed_metrics_file(scratch_repo: ScratchRepo, monkeypatch: pytest.MonkeyPatch) -> None:
+    scratch_repo.write("metrics/metrics.json", '{"roc_auc": 0.9')
+    line = one_error_line(check(scratch_repo.root, monkeypatch, "--allow-stale"))
+    assert "metrics/metrics.json: malformed JSON" in line
+
+
+@pytest.mark.parametrize(
+    ("raw", "word"), [("NaN", "NaN"), ("Infinity", "infinite"), ('"0.95"', "not a number")]
+)
+def test_nan_inf_and_string_metrics_fail_their_rule(
+    scratch_repo: ScratchRepo, monkeypatch: pytest.MonkeyPatch, raw: str, word: str
+) -> None:
+    text = json.dumps(metrics_with(roc_auc=0.0)).replace("0.0", raw, 1)
+    scratch_repo.write("metrics/metrics.json", text)
+    scratch_repo.commit("weird metric")
+    result = check(scratch_repo.root, monkeypatch, "--rev", "HEAD", "--format", "json")
+    assert result.exit_code == 1, result.output
+    roc = json.loads(result.stdout)["rules"][0]
+    assert roc["passed"] is False and roc["value"] is None and word in roc["reason"]
+
+
+def test_metric_missing_at_head_fails_its_rule(
+    scratch_repo: ScratchRepo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    scratch_repo.git("branch", "base")
+    metrics = metrics_with()
+    del metrics["accuracy"]
+    scratch_repo.set_committed_metrics(metrics)
+    scratch_repo.commit("accuracy gone")
+    result = check(
+        scratch_repo.root, monkeypatch, "--rev", "HEAD", "--baseline", "base", "--format", "json"
+    )
+    assert result.exit_code == 1
+    accuracy = json.loads(result.stdout)["rules"][1]
+    assert accuracy["passed"] is False and "value missing at HEAD" in accuracy["reason"]
+
+
+def test_metric_missing_at_baseline_fails_change_rule(
+    scratch_repo: ScratchRepo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    metrics = metrics_with()
+    del metrics["roc_auc"]
+    scratch_repo.set_committed_metrics(metrics)
+    scratch_repo.commit("no roc_auc yet")
+    scratch_repo.tag_release("v0.1.0")
+    scratch_repo.set_committed_metrics(metrics_with())
+    scratch_repo.commit("roc_auc added")
+    result = check(scratch_repo.root, monkeypatch, "--rev", "HEAD", "--format", "json")
+    assert result.exit_code == 1
+    roc = json.loads(result.stdout)["rules"][0]
+    assert roc["passed"] is False and roc["baseline"] is None
+    assert "baseline value missing at demo-model@v0.1.0" in roc["reason"]
+
+
+def test_repo_with_no_commits(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = tmp_path / "empty"
+    (root / ".dvc").mkdir(parents=True)
+    ScratchRepo(root).git("init", "-q")
+    line = one_error_line(check(root, monkeypatch, "--rev", "HEAD"))
+    assert "the git repository has no commits yet" in line
+
+
+def test_not_a_dvc_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    line = one_error_line(check(tmp_path, monkeypatch))
+    assert "is not inside a DVC project" in line
+
+
+def test_traceback_flag_reraises(
+    scratch_repo: ScratchRepo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(scratch_repo.root)
+    result = CliRunner().invoke(cli, ["--traceback", "check", "--rev", "nope"])
+    assert result.exit_code == 1 and result.exception is not None
+    assert "unknown git ref" in str(result.exception)

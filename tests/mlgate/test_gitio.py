@@ -1,0 +1,110 @@
+"""Reading files at revisions from git objects, resolving refs, merge-base."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from mlgate import gitio
+from mlgate.errors import InputError
+
+
+def git(root: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", *args], cwd=root, capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    root = tmp_path / "r"
+    root.mkdir()
+    git(root, "init", "-q", "-b", "main")
+    (root / "a.txt").write_text("one\n")
+    (root / "sub").mkdir()
+    (root / "sub" / "b.bin").write_bytes(b"\x00\n\xff")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "first")
+    return root
+
+
+def test_read_blobs_batches_paths_and_revisions(repo: Path) -> None:
+    first = git(repo, "rev-parse", "HEAD")
+    (repo / "a.txt").write_text("two\n")
+    git(repo, "commit", "-q", "-am", "second")
+    second = git(repo, "rev-parse", "HEAD")
+    blobs = gitio.read_blobs(
+        repo,
+        [
+            (first, "a.txt"),
+            (second, "a.txt"),
+            (first, "sub/b.bin"),
+            (first, "nope"),
+            (first, "sub"),
+        ],
+    )
+    assert blobs == {
+        (first, "a.txt"): b"one\n",
+        (second, "a.txt"): b"two\n",
+        (first, "sub/b.bin"): b"\x00\n\xff",  # binary with a newline inside is fine
+        (first, "nope"): None,
+        (first, "sub"): None,  # a directory is not a file
+    }
+
+
+def test_snapshot_reads_commit_not_disk(repo: Path) -> None:
+    (repo / "a.txt").write_text("dirty\n")
+    at_head = gitio.snapshot(repo, "HEAD", "")
+    assert at_head.read_text("a.txt") == "one\n"
+    assert gitio.Snapshot(repo).read_text("a.txt") == "dirty\n"
+    assert at_head.where("a.txt").startswith("a.txt at HEAD (")
+
+
+def test_prefetch_all_reads_several_commits_at_once(repo: Path) -> None:
+    first = gitio.snapshot(repo, "HEAD", "")
+    (repo / "a.txt").write_text("two\n")
+    git(repo, "commit", "-q", "-am", "second")
+    second = gitio.snapshot(repo, "HEAD", "")
+    disk = gitio.Snapshot(repo)
+    gitio.prefetch_all([first, second, disk], ["a.txt", "gone.txt"])
+    assert first._cache == {"a.txt": b"one\n", "gone.txt": None}
+    assert second._cache == {"a.txt": b"two\n", "gone.txt": None}
+    assert disk._cache == {"a.txt": b"two\n", "gone.txt": None}
+
+
+def test_resolve_and_errors(repo: Path, tmp_path: Path) -> None:
+    assert gitio.resolve(repo, "main") == git(repo, "rev-parse", "HEAD")
+    with pytest.raises(InputError, match="unknown git ref 'nope'"):
+        gitio.resolve(repo, "nope")
+    with pytest.raises(InputError, match="is not a git ref"):
+        gitio.resolve(repo, "--all")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    git(empty, "init", "-q")
+    with pytest.raises(InputError, match="has no commits yet"):
+        gitio.resolve(empty, "HEAD")
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    with pytest.raises(InputError, match="not inside a git repository"):
+        gitio.resolve(plain, "HEAD")
+
+
+def test_merge_base_and_unrelated_histories(repo: Path) -> None:
+    base = git(repo, "rev-parse", "HEAD")
+    git(repo, "checkout", "-q", "-b", "feature")
+    git(repo, "commit", "-q", "--allow-empty", "-m", "f")
+    assert gitio.merge_base(repo, "main", "feature") == base
+    git(repo, "checkout", "-q", "--orphan", "other")
+    git(repo, "commit", "-q", "--allow-empty", "-m", "o")
+    assert gitio.merge_base(repo, "main", "other") is None
+
+
+def test_find_project_root_and_prefix(tmp_path: Path, repo: Path) -> None:
+    (repo / "proj" / ".dvc").mkdir(parents=True)
+    (repo / "proj" / "deep").mkdir()
+    assert gitio.find_project_root(repo / "proj" / "deep") == (repo / "proj").resolve()
+    assert gitio.git_prefix(repo / "proj") == "proj/"
+    with pytest.raises(InputError, match="not inside a DVC project"):
+        gitio.find_project_root(tmp_path)

@@ -1,0 +1,176 @@
+"""Metrics and params declarations, reading and flattening, dvc.lock parsing."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+
+from mlgate.errors import ConfigError, InputError
+from mlgate.gitio import Snapshot
+from mlgate.metrics import (
+    MetricsAt,
+    as_number,
+    declared_metrics,
+    declared_params,
+    flatten,
+    interpolate,
+    parse_lock,
+    parse_structured,
+    read_metrics,
+    template_context,
+)
+
+DVC_YAML = {
+    "vars": [{"paths": {"metrics": "metrics/m.json", "out": ["a.json", "b.json"]}}],
+    "metrics": ["${paths.metrics}", "./extra/../top.json"],
+    "stages": {
+        "evaluate": {
+            "cmd": "x",
+            "wdir": "sub",
+            "params": ["evaluate", {"custom.yaml": ["k"]}],
+            "metrics": [{"scores.json": {"cache": False}}, "${paths.out[1]}"],
+        },
+        "loop": {"foreach": [1, 2], "do": {"cmd": "y", "metrics": ["${item}.json"]}},
+    },
+}
+
+
+def test_declared_metrics_resolve_templates_wdir_and_order() -> None:
+    context = template_context(DVC_YAML, lambda path: None)
+    assert declared_metrics(DVC_YAML, context=context) == [
+        "metrics/m.json",
+        "top.json",
+        "sub/scores.json",
+        "sub/b.json",
+    ]
+    # without a context templated paths are left out, never guessed
+    assert declared_metrics(DVC_YAML) == ["top.json", "sub/scores.json"]
+
+
+def test_template_context_reads_params_and_vars_files() -> None:
+    files = {"params.yaml": {"a": {"b": 1}}, "more.yaml": {"c": 2, "d": 3}}
+    doc = {"vars": ["more.yaml:c", {"e": 4}]}
+    assert template_context(doc, files.get) == {"a": {"b": 1}, "c": 2, "e": 4}
+    with pytest.raises(ConfigError, match="vars file 'nope.yaml' not found"):
+        template_context({"vars": ["nope.yaml"]}, files.get)
+
+
+def test_interpolate_unknown_key_is_config_error() -> None:
+    with pytest.raises(ConfigError, match=r"dvc.yaml: cannot resolve '\$\{paths.nope\}'"):
+        interpolate("${paths.nope}", {"paths": {}})
+
+
+def test_declared_params_defaults_to_params_yaml() -> None:
+    assert declared_params(DVC_YAML) == ["params.yaml", "sub/custom.yaml"]
+
+
+def test_bad_declarations_are_config_errors() -> None:
+    with pytest.raises(ConfigError, match="dvc.yaml: 'metrics' must be a list"):
+        declared_metrics({"metrics": "m.json"})
+    with pytest.raises(ConfigError, match="stage 'a' must be a mapping"):
+        declared_metrics({"stages": {"a": "cmd"}})
+
+
+def test_flatten_dots_nested_keys_and_keeps_leaves() -> None:
+    nested = {"a": {"b": {"c": 1}}, "d": [1, 2], "e": {}, "f": "x"}
+    assert flatten(nested) == {"a.b.c": 1, "d": [1, 2], "e": {}, "f": "x"}
+    assert nested == {"a": {"b": {"c": 1}}, "d": [1, 2], "e": {}, "f": "x"}
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (1, 1.0),
+        (0.5, 0.5),
+        (math.nan, None),
+        (math.inf, None),
+        ("1", None),
+        (True, None),
+        (None, None),
+        ([1], None),
+    ],
+)
+def test_as_number(value: object, expected: float | None) -> None:
+    assert as_number(value) == expected
+
+
+def test_parse_structured_by_extension() -> None:
+    assert parse_structured('{"a": NaN}', "m.json", "m.json")["a"] != 0
+    assert parse_structured("a: 1", "m.yaml", "m.yaml") == {"a": 1}
+    assert parse_structured("a = 1", "m.toml", "m.toml") == {"a": 1}
+    with pytest.raises(InputError, match=r"m.json: malformed JSON \(line 1"):
+        parse_structured("{", "m.json", "m.json")
+    with pytest.raises(InputError, match="m.yaml: malformed YAML"):
+        parse_structured("a: [", "m.yaml", "m.yaml")
+
+
+def test_read_metrics_marks_absent_files_and_rejects_non_mappings(tmp_path: Path) -> None:
+    (tmp_path / "a.json").write_text('{"x": {"y": 1}, "z": 2}')
+    (tmp_path / "b.json").write_text('{"z": 3}')
+    (tmp_path / "list.json").write_text("[1, 2]")
+    snap = Snapshot(tmp_path)
+    found = read_metrics(snap, ["a.json", "b.json", "missing.json"])
+    assert found.files["missing.json"] is None
+    assert found.flat() == {"x.y": 1, "a.json:z": 2, "b.json:z": 3}
+    with pytest.raises(InputError, match="list.json: expected a mapping of metric names"):
+        read_metrics(snap, ["list.json"])
+
+
+def test_metrics_numbers_drops_unjudgeable_values() -> None:
+    at = MetricsAt("wt", {"m.json": {"a": 1, "b": "x", "c": math.nan}})
+    assert at.numbers() == {"a": 1.0}
+
+
+LOCK = """schema: '2.0'
+stages:
+  train:
+    cmd: python train.py
+    deps:
+    - path: data/train.csv
+      hash: md5
+      md5: aaa
+      size: 10
+    outs:
+    - path: model.pkl
+      hash: md5
+      md5: bbb
+      size: 20
+  evaluate:
+    cmd: python evaluate.py
+    deps:
+    - path: model.pkl
+      hash: md5
+      md5: bbb
+      size: 20
+    outs:
+    - path: metrics.json
+      hash: md5
+      md5: ccc
+      size: 5
+"""
+
+
+def test_parse_lock_outs_win_over_deps() -> None:
+    files = parse_lock(LOCK, "dvc.lock")
+    assert files["model.pkl"].kind == "out" and files["model.pkl"].stage == "train"
+    assert files["data/train.csv"].hash == "aaa" and files["data/train.csv"].size == 10
+    assert set(files) == {"data/train.csv", "model.pkl", "metrics.json"}
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (LOCK[: LOCK.index("outs:") + 3], "malformed YAML"),
+        ("schema: '2.0'\nstages:\n  train:\n", "unreadable dvc.lock"),
+        ("schema: '1.0'\nstages: {}\n", "unreadable dvc.lock"),
+        ("- a\n", "expected a mapping at the top level"),
+        (LOCK.replace("      md5: aaa\n", ""), "has no hash"),
+    ],
+)
+def test_unreadable_lock_is_input_error(text: str, message: str) -> None:
+    with pytest.raises(InputError) as excinfo:
+        parse_lock(text, "dvc.lock")
+    assert str(excinfo.value).startswith("dvc.lock")
+    assert message in str(excinfo.value)

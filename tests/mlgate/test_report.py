@@ -1,0 +1,108 @@
+"""`mlgate report`: the pull-request Markdown, in scratch repos and from in-memory data."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from mlgate import api
+from mlgate.cli import cli
+from mlgate.report import MARKER, MAX_CHARS, mermaid_history
+from tests.mlgate.repo_factory import DEFAULT_GATES, ScratchRepo, metrics_with
+
+
+@pytest.fixture
+def pr_repo(scratch_repo: ScratchRepo) -> ScratchRepo:
+    """main with two releases, and a feature branch that loosens gates and changes things."""
+    scratch_repo.release(metrics_with(roc_auc=0.931), "v1.0.0")
+    scratch_repo.release(metrics_with(roc_auc=0.936, accuracy=0.88), "v1.1.0")
+    scratch_repo.git("checkout", "-q", "-b", "feature")
+    gates = json.loads(json.dumps(DEFAULT_GATES))
+    gates["rules"][0]["max_regression"] = 0.02
+    gates["rules"][1]["min"] = 0.9
+    scratch_repo.write_params(gates=gates, seed=2)
+    scratch_repo.set_metrics(metrics_with(roc_auc=0.925, latency__p95_ms=11.0, extra=1.5))
+    scratch_repo.repro()
+    scratch_repo.commit("feature")
+    return scratch_repo
+
+
+def test_report_sections(pr_repo: ScratchRepo) -> None:
+    text = api.report(pr_repo.root, "main")
+    assert text.startswith(MARKER + "\n")
+    lines = text.splitlines()
+    verdict = next(line for line in lines if line.startswith(("✅", "❌")))
+    assert verdict.startswith("❌ **1 of 4 gates fail**")  # accuracy 0.87 < new min 0.9
+    assert "| `roc_auc` | 0.936 | 0.936 | 0.925 | -0.011 (-1.18%) |" in text
+    assert "⚠️ 11 > max 10" in text
+    # loosened policy flagged, tightened not
+    assert "| `roc_auc` | max_regression: 0.005 → 0.02 | ⚠️ **loosened — review** |" in text
+    assert "| `accuracy` | min: 0.86 → 0.9 | tightened or new |" in text
+    assert "| `extra` | – | – | 1.5 |" in text
+    assert "| `train.seed` | 1 | 2 |" in text
+    assert "gates." not in text.split("### Params")[1].split("###")[0]
+    assert "| `models/model.bin` | model | train |" in text
+    assert '    x-axis ["v1.0.0", "v1.1.0", "head"]' in text
+    assert "    line [0.931, 0.936, 0.925]" in text
+    assert "merge-base with `main`" in text and "latest release `demo-model@v1.1.0`" in text
+
+
+def test_report_cli_writes_file_and_exits_0(
+    pr_repo: ScratchRepo, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(pr_repo.root)
+    out = tmp_path / "report.md"
+    result = CliRunner().invoke(cli, ["report", "--base", "main", "--output", str(out)])
+    assert result.exit_code == 0, result.output
+    assert result.stdout == ""
+    assert out.read_text().startswith(MARKER)
+    same = CliRunner().invoke(cli, ["report", "--base", "main", "--head", "feature"])
+    assert same.stdout == out.read_text().replace("Head `HEAD`", "Head `feature`")
+
+
+def test_report_with_no_release_and_no_changes(
+    scratch_repo: ScratchRepo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    text = api.report(scratch_repo.root, "main")
+    assert "no release yet" in text
+    assert "The gates are unchanged." in text
+    assert "No other metric changed." in text and "No parameter changed." in text
+    assert "No data, model or code change" in text
+    assert "mermaid" not in text  # nothing to chart without releases
+
+
+def test_report_unknown_base_exits_2(
+    scratch_repo: ScratchRepo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(scratch_repo.root)
+    result = CliRunner().invoke(cli, ["report", "--base", "nope"])
+    assert result.exit_code == 2
+    assert (
+        result.stderr.strip()
+        == "mlgate: error: unknown git ref 'nope' (no such branch, tag or commit)"
+    )
+
+
+def test_report_is_capped_and_folds_long_sections(scratch_repo: ScratchRepo) -> None:
+    many = metrics_with(**{f"m{i:05d}": float(i) for i in range(6000)})
+    scratch_repo.git("checkout", "-q", "-b", "big")
+    scratch_repo.set_committed_metrics(many)
+    scratch_repo.commit("thousands of metrics")
+    text = api.report(scratch_repo.root, "main")
+    assert len(text) <= MAX_CHARS < 65_536
+    assert "<details><summary>6000 other changed metrics</summary>" in text
+    assert "more rows not shown (comment size limit)" in text
+    assert text.count("<details>") == text.count("</details>")
+
+
+def test_mermaid_history_axis_covers_values() -> None:
+    chart = mermaid_history("auc", [("v1", 0.9), ("head", 0.95)])
+    assert chart.splitlines()[1] == "xychart-beta"
+    assert 'x-axis ["v1", "head"]' in chart
+    low, high = chart.split('y-axis "auc" ')[1].split("\n")[0].split(" --> ")
+    assert float(low) < 0.9 and float(high) > 0.95
+    flat = mermaid_history("n", [("v1", 2.0), ("head", 2.0)])
+    assert 'y-axis "n" 1.98 --> 2.02' in flat
