@@ -131,7 +131,7 @@ class _Publisher:
             if result.outcome is Pushed.ACCEPTED:
                 return wanted
             _delete_tag(self.repo_root, wanted.name)
-            if result.outcome is Pushed.REFUSED:
+            if result.outcome is Pushed.REFUSED and not self._taken(wanted.name):
                 raise RefusedError(
                     f"git remote '{self.remote_name}' refused tag {wanted.name} "
                     f"({result.detail}); the local tag was removed"
@@ -142,6 +142,11 @@ class _Publisher:
             f"gave up after {MAX_ATTEMPTS} attempts: every tag name mlgate chose was taken on "
             f"'{self.remote_name}' before it could push; try again"
         )
+
+    def _taken(self, name: str) -> bool:
+        """Whether the remote now has ``name``: two pushes of one tag at the same moment make
+        the loser's fail as "[remote rejected] (failed to update ref)", not "[rejected]"."""
+        return name in read_remote(self.repo_root, self.remote_name).tags
 
 
 def _create_tag(repo_root: Path, tag: _NewTag) -> None:

@@ -9,6 +9,7 @@ tag and tries again.
 
 from __future__ import annotations
 
+import logging
 import subprocess
 from dataclasses import dataclass
 from enum import Enum
@@ -146,6 +147,8 @@ def push_tag(repo_root: str | Path, remote: str, tag: str) -> PushResult:
     from git import GitCommandError, PushInfo, Repo  # imported here: history never needs it
 
     refspec = f"refs/tags/{tag}:refs/tags/{tag}"
+    # GitPython logs git's stderr as a warning; mlgate reports the outcome itself, once.
+    logging.getLogger("git.remote").setLevel(logging.ERROR)
     try:
         with Repo(repo_root) as repo:
             infos = list(repo.remote(remote).push(refspec))

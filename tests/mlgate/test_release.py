@@ -301,3 +301,31 @@ def test_json_of_history_after_release(published: Published) -> None:
     assert result.exit_code == 0, result.output
     (entry,) = json.loads(result.stdout)
     assert entry["tag"] == f"{ARTIFACT}@v0.0.1" and entry["lineage"] == "ok"
+
+
+def test_remote_rejected_because_a_simultaneous_push_won_is_retried(
+    published: Published, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two pushes of one name at once: git reports the loser as "[remote rejected]"."""
+    from mlgate.remote import Pushed, PushResult
+
+    first = published.repo.git("rev-parse", "HEAD")
+    published.repo.write("notes.txt", "x")
+    published.repo.commit("second")
+    published.push()
+    other = published.clone(tmp_path / "other")
+    published.repo.git("checkout", "-q", "--detach", first)
+    real_push = registry.push_tag
+
+    def lose_first_race(root: Path, remote: str, tag: str) -> PushResult:
+        if not published.remote_tags():
+            other.tag_release("v0.0.1")  # clone B's push of the same name lands first
+            other.git("push", "-q", "origin", "--tags")
+            return PushResult(Pushed.REFUSED, "[remote rejected] (failed to update ref)")
+        return real_push(root, remote, tag)
+
+    monkeypatch.setattr(registry, "push_tag", lose_first_race)
+    result = published.mlgate("release")
+    assert result.exit_code == 0, result.output
+    assert last_line(result.stdout) == f"{ARTIFACT}@v0.0.2"
+    assert tag_names(published.root) == published.remote_tags()
