@@ -1,0 +1,566 @@
+"""Replay the CI/CD loop locally: pull request → report comment → merge → release tag.
+
+Runs the steps of the real workflow files, in order, without GitHub:
+
+1. a scratch directory gets a bare git remote (``remote.git``) holding the base commit as
+   ``main`` and the commit under test as the pull request branch ``pr-1``, and a local DVC
+   remote (``dvc-storage/``);
+2. ``ci.yml`` job ``pipeline`` runs as a ``pull_request`` event (no secrets, as for a fork)
+   in a fresh clone: install, reproduce, gate, report, upload the artifact;
+3. ``pr-report.yml`` job ``comment`` runs as the ``workflow_run`` event that follows, against
+   a small local stand-in for the GitHub API (``http://127.0.0.1:<port>``), and the comment it
+   posts is printed;
+4. the pull request is merged (``main`` fast-forwards to it) and ``release.yml`` runs as the
+   ``push`` event in a fresh clone with the DVC remote configured: reproduce, gate, push the
+   model to the DVC remote, tag the release and push the tag to ``remote.git``;
+5. the tags on the remote are listed; exit 0 when every job succeeded and the commit has a
+   release tag there.
+
+Steps are read from ``.github/workflows`` and their ``if:``/``env:``/``with:`` expressions are
+evaluated (scripts/gha_expr.py); ``run:`` steps run with bash in the job's clone. The actions
+have local equivalents: checkout = the fresh clone, setup-python = your virtualenv (linked as
+``.venv`` in each clone, so the step with ``id: install`` is skipped), upload/download-artifact
+= a directory in the scratch space, cache = nothing. Only committed work is used (HEAD).
+
+Usage: python -m scripts.local_ci [--base REF] [--workdir DIR] [--full]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from scripts.gha_expr import ExpressionError, Status, condition, interpolate
+
+REPO_NAME = "local/mlgate"
+TOKEN = "local-token"  # only ever sent to the local API stand-in
+PR_NUMBER = 1
+PR_BRANCH = "pr-1"
+DEFAULT_BRANCH = "main"
+LOCAL_SKIP_IDS = frozenset({"install"})  # replaced by linking the caller's virtualenv
+NO_OP_ACTIONS = frozenset({"actions/checkout", "actions/setup-python", "actions/cache"})
+
+
+class LocalCIError(Exception):
+    """The loop cannot be set up (not a git repository, no such ref, ...)."""
+
+
+def git(cwd: Path, *args: str) -> str:
+    done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise LocalCIError(f"git {' '.join(args[:2])} failed: {done.stderr.strip()}")
+    return done.stdout.strip()
+
+
+# --- a local stand-in for the GitHub REST API (pull request and its comments) ------------
+
+
+@dataclass
+class FakeGitHubState:
+    pulls: dict[int, str] = field(default_factory=dict)  # number -> head sha
+    comments: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    next_id: int = 1
+
+
+def _handler(state: FakeGitHubState, lock: threading.Lock) -> type[BaseHTTPRequestHandler]:
+    prefix = f"/repos/{REPO_NAME}/"
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:  # quiet
+            pass
+
+        def _reply(self, status: int, data: Any) -> None:
+            body = json.dumps(data).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def _route(self, method: str) -> None:
+            if self.headers.get("Authorization") != f"Bearer {TOKEN}":
+                return self._reply(401, {"message": "Bad credentials"})
+            path = self.path.split("?", 1)[0]
+            if not path.startswith(prefix):
+                return self._reply(404, {"message": "Not Found"})
+            parts = path[len(prefix) :].split("/")
+            length = int(self.headers.get("Content-Length") or 0)
+            payload = json.loads(self.rfile.read(length) or b"null")
+            with lock:
+                if method == "GET" and parts[0] == "pulls" and len(parts) == 2:
+                    number = int(parts[1])
+                    if number not in state.pulls:
+                        return self._reply(404, {"message": "Not Found"})
+                    return self._reply(
+                        200, {"number": number, "head": {"sha": state.pulls[number]}}
+                    )
+                if parts[0] == "issues" and len(parts) == 3 and parts[2] == "comments":
+                    number = int(parts[1])
+                    if method == "GET":
+                        return self._reply(200, state.comments.get(number, []))
+                    comment = {
+                        "id": state.next_id,
+                        "body": payload["body"],
+                        "user": {"login": "github-actions[bot]", "type": "Bot"},
+                    }
+                    state.next_id += 1
+                    state.comments.setdefault(number, []).append(comment)
+                    return self._reply(201, comment)
+                if method == "PATCH" and parts[:2] == ["issues", "comments"]:
+                    for comment in (c for cs in state.comments.values() for c in cs):
+                        if comment["id"] == int(parts[2]):
+                            comment["body"] = payload["body"]
+                            return self._reply(200, comment)
+            return self._reply(404, {"message": "Not Found"})
+
+        def do_GET(self) -> None:
+            self._route("GET")
+
+        def do_POST(self) -> None:
+            self._route("POST")
+
+        def do_PATCH(self) -> None:
+            self._route("PATCH")
+
+    return Handler
+
+
+@contextmanager
+def fake_github(state: FakeGitHubState) -> Iterator[str]:
+    """Serve ``state`` on 127.0.0.1 for the duration; yields the API base URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state, threading.Lock()))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+# --- running one job of a workflow ---------------------------------------------------------
+
+
+@dataclass
+class StepResult:
+    name: str
+    outcome: str  # success | failure | skipped
+    conclusion: str
+    seconds: float = 0.0
+    note: str = ""
+
+
+@dataclass
+class JobResult:
+    workflow: str
+    job: str
+    result: str  # success | failure | skipped
+    steps: list[StepResult] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Event:
+    """What GitHub would put in the ``github`` context for one run."""
+
+    name: str
+    sha: str
+    ref: str
+    payload: Mapping[str, Any]
+    secrets: Mapping[str, str] = field(default_factory=dict)
+    inputs: Mapping[str, str] = field(default_factory=dict)
+    api_url: str = "https://api.github.invalid"
+
+
+def _parse_command_file(path: Path) -> dict[str, str]:
+    """``name=value`` and ``name<<DELIM ... DELIM`` lines (GITHUB_OUTPUT, GITHUB_ENV)."""
+    values: dict[str, str] = {}
+    if not path.exists():
+        return values
+    lines = iter(path.read_text().splitlines())
+    for line in lines:
+        if "<<" in line and ("=" not in line or line.index("<<") < line.index("=")):
+            name, delimiter = line.split("<<", 1)
+            body = []
+            for more in lines:
+                if more == delimiter:
+                    break
+                body.append(more)
+            values[name] = "\n".join(body)
+        elif "=" in line:
+            name, value = line.split("=", 1)
+            values[name] = value
+    return values
+
+
+def _base_env() -> dict[str, str]:
+    """The caller's environment minus anything GitHub-specific (a real token, say)."""
+    return {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("GITHUB_", "RUNNER_", "ACTIONS_")) and k not in ("CI",)
+    }
+
+
+class JobRunner:
+    def __init__(self, scratch: Path, venv: Path, log: Any = None) -> None:
+        self.scratch = scratch
+        self.venv = venv
+        self.artifacts = scratch / "artifacts"
+        self.log = log or sys.stdout
+        self.run_id = 1000
+
+    def say(self, text: str) -> None:
+        print(text, file=self.log, flush=True)
+
+    def run(self, workflow_file: Path, job_id: str, workspace: Path, event: Event) -> JobResult:
+        workflow = yaml.safe_load(workflow_file.read_text())
+        job = workflow["jobs"][job_id]
+        self.run_id += 1
+        temp = workspace.parent / f"{workspace.name}-temp"
+        temp.mkdir(parents=True, exist_ok=True)
+        github = {
+            "event_name": event.name,
+            "event": dict(event.payload),
+            "sha": event.sha,
+            "ref": event.ref,
+            "repository": REPO_NAME,
+            "server_url": "https://github.invalid",
+            "api_url": event.api_url,
+            "run_id": str(self.run_id),
+            "workspace": str(workspace),
+            "token": TOKEN,
+            "workflow": workflow.get("name", workflow_file.stem),
+            "job": job_id,
+        }
+        context: dict[str, Any] = {
+            "github": github,
+            "runner": {"temp": str(temp), "os": "Linux"},
+            "secrets": {"GITHUB_TOKEN": TOKEN, **event.secrets},
+            "vars": {},
+            "inputs": dict(event.inputs),
+            "steps": {},
+            "env": {},
+            "job": {"status": "success"},
+            "matrix": {},
+            "needs": {},
+        }
+        result = JobResult(workflow_file.name, job_id, "success")
+        self.say(f"\n=== {workflow_file.name} / {job_id} ({event.name}) in {workspace}")
+        if not condition(job.get("if"), context, Status()):
+            result.result = "skipped"
+            self.say("    job skipped: its 'if:' is false")
+            return result
+        env = _base_env()
+        for scope in (workflow.get("env") or {}, job.get("env") or {}):
+            for key, value in scope.items():
+                env[key] = str(interpolate(value, context))
+        context["env"] = dict(env)
+        env.update(
+            CI="true",
+            GITHUB_WORKSPACE=str(workspace),
+            GITHUB_SHA=event.sha,
+            GITHUB_REF=event.ref,
+            GITHUB_EVENT_NAME=event.name,
+            GITHUB_REPOSITORY=REPO_NAME,
+            GITHUB_API_URL=event.api_url,
+            GITHUB_RUN_ID=str(self.run_id),
+            RUNNER_TEMP=str(temp),
+        )
+        event_path = temp / "event.json"
+        event_path.write_text(json.dumps(event.payload))
+        env["GITHUB_EVENT_PATH"] = str(event_path)
+        deadline = time.monotonic() + 60 * int(job.get("timeout-minutes", 360))
+        failed = False
+        for index, step in enumerate(job.get("steps") or []):
+            name = step.get("name") or step.get("run") or step.get("uses") or f"step {index + 1}"
+            status = Status(failed=failed)
+            if not condition(step.get("if"), context, status):
+                outcome = StepResult(name, "skipped", "skipped")
+            else:
+                outcome = self.step(step, name, env, context, workspace, temp, deadline)
+                if outcome.outcome == "failure" and step.get("continue-on-error") is True:
+                    outcome.conclusion = "success"
+                failed = failed or outcome.conclusion == "failure"
+            result.steps.append(outcome)
+            if step.get("id"):
+                context["steps"][step["id"]] = {
+                    "outcome": outcome.outcome,
+                    "conclusion": outcome.conclusion,
+                    "outputs": context["steps"].get(step["id"], {}).get("outputs", {}),
+                }
+            mark = {"success": "ok  ", "failure": "FAIL", "skipped": "skip"}[outcome.outcome]
+            note = f"  ({outcome.note})" if outcome.note else ""
+            self.say(f"    [{mark}] {name} {outcome.seconds:.1f}s{note}")
+        result.result = "failure" if failed else "success"
+        context["job"]["status"] = result.result
+        return result
+
+    def step(
+        self,
+        step: Mapping[str, Any],
+        name: str,
+        env: dict[str, str],
+        context: dict[str, Any],
+        workspace: Path,
+        temp: Path,
+        deadline: float,
+    ) -> StepResult:
+        started = time.monotonic()
+        try:
+            step_env = dict(env)
+            for key, value in (step.get("env") or {}).items():
+                step_env[key] = str(interpolate(value, {**context, "env": step_env}))
+            if "uses" in step:
+                note = self.action(step, context, workspace)
+            elif step.get("id") in LOCAL_SKIP_IDS:
+                note = f"local: .venv -> {self.venv}"
+            else:
+                note = self.shell(step, step_env, env, context, workspace, temp, deadline)
+        except (LocalCIError, ExpressionError, subprocess.TimeoutExpired, OSError) as exc:
+            self.say(f"      {exc}")
+            return StepResult(name, "failure", "failure", time.monotonic() - started, str(exc))
+        return StepResult(name, "success", "success", time.monotonic() - started, note)
+
+    def shell(
+        self,
+        step: Mapping[str, Any],
+        step_env: dict[str, str],
+        env: dict[str, str],
+        context: dict[str, Any],
+        workspace: Path,
+        temp: Path,
+        deadline: float,
+    ) -> str:
+        output, env_file = temp / "output", temp / "env"
+        for path in (output, env_file):
+            path.write_text("")
+        step_env.update(GITHUB_OUTPUT=str(output), GITHUB_ENV=str(env_file))
+        step_env["GITHUB_STEP_SUMMARY"] = str(temp / "summary.md")
+        done = subprocess.run(
+            ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", str(step["run"])],
+            cwd=workspace,
+            env=step_env,
+            timeout=max(deadline - time.monotonic(), 1),
+            check=False,
+        )
+        if step.get("id"):
+            outputs = _parse_command_file(output)
+            context["steps"].setdefault(step["id"], {})["outputs"] = outputs
+        env.update(_parse_command_file(env_file))
+        if done.returncode != 0:
+            raise LocalCIError(f"exit code {done.returncode}")
+        return ""
+
+    def action(self, step: Mapping[str, Any], context: dict[str, Any], workspace: Path) -> str:
+        action = str(step["uses"]).split("@", 1)[0]
+        inputs = {k: str(interpolate(v, context)) for k, v in (step.get("with") or {}).items()}
+        if action in NO_OP_ACTIONS:
+            return (
+                "local: "
+                + {
+                    "actions/checkout": "the job's fresh clone",
+                    "actions/setup-python": f"{self.venv}",
+                    "actions/cache": "no cache",
+                }[action]
+            )
+        if action == "actions/upload-artifact":
+            source = workspace / inputs["path"]
+            target = self.artifacts / inputs["name"]
+            if not source.exists():
+                if inputs.get("if-no-files-found", "warn") == "error":
+                    raise LocalCIError(f"upload-artifact: nothing at {inputs['path']}")
+                return "nothing to upload"
+            shutil.rmtree(target, ignore_errors=True)
+            if source.is_dir():
+                shutil.copytree(source, target)
+            else:
+                target.mkdir(parents=True)
+                shutil.copy2(source, target)
+            return f"local: {target}"
+        if action == "actions/download-artifact":
+            source = self.artifacts / inputs["name"]
+            if not source.is_dir():
+                raise LocalCIError(f"download-artifact: no artifact '{inputs['name']}'")
+            target = Path(inputs.get("path") or workspace)
+            target = target if target.is_absolute() else workspace / target
+            shutil.copytree(source, target, dirs_exist_ok=True)
+            return f"local: {target}"
+        raise LocalCIError(f"no local equivalent for action '{action}'")
+
+
+# --- the loop ---------------------------------------------------------------------------------
+
+
+@dataclass
+class LoopResult:
+    jobs: list[JobResult]
+    remote_tags: dict[str, str]  # tag -> commit
+    head_sha: str
+    comments: list[str]
+
+    @property
+    def released(self) -> list[str]:
+        return sorted(
+            tag for tag, sha in self.remote_tags.items() if sha == self.head_sha and "@v" in tag
+        )
+
+    @property
+    def ok(self) -> bool:
+        return all(j.result != "failure" for j in self.jobs) and bool(self.released)
+
+
+def remote_tags(remote: Path) -> dict[str, str]:
+    """Tag -> the commit it points at (annotated tags peeled), as ``git ls-remote`` says."""
+    tags: dict[str, str] = {}
+    for line in git(remote, "ls-remote", "--tags", str(remote)).splitlines():
+        sha, ref = line.split("\t")
+        name = ref.removeprefix("refs/tags/")
+        if name.endswith("^{}"):
+            tags[name[:-3]] = sha
+        else:
+            tags.setdefault(name, sha)
+    return tags
+
+
+def clone(remote: Path, target: Path, ref: str, venv: Path) -> Path:
+    git(remote.parent, "clone", "--quiet", "--no-hardlinks", str(remote), str(target))
+    git(target, "checkout", "--quiet", ref)
+    (target / ".venv").symlink_to(venv, target_is_directory=True)
+    return target
+
+
+def run_loop(
+    repo: Path, scratch: Path, base: str = "HEAD", full: bool = False, log: Any = None
+) -> LoopResult:
+    log = log or sys.stdout
+    repo = Path(git(repo, "rev-parse", "--show-toplevel"))
+    head_sha = git(repo, "rev-parse", "HEAD^{commit}")
+    base_sha = git(repo, "rev-parse", f"{base}^{{commit}}")
+    is_ancestor = ["git", "merge-base", "--is-ancestor", base_sha, head_sha]
+    if subprocess.run(is_ancestor, cwd=repo, check=False).returncode != 0:
+        raise LocalCIError(f"{base} is not an ancestor of HEAD: the pull request cannot merge")
+    venv = Path(sys.prefix)
+    workflows = repo / ".github" / "workflows"
+    scratch.mkdir(parents=True, exist_ok=True)
+    remote = scratch / "remote.git"
+    git(scratch, "init", "--quiet", "--bare", "--initial-branch", DEFAULT_BRANCH, str(remote))
+    git(
+        repo,
+        "push",
+        "--quiet",
+        str(remote),
+        f"{base_sha}:refs/heads/{DEFAULT_BRANCH}",
+        f"{head_sha}:refs/heads/{PR_BRANCH}",
+        "refs/tags/*:refs/tags/*",
+    )
+    runner = JobRunner(scratch, venv, log)
+    jobs: list[JobResult] = []
+    print(
+        f"local-ci: scratch space {scratch}\n  remote {remote}\n  base {base_sha[:12]} "
+        f"({DEFAULT_BRANCH}), pull request #{PR_NUMBER} at {head_sha[:12]}",
+        file=log,
+    )
+
+    pull_request = Event(
+        "pull_request",
+        head_sha,
+        f"refs/pull/{PR_NUMBER}/merge",
+        {
+            "number": PR_NUMBER,
+            "pull_request": {
+                "number": PR_NUMBER,
+                "base": {"sha": base_sha, "ref": DEFAULT_BRANCH},
+                "head": {"sha": head_sha, "ref": PR_BRANCH},
+            },
+        },
+    )
+    ci_jobs = (["lint", "test"] if full else []) + ["pipeline"]
+    for job_id in ci_jobs:
+        workspace = clone(remote, scratch / "jobs" / f"ci-{job_id}", head_sha, venv)
+        jobs.append(runner.run(workflows / "ci.yml", job_id, workspace, pull_request))
+    ci_conclusion = "failure" if any(j.result == "failure" for j in jobs) else "success"
+
+    state = FakeGitHubState(pulls={PR_NUMBER: head_sha})
+    with fake_github(state) as api_url:
+        workflow_run = Event(
+            "workflow_run",
+            base_sha,
+            f"refs/heads/{DEFAULT_BRANCH}",
+            {
+                "workflow_run": {
+                    "id": runner.run_id,
+                    "event": "pull_request",
+                    "conclusion": ci_conclusion,
+                    "head_sha": head_sha,
+                    "head_branch": PR_BRANCH,
+                    "head_repository": {"full_name": REPO_NAME},
+                },
+                "repository": {"default_branch": DEFAULT_BRANCH},
+            },
+            api_url=api_url,
+        )
+        workspace = clone(remote, scratch / "jobs" / "pr-report-comment", base_sha, venv)
+        jobs.append(runner.run(workflows / "pr-report.yml", "comment", workspace, workflow_run))
+    comments = [c["body"] for c in state.comments.get(PR_NUMBER, [])]
+    for body in comments:
+        print(f"\n--- comment on pull request #{PR_NUMBER} ---\n{body}---", file=log)
+
+    # Merge: main fast-forwards to the pull request's head, then the push runs release.
+    git(repo, "push", "--quiet", str(remote), f"{head_sha}:refs/heads/{DEFAULT_BRANCH}")
+    push = Event(
+        "push",
+        head_sha,
+        f"refs/heads/{DEFAULT_BRANCH}",
+        {"repository": {"default_branch": DEFAULT_BRANCH}, "before": base_sha, "after": head_sha},
+        secrets={"DVC_REMOTE_URL": str(scratch / "dvc-storage")},
+    )
+    workspace = clone(remote, scratch / "jobs" / "release", DEFAULT_BRANCH, venv)
+    jobs.append(runner.run(workflows / "release.yml", "release", workspace, push))
+
+    result = LoopResult(jobs, remote_tags(remote), head_sha, comments)
+    print("\n=== summary", file=log)
+    for job in jobs:
+        print(f"    {job.workflow} / {job.job}: {job.result}", file=log)
+    print(f"    comments on #{PR_NUMBER}: {len(comments)}", file=log)
+    released = ", ".join(result.released) or "none"
+    print(f"    release tags on the remote for {head_sha[:12]}: {released}", file=log)
+    print(f"local-ci: {'OK' if result.ok else 'FAILED'}", file=log)
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="local_ci", description=__doc__.splitlines()[0])
+    parser.add_argument("--base", default="HEAD", help="the pull request's base (default HEAD)")
+    parser.add_argument("--workdir", type=Path, help="scratch directory (default: a new temp dir)")
+    parser.add_argument("--full", action="store_true", help="also run ci's lint and test jobs")
+    parser.add_argument("--repo", type=Path, default=Path("."))
+    args = parser.parse_args(argv)
+    scratch = args.workdir or Path(tempfile.mkdtemp(prefix="mlgate-local-ci-"))
+    if args.workdir and args.workdir.exists() and any(args.workdir.iterdir()):
+        print(f"local-ci: {args.workdir} is not empty", file=sys.stderr)
+        return 2
+    try:
+        result = run_loop(args.repo, scratch, args.base, args.full)
+    except LocalCIError as exc:
+        print(f"local-ci: error: {exc}", file=sys.stderr)
+        return 2
+    return 0 if result.ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
