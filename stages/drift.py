@@ -134,8 +134,8 @@ def main(argv: Sequence[str]) -> None:
     parser.add_argument("--metrics", required=True)
     args = parser.parse_args(argv)
     progress = Progress(SECTION)
-    schema, params = load_params("schema"), check_params(load_params(SECTION))
     try:
+        schema, params = load_params("schema"), check_params(load_params(SECTION))
         reference, current = read_split(args.reference), read_split(args.current)
         progress(f"comparing {len(current)} current rows with {len(reference)} reference rows")
         report = drift_report(reference, current, schema, params, (args.reference, args.current))

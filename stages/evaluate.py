@@ -260,8 +260,8 @@ def main(argv: Sequence[str]) -> None:
     args = parser.parse_args(argv)
     outputs = [args.metrics, args.inference, args.plots]
     progress = Progress(SECTION)
-    schema, params = load_params("schema"), check_params(load_params(SECTION))
     try:
+        schema, params = load_params("schema"), check_params(load_params(SECTION))
         model = load_model(args.model)
         test = read_split(args.test)
         progress(f"scoring {len(test)} test rows, permutation importance on a subsample")

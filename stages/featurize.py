@@ -148,6 +148,7 @@ def main(argv: Sequence[str]) -> None:
     progress = Progress(SECTION)
     schema, params = load_params("schema"), load_params(SECTION)
     try:
+        build_featurizer(schema, params)  # bad params fail before any data is read
         train = read_split(args.inputs[0])
         progress(f"fitting on {len(train)} training rows")
         featurizer = fit_featurizer(train, schema, params, args.inputs[0])

@@ -40,7 +40,7 @@ def _renumber(node: Any, ids: dict[Any, int], files: dict[str, str]) -> Any:
     """A copy of a skops schema with `__id__` values and entry file names renumbered."""
     if isinstance(node, dict):
         result: dict[str, Any] = {}
-        for key, value in node.items():
+        for key, value in sorted(node.items()):  # the order the schema is written in
             if key == "__id__":
                 result[key] = ids.setdefault(value, len(ids) + 1)
             elif key == "file" and isinstance(value, str):

@@ -1,0 +1,206 @@
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from stages.common import StageError
+from stages.evaluate import (
+    check_params,
+    evaluate,
+    fairness_metrics,
+    inference_timing,
+    permutation_importance,
+    plot_data,
+    quality_metrics,
+    split_target,
+)
+from stages.featurize import fit_featurizer, transform
+from stages.modelio import save_model
+from stages.train import fit_model
+from tests.stages.modelling_data import FEATURIZE_PARAMS, HGB_PARAMS, schema, validated_frame
+from tests.stages.stage_runner import run_stage
+
+PARAMS = {
+    "threshold": 0.5,
+    "seed": 3,
+    "importance_rows": 200,
+    "importance_repeats": 2,
+    "importance_top": 2,
+    "curve_points": 11,
+    "calibration_bins": 5,
+    "latency_rows": 5,
+    "batch_repeats": 2,
+}
+
+
+@pytest.fixture(scope="module")
+def model():
+    train = validated_frame(400)
+    featurizer = fit_featurizer(train, schema(), FEATURIZE_PARAMS)
+    return fit_model(featurizer, transform(featurizer, train, schema()), "income", HGB_PARAMS)
+
+
+def test_quality_metrics_on_known_predictions() -> None:
+    y = np.array([0, 0, 1, 1])
+    proba = np.array([0.1, 0.6, 0.4, 0.9])
+    metrics = quality_metrics(y, proba, 0.5)
+    assert metrics["accuracy"] == 0.5 and metrics["precision"] == 0.5
+    assert metrics["recall"] == 0.5 and metrics["roc_auc"] == 0.75
+    assert metrics["brier"] == pytest.approx((0.01 + 0.36 + 0.36 + 0.01) / 4)
+    perfect = quality_metrics(y, np.array([0.0, 0.2, 0.8, 1.0]), 0.5)
+    assert perfect["accuracy"] == perfect["roc_auc"] == perfect["f1"] == 1.0
+    assert np.isfinite(perfect["log_loss"])  # clipped: a certain, right guess is not -inf
+
+
+def test_fairness_gaps_and_groups_by_hand() -> None:
+    y = np.array([1, 1, 0, 0, 1, 1, 0, 0])
+    predicted = np.array([1, 1, 1, 0, 1, 0, 0, 0])
+    groups = pd.DataFrame({"sex": ["F", "F", "F", "F", "M", "M", "M", "M"]})
+    report = fairness_metrics(y, predicted, groups)["sex"]
+    assert report["selection_rate"] == {"F": 0.75, "M": 0.25}
+    assert report["recall"] == {"F": 1.0, "M": 0.5}
+    assert report["demographic_parity_difference"] == pytest.approx(0.5)
+    # TPR gap 0.5, FPR gap 0.5 - 0 = 0.5
+    assert report["equalized_odds_difference"] == pytest.approx(0.5)
+
+
+def test_group_without_positives_has_undefined_recall() -> None:
+    report = fairness_metrics(
+        np.array([1, 0, 0, 0]), np.array([1, 0, 1, 0]), pd.DataFrame({"race": list("AABB")})
+    )["race"]
+    assert report["recall"]["A"] == 1.0 and np.isnan(report["recall"]["B"])
+
+
+def test_split_target_errors_name_the_file() -> None:
+    frame = validated_frame(20)
+    with pytest.raises(StageError, match=r"t.parquet: missing column\(s\) income"):
+        split_target(frame.drop(columns="income"), schema(), "t.parquet")
+    with pytest.raises(StageError, match="t.parquet: column 'income' has a single class"):
+        split_target(frame.assign(income=">50K"), schema(), "t.parquet")
+    missing = frame.astype({"income": "object"})
+    missing.loc[4, "income"] = None
+    with pytest.raises(StageError, match="t.parquet: column 'income' is missing at row 4"):
+        split_target(missing, schema(), "t.parquet")
+
+
+def test_permutation_importance_ranks_informative_columns(model) -> None:
+    test = validated_frame(400, seed=5)
+    X, y = split_target(test, schema(), "test")
+    noise = X.assign(workclass=X["workclass"].sample(frac=1, random_state=0).to_numpy())
+    table = permutation_importance(model, noise, y, PARAMS)
+    assert table.equals(permutation_importance(model, noise, y, PARAMS))  # seeded
+    ranking = table["feature"].tolist()
+    assert ranking.index("age") < ranking.index("workclass")
+    assert set(ranking) == {"age", "hours_per_week", "sex", "workclass"}
+
+
+def test_plot_data_is_small_and_consistent() -> None:
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 1000)
+    proba = np.clip(y * 0.3 + rng.random(1000) * 0.7, 0, 1)
+    importance = pd.DataFrame({"feature": ["a", "b"], "importance": [0.2, 0.1], "std": [0, 0]})
+    plots = plot_data(y, proba, importance, PARAMS, ["no", "yes"])
+    roc = plots["roc"]
+    assert len(roc) <= 11 and (roc[0]["fpr"], roc[0]["tpr"]) == (0.0, 0.0)
+    assert (roc[-1]["fpr"], roc[-1]["tpr"]) == (1.0, 1.0)
+    assert len(plots["precision_recall"]) <= 11 and len(plots["calibration"]) <= 5
+    assert sum(cell["count"] for cell in plots["confusion"]) == 1000
+    assert {(c["actual"], c["predicted"]) for c in plots["confusion"]} == {
+        ("no", "no"),
+        ("no", "yes"),
+        ("yes", "no"),
+        ("yes", "yes"),
+    }
+    assert plots["importance"] == [
+        {"feature": "a", "importance": 0.2},
+        {"feature": "b", "importance": 0.1},
+    ]
+
+
+def test_evaluate_follows_the_metrics_contract(model) -> None:
+    test = validated_frame(300, seed=9)
+    metrics, plots = evaluate(model, test, schema(), PARAMS, 1234)
+    for key in (
+        "accuracy",
+        "precision",
+        "recall",
+        "f1",
+        "roc_auc",
+        "average_precision",
+        "log_loss",
+        "brier",
+    ):
+        assert 0 <= metrics[key] <= 1 or key == "log_loss"
+    assert metrics["model_size_bytes"] == 1234 and metrics["roc_auc"] > 0.85
+    sex = metrics["fairness"]["sex"]
+    assert set(sex) == {
+        "demographic_parity_difference",
+        "equalized_odds_difference",
+        "selection_rate",
+        "recall",
+    }
+    assert set(sex["selection_rate"]) == {"Female", "Male"}
+    assert len(metrics["importance"]) == 2 and len(plots["importance"]) == 4
+
+
+def test_inference_timing_keys(model) -> None:
+    X = validated_frame(50, seed=2, with_target=False)
+    timing = inference_timing(model, X, PARAMS)
+    assert timing["batch_rows_per_s"] > 0
+    assert 0 < timing["latency"]["p50_ms"] <= timing["latency"]["p95_ms"]
+    assert timing["rows"] == {"batch": 50, "latency": 5}
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ({"threshold": 1.5}, r"'evaluate.threshold' must be in \(0, 1\)"),
+        ({"threshold": "high"}, r"'evaluate.threshold' must be int or float"),
+        ({"importance_rows": True}, r"'evaluate.importance_rows' must be int"),
+        ({"curve_points": 1}, r"'evaluate.curve_points' must be >= 2"),
+    ],
+)
+def test_invalid_params_name_the_key(override, message) -> None:
+    with pytest.raises(StageError, match=message):
+        check_params({**PARAMS, **override})
+
+
+def test_main_writes_metrics_plots_and_timing(model, tmp_path: Path) -> None:
+    save_model(model, tmp_path / "model.skops")
+    validated_frame(300, seed=4).to_parquet(tmp_path / "test.parquet")
+    args = [
+        "--model",
+        "model.skops",
+        "--test",
+        "test.parquet",
+        "--metrics",
+        "m/metrics.json",
+        "--inference",
+        "m/inference.json",
+        "--plots",
+        "plots",
+    ]
+    params = {"schema": schema(), "evaluate": PARAMS}
+    result = run_stage("evaluate", args, tmp_path, params)
+    assert result.returncode == 0, result.stderr
+    metrics = json.loads((tmp_path / "m/metrics.json").read_text())
+    assert metrics["model_size_bytes"] == (tmp_path / "model.skops").stat().st_size
+    assert set(json.loads((tmp_path / "m/inference.json").read_text())) >= {
+        "batch_rows_per_s",
+        "latency",
+    }
+    assert sorted(p.name for p in (tmp_path / "plots").iterdir()) == [
+        "calibration.json",
+        "confusion.json",
+        "importance.json",
+        "precision_recall.json",
+        "roc.json",
+    ]
+    failed = run_stage("evaluate", args, tmp_path, {**params, "evaluate": {**PARAMS, "seed": 0.5}})
+    assert failed.returncode == 1
+    assert failed.stderr.strip().splitlines() == [
+        "evaluate: error: params.yaml: 'evaluate.seed' must be int, got float 0.5"
+    ]
+    assert not (tmp_path / "m/metrics.json").exists() and not (tmp_path / "plots").exists()

@@ -1,0 +1,76 @@
+import io
+import math
+import zipfile
+from pathlib import Path
+
+import pytest
+import skops.io as sio
+from sklearn.preprocessing import FunctionTransformer
+
+from stages.common import StageError
+from stages.featurize import fit_featurizer, transform
+from stages.modelio import (
+    FIXED_DATE,
+    TRUSTED_TYPES,
+    canonical_archive,
+    dumps_model,
+    load_model,
+    loads_model,
+    save_model,
+)
+from stages.train import fit_model
+from tests.stages.modelling_data import (
+    FEATURIZE_PARAMS,
+    HGB_PARAMS,
+    LOGREG_PARAMS,
+    schema,
+    validated_frame,
+)
+
+
+def fitted(params):
+    train = validated_frame()
+    featurizer = fit_featurizer(train, schema(), FEATURIZE_PARAMS)
+    return fit_model(featurizer, transform(featurizer, train, schema()), "income", params)
+
+
+@pytest.mark.parametrize("params", [HGB_PARAMS, LOGREG_PARAMS], ids=["hgb", "logreg"])
+def test_same_model_gives_same_bytes_and_round_trips(params, tmp_path: Path) -> None:
+    first, second = dumps_model(fitted(params)), dumps_model(fitted(params))
+    assert first == second  # raw skops output differs: ids, uuids and timestamps
+    model = fitted(params)
+    size = save_model(model, tmp_path / "m" / "model.skops")
+    assert size == (tmp_path / "m" / "model.skops").stat().st_size
+    loaded = load_model(tmp_path / "m" / "model.skops")
+    frame = validated_frame(50, seed=3, with_target=False)
+    assert (loaded.predict_proba(frame) == model.predict_proba(frame)).all()
+
+
+def test_canonical_archive_fixes_dates_and_order() -> None:
+    archive = canonical_archive(sio.dumps(fitted(HGB_PARAMS)))
+    with zipfile.ZipFile(io.BytesIO(archive)) as zipped:
+        infos = zipped.infolist()
+    names = [info.filename for info in infos]
+    assert names == sorted(names) and "schema.json" in names
+    assert {info.date_time for info in infos} == {FIXED_DATE}
+    assert canonical_archive(archive) == archive  # idempotent
+
+
+def test_trusted_list_is_exactly_what_the_model_families_need() -> None:
+    needed = set()
+    for params in (HGB_PARAMS, LOGREG_PARAMS):
+        needed |= set(sio.get_untrusted_types(data=dumps_model(fitted(params))))
+    assert needed == set(TRUSTED_TYPES)  # no type trusted that no model needs
+
+
+def test_untrusted_types_are_refused() -> None:
+    data = dumps_model(FunctionTransformer(math.sqrt))
+    with pytest.raises(StageError, match=r"model.skops: refusing to load untrusted types.*sqrt"):
+        loads_model(data, "model.skops")
+
+
+def test_unreadable_archives_are_errors(tmp_path: Path) -> None:
+    with pytest.raises(StageError, match="not a readable skops model archive"):
+        loads_model(b"not a zip", "x.skops")
+    with pytest.raises(StageError, match=r"missing\.skops: cannot read model"):
+        load_model(tmp_path / "missing.skops")

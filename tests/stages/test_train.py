@@ -1,0 +1,112 @@
+from pathlib import Path
+
+import pytest
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.metrics import roc_auc_score
+from sklearn.pipeline import Pipeline
+
+from stages.common import StageError
+from stages.featurize import fit_featurizer, transform
+from stages.modelio import dumps_model, save_model
+from stages.train import build_classifier, fit_model
+from tests.stages.modelling_data import (
+    FEATURIZE_PARAMS,
+    HGB_PARAMS,
+    LOGREG_PARAMS,
+    schema,
+    validated_frame,
+)
+from tests.stages.stage_runner import run_stage
+
+
+@pytest.fixture(scope="module")
+def prepared():
+    train = validated_frame(400)
+    featurizer = fit_featurizer(train, schema(), FEATURIZE_PARAMS)
+    return featurizer, transform(featurizer, train, schema())
+
+
+@pytest.mark.parametrize("params", [HGB_PARAMS, LOGREG_PARAMS], ids=["hgb", "logreg"])
+def test_each_family_learns_and_scores_validated_rows(prepared, params) -> None:
+    featurizer, features = prepared
+    before = features.copy()
+    model = fit_model(featurizer, features, "income", params)
+    assert features.equals(before)
+    assert isinstance(model, Pipeline) and model.steps[0][1] is featurizer
+    test = validated_frame(300, seed=1)
+    proba = model.predict_proba(test.drop(columns="income"))[:, 1]
+    assert roc_auc_score(test["income"] == ">50K", proba) > 0.85
+
+
+def test_hyperparameters_and_seed_reach_the_estimator() -> None:
+    params = {**HGB_PARAMS, "hist_gradient_boosting": {"learning_rate": 0.3, "max_iter": 5}}
+    classifier = build_classifier(params, ["age"], ["sex"])
+    assert isinstance(classifier, HistGradientBoostingClassifier)
+    assert (classifier.learning_rate, classifier.max_iter) == (0.3, 5)
+    assert classifier.random_state == 7 and classifier.categorical_features == ["sex"]
+
+
+def test_same_params_same_model_bytes(prepared) -> None:
+    featurizer, features = prepared
+    first = dumps_model(fit_model(featurizer, features, "income", HGB_PARAMS))
+    second = dumps_model(fit_model(featurizer, features, "income", HGB_PARAMS))
+    assert first == second
+    changed = {**HGB_PARAMS, "hist_gradient_boosting": {"max_iter": 21, "early_stopping": False}}
+    assert dumps_model(fit_model(featurizer, features, "income", changed)) != first
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({**HGB_PARAMS, "model": "random_forest"}, r"'train.model' must be one of hist_grad"),
+        ({**HGB_PARAMS, "model": 3}, r"'train.model' must be str"),
+        ({**HGB_PARAMS, "seed": "x"}, r"'train.seed' must be int"),
+        ({**HGB_PARAMS, "seed": True}, r"'train.seed' must be int"),
+        ({**HGB_PARAMS, "hist_gradient_boosting": [1]}, r"'train.hist_gradient_boosting' must"),
+        (
+            {**HGB_PARAMS, "hist_gradient_boosting": {"learnin_rate": 0.1}},
+            r"'train.hist_gradient_boosting' has unknown hyperparameter\(s\) learnin_rate",
+        ),
+        (
+            {**LOGREG_PARAMS, "logistic_regression": {"random_state": 1}},
+            r"'train.logistic_regression.random_state': set 'train.seed' instead",
+        ),
+    ],
+)
+def test_invalid_params_name_the_key(params, message) -> None:
+    with pytest.raises(StageError, match=message):
+        build_classifier(params, ["age"], ["sex"])
+
+
+def test_invalid_hyperparameter_value_names_the_family(prepared) -> None:
+    featurizer, features = prepared
+    params = {**HGB_PARAMS, "hist_gradient_boosting": {"learning_rate": "fast"}}
+    with pytest.raises(StageError, match=r"'train.hist_gradient_boosting': .*'learning_rate'"):
+        fit_model(featurizer, features, "income", params)
+
+
+def test_single_class_or_missing_target_is_an_error(prepared) -> None:
+    featurizer, features = prepared
+    with pytest.raises(StageError, match=r"f.parquet: column 'income' has a single class"):
+        fit_model(featurizer, features.assign(income=0), "income", HGB_PARAMS, "f.parquet")
+    with pytest.raises(StageError, match=r"f.parquet: missing column\(s\) income"):
+        fit_model(featurizer, features.drop(columns="income"), "income", HGB_PARAMS, "f.parquet")
+
+
+def test_main_trains_and_bad_params_leave_no_model(prepared, tmp_path: Path) -> None:
+    featurizer, features = prepared
+    features.to_parquet(tmp_path / "features.parquet")
+    save_model(featurizer, tmp_path / "featurizer.skops")
+    args = ["--features", "features.parquet", "--featurizer", "featurizer.skops"]
+    args += ["--model", "models/model.skops"]
+    ok = run_stage("train", args, tmp_path, {"schema": schema(), "train": LOGREG_PARAMS})
+    assert ok.returncode == 0, ok.stderr
+    assert "training logistic_regression on 400 rows" in ok.stderr
+    assert (tmp_path / "models/model.skops").exists()
+    bad = {**HGB_PARAMS, "hist_gradient_boosting": {"max_iter": -1}}
+    failed = run_stage("train", args, tmp_path, {"schema": schema(), "train": bad})
+    assert failed.returncode == 1
+    last = failed.stderr.strip().splitlines()[-1]
+    assert last.startswith("train: error: params.yaml: 'train.hist_gradient_boosting': ")
+    assert "max_iter" in last and "Traceback" not in failed.stderr
+    assert not (tmp_path / "models/model.skops").exists()
