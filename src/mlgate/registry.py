@@ -17,7 +17,6 @@ it unchanged. What mlgate adds:
 
 from __future__ import annotations
 
-import importlib.metadata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -72,6 +71,8 @@ def _dirty_paths(repo_root: Path) -> list[str]:
 
 
 def _tool() -> dict[str, str]:
+    import importlib.metadata  # ~0.1 s to import: kept off the history path
+
     try:
         dvc_version = importlib.metadata.version("dvc")
     except importlib.metadata.PackageNotFoundError:  # pragma: no cover - dvc is a dependency
@@ -326,10 +327,15 @@ def release(
 # --- stages: promote and rollback ------------------------------------------------------
 
 
-def assignments(tags: list[GitTagRef], artifact: str) -> list[Assignment]:
-    """The stage tags of ``artifact`` resolved to versions (via the release at their commit)."""
+def assignments(
+    tags: list[GitTagRef], artifact: str, known: list[ReleaseTag] | None = None
+) -> list[Assignment]:
+    """The stage tags of ``artifact`` resolved to versions (via the release at their commit).
+
+    ``known``: the artifact's releases when the caller has them already.
+    """
     by_sha: dict[str, Version] = {}
-    for rel in releases(tags, artifact):
+    for rel in releases(tags, artifact) if known is None else known:
         by_sha.setdefault(rel.sha, rel.version)  # highest version at a commit, like GTO
     found = []
     for tag in tags:
@@ -543,7 +549,7 @@ class HistoryEntry:
         }
 
 
-def main_metrics(metrics: dict[str, float]) -> dict[str, float]:
+def main_metrics(metrics: dict[str, Any]) -> dict[str, Any]:
     """The headline metrics: top-level keys (``accuracy``, not ``fairness.sex.…``)."""
     return {k: v for k, v in metrics.items() if "." not in k and ":" not in k}
 
@@ -583,10 +589,9 @@ def history(
     name = artifact if artifact is not None else _artifact_name(root, None)
     tags = list_tags(root, with_messages=True)
     by_name = {t.name: t for t in tags}
-    found = releases(tags, name)
-    if limit is not None:
-        found = found[:limit]
-    holders = current_holders(assignments(tags, name))
+    every = releases(tags, name)
+    found = every[:limit] if limit is not None else every
+    holders = current_holders(assignments(tags, name, every))
     order = load_stage_order(root)
     stages_of: dict[Version, list[str]] = {}
     for stage, version in sorted(
@@ -600,14 +605,20 @@ def history(
     entries = []
     for rel in found:
         block = blocks[rel.name]
-        metrics = block.metrics if block.status == lineage.OK else fallback.get(rel.sha, {})
+        if block.status == lineage.OK:
+            recorded = block.data.get("metrics")
+            metrics = lineage.numeric_items(
+                main_metrics(recorded) if isinstance(recorded, dict) else {}
+            )
+        else:
+            metrics = main_metrics(fallback.get(rel.sha, {}))
         entries.append(
             HistoryEntry(
                 rel.name,
                 rel.version,
                 rel.sha,
                 rel.date,
-                main_metrics(metrics),
+                metrics,
                 stages_of.get(rel.version, []),
                 block.status,
                 block.problem if block.status == lineage.CORRUPT else "",
