@@ -168,9 +168,10 @@ def locate(metric: str, head: MetricsAt, base: MetricsAt | None, source: str) ->
     """The (file, key) a rule's metric names; unknown or ambiguous names are ConfigErrors."""
     declared = list(head.files)
     if ":" in metric:
-        path, key = metric.rsplit(":", 1)
-        if path in head.files:
-            return path, key
+        for path in sorted(head.files, key=len, reverse=True):
+            if metric.startswith(f"{path}:"):
+                return path, metric[len(path) + 1 :]
+        path = metric.split(":", 1)[0]
         raise ConfigError(
             f"{source}: gates rule '{metric}': '{path}' is not a metrics file declared in "
             f"dvc.yaml (declared: {', '.join(declared) or 'none'})"

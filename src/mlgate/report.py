@@ -232,11 +232,14 @@ def _params_section(data: ReportData, limit: int | None) -> str:
 def _size(size: int | None) -> str:
     if size is None:
         return "—"
-    for unit in ("B", "KB", "MB", "GB"):
-        if abs(size) < 1024 or unit == "GB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size = size / 1024  # type: ignore[assignment]
-    return str(size)  # pragma: no cover - loop always returns
+    if size < 1024:
+        return f"{size} B"
+    scaled = float(size)
+    for unit in ("KB", "MB", "GB"):
+        scaled /= 1024
+        if scaled < 1024 or unit == "GB":
+            break
+    return f"{scaled:.1f} {unit}"
 
 
 def _lock_section(data: ReportData, limit: int | None) -> str:
