@@ -441,6 +441,10 @@ def clone(remote: Path, target: Path, ref: str, venv: Path) -> Path:
     git(remote.parent, "clone", "--quiet", "--no-hardlinks", str(remote), str(target))
     git(target, "checkout", "--quiet", ref)
     (target / ".venv").symlink_to(venv, target_is_directory=True)
+    # A symlink is not matched by a '.venv/' ignore rule; keep the clone's status clean
+    # (mlgate release refuses a dirty tree) without touching any tracked file.
+    with (target / ".git" / "info" / "exclude").open("a") as exclude:
+        exclude.write("/.venv\n")
     return target
 
 
