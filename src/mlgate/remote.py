@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 
@@ -40,6 +40,8 @@ class RemoteState:
     name: str
     default_branch: str | None  # e.g. "main"; None when the remote's HEAD is unborn
     tags: frozenset[str]
+    branch_sha: str | None = None  # the default branch's tip
+    tag_objects: dict[str, str] = field(default_factory=dict, compare=False)  # name -> object
 
 
 def require_remote(repo_root: str | Path, name: str) -> str:
@@ -70,55 +72,78 @@ def read_remote(repo_root: str | Path, name: str) -> RemoteState:
     if done.returncode != 0:
         raise RefusedError(f"cannot reach git remote '{name}' ({url}): {_last_line(done.stderr)}")
     default_branch = None
-    tags = set()
+    objects: dict[str, str] = {}
+    heads: dict[str, str] = {}
     for line in done.stdout.splitlines():
         if line.startswith("ref: ") and line.endswith("\tHEAD"):
             target = line[len("ref: ") : -len("\tHEAD")]
             default_branch = target.removeprefix("refs/heads/")
         else:
-            _, _, ref = line.partition("\t")
+            sha, _, ref = line.partition("\t")
             if ref.startswith("refs/tags/") and not ref.endswith("^{}"):
-                tags.add(ref.removeprefix("refs/tags/"))
-    if default_branch is not None and f"\trefs/heads/{default_branch}" not in done.stdout:
+                objects[ref.removeprefix("refs/tags/")] = sha
+            elif ref.startswith("refs/heads/"):
+                heads[ref.removeprefix("refs/heads/")] = sha
+    if default_branch not in heads:
         default_branch = None  # HEAD names a branch that does not exist yet
-    return RemoteState(name, default_branch, frozenset(tags))
+    return RemoteState(
+        name,
+        default_branch,
+        frozenset(objects),
+        heads.get(default_branch) if default_branch else None,
+        objects,
+    )
+
+
+def _local_tag_objects(repo_root: str | Path) -> dict[str, str]:
+    out = git(repo_root, "for-each-ref", "--format=%(refname:strip=2) %(objectname)", "refs/tags")
+    return dict(line.rsplit(" ", 1) for line in out.splitlines() if " " in line)
+
+
+def _has_commit(repo_root: str | Path, sha: str) -> bool:
+    done = subprocess.run(
+        ["git", "cat-file", "-e", f"{sha}^{{commit}}"], cwd=repo_root, capture_output=True
+    )
+    return done.returncode == 0
 
 
 def fetch(repo_root: str | Path, remote: RemoteState) -> None:
-    """Fetch every tag of the remote and its default branch (as a remote-tracking ref).
+    """Bring the remote's tags and default branch here, unless they are here already.
 
     Tags are fetched without force: a local tag that differs from the remote's tag of the same
-    name is never overwritten; git refuses and so does mlgate, naming the tag.
+    name is never overwritten; git refuses and so does mlgate. When every remote tag already
+    exists locally with the same object and the branch tip is known, nothing is fetched (a
+    CI clone usually has everything; fetching 1,000 tags costs a negotiation).
     """
+    local = _local_tag_objects(repo_root)
+    current = all(local.get(name) == sha for name, sha in remote.tag_objects.items())
+    if current and (remote.branch_sha is None or _has_commit(repo_root, remote.branch_sha)):
+        return
     refspecs = ["refs/tags/*:refs/tags/*"]
     if remote.default_branch:
         branch = remote.default_branch
         refspecs.append(f"+refs/heads/{branch}:refs/remotes/{remote.name}/{branch}")
     done = subprocess.run(
-        ["git", "fetch", "--quiet", "--no-tags", remote.name, *refspecs],
+        ["git", "fetch", "--no-tags", "--no-progress", remote.name, *refspecs],
         cwd=repo_root,
         capture_output=True,
         text=True,
         check=False,
     )
     if done.returncode != 0:
-        raise RefusedError(
-            f"cannot fetch tags from git remote '{remote.name}': {_last_line(done.stderr)}"
-        )
+        rejected = [line.strip() for line in done.stderr.splitlines() if "[rejected]" in line]
+        detail = " ".join(rejected[0].split()) if rejected else _last_line(done.stderr)
+        raise RefusedError(f"cannot fetch tags from git remote '{remote.name}': {detail}")
 
 
 def on_default_branch(repo_root: str | Path, remote: RemoteState, sha: str) -> bool:
     """Whether commit ``sha`` is on the remote's default branch (after ``fetch``)."""
-    if remote.default_branch is None:
+    if remote.branch_sha is None:
         return False
+    if sha == remote.branch_sha:
+        return True
     done = subprocess.run(
-        [
-            "git",
-            "merge-base",
-            "--is-ancestor",
-            sha,
-            f"refs/remotes/{remote.name}/{remote.default_branch}",
-        ],
+        ["git", "merge-base", "--is-ancestor", sha, remote.branch_sha],
         cwd=repo_root,
         capture_output=True,
         check=False,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -252,9 +253,7 @@ def test_rejected_push_removes_the_local_tag_and_takes_the_next_version(
         calls["n"] += 1
         state = real_read(root, name)
         # A's first look at the remote happened before B pushed.
-        return (
-            RemoteState(state.name, state.default_branch, frozenset()) if calls["n"] == 1 else state
-        )
+        return replace(state, tags=frozenset(), tag_objects={}) if calls["n"] == 1 else state
 
     def stale_fetch(root: Path, state: RemoteState) -> None:
         if calls["n"] == 1:
@@ -329,3 +328,19 @@ def test_remote_rejected_because_a_simultaneous_push_won_is_retried(
     assert result.exit_code == 0, result.output
     assert last_line(result.stdout) == f"{ARTIFACT}@v0.0.2"
     assert tag_names(published.root) == published.remote_tags()
+
+
+def test_refuses_when_a_local_tag_differs_from_the_remote_one(published: Published) -> None:
+    """A tag of the same name but another object on each side is never overwritten."""
+    subprocess.run(
+        ["git", "tag", "-a", "other-tool@v1.0.0", "-m", "remote's", "main"],
+        cwd=published.remote,
+        check=True,
+    )
+    published.repo.git("tag", "-a", "other-tool@v1.0.0", "-m", "local")
+    local = published.repo.git("rev-parse", "other-tool@v1.0.0")
+    result = published.mlgate("release")
+    assert result.exit_code == 2, result.output
+    assert "cannot fetch tags from git remote 'origin'" in result.stderr
+    assert "would clobber existing tag" in result.stderr
+    assert published.repo.git("rev-parse", "other-tool@v1.0.0") == local
