@@ -72,7 +72,7 @@ monitor-check:
 	cp metrics/drift.json $(MONITOR_DIR)/drift.json
 	$(BIN)/mlgate check --gates monitoring/drift-gates.yaml --baseline none --allow-stale \
 		--format json \
-		> $(MONITOR_DIR)/gate.json || { cat $(MONITOR_DIR)/gate.json; exit 1; }
+		> $(MONITOR_DIR)/gate.json || { status=$$?; cat $(MONITOR_DIR)/gate.json; exit $$status; }
 	cat $(MONITOR_DIR)/gate.json
 
 ci-local:

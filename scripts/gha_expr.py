@@ -249,6 +249,14 @@ def _member(value: Any, key: Any) -> Any:
     return None
 
 
+def _whole_template(text: str) -> str | None:
+    """The expression when ``text`` is exactly one ``${{ ... }}`` (not ``${{ a }}/${{ b }}``)."""
+    matches = list(_TEMPLATE.finditer(text.strip()))
+    if len(matches) == 1 and matches[0].span() == (0, len(text.strip())):
+        return matches[0].group(1)
+    return None
+
+
 def evaluate(text: str, context: Mapping[str, Any], status: Status | None = None) -> Any:
     """The value of one expression (the text between ``${{`` and ``}}``)."""
     return _Parser(text, context, status or Status()).parse()
@@ -258,9 +266,9 @@ def interpolate(text: Any, context: Mapping[str, Any], status: Status | None = N
     """A YAML value with every ``${{ expr }}`` replaced; non-strings are returned as they are."""
     if not isinstance(text, str):
         return text
-    whole = _TEMPLATE.fullmatch(text.strip())
-    if whole and text.strip() == text:
-        return evaluate(whole.group(1), context, status)
+    whole = _whole_template(text)
+    if whole is not None and text.strip() == text:
+        return evaluate(whole, context, status)
     return _TEMPLATE.sub(lambda m: to_text(evaluate(m.group(1), context, status)), text)
 
 
@@ -272,9 +280,9 @@ def condition(text: Any, context: Mapping[str, Any], status: Status) -> bool:
     if isinstance(text, bool):
         return text and not status.failed and not status.cancelled
     expression = str(text).strip()
-    whole = _TEMPLATE.fullmatch(expression)
-    if whole:
-        expression = whole.group(1).strip()
+    whole = _whole_template(expression)
+    if whole is not None:
+        expression = whole.strip()
     if not re.search(r"\b(success|failure|always|cancelled)\s*\(", expression):
         expression = f"success() && ({expression})"
     return truthy(evaluate(expression, context, status))

@@ -45,7 +45,7 @@ from typing import Any
 
 import yaml
 
-from scripts.gha_expr import ExpressionError, Status, condition, interpolate
+from scripts.gha_expr import ExpressionError, Status, condition, interpolate, to_text
 
 REPO_NAME = "local/mlgate"
 TOKEN = "local-token"  # only ever sent to the local API stand-in
@@ -74,6 +74,7 @@ def git(cwd: Path, *args: str) -> str:
 class FakeGitHubState:
     pulls: dict[int, str] = field(default_factory=dict)  # number -> head sha
     comments: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    issues: list[dict[str, Any]] = field(default_factory=list)
     next_id: int = 1
 
 
@@ -121,6 +122,23 @@ def _handler(state: FakeGitHubState, lock: threading.Lock) -> type[BaseHTTPReque
                     state.next_id += 1
                     state.comments.setdefault(number, []).append(comment)
                     return self._reply(201, comment)
+                if parts == ["issues"] and method == "GET":
+                    return self._reply(200, [i for i in state.issues if i["state"] == "open"])
+                if parts == ["issues"] and method == "POST":
+                    issue = {
+                        "number": len(state.issues) + 1,
+                        "state": "open",
+                        "title": payload["title"],
+                        "body": payload["body"],
+                        "labels": [{"name": name} for name in payload.get("labels", [])],
+                        "user": {"login": "github-actions[bot]", "type": "Bot"},
+                    }
+                    state.issues.append(issue)
+                    return self._reply(201, issue)
+                if method == "PATCH" and parts[0] == "issues" and len(parts) == 2:
+                    issue = state.issues[int(parts[1]) - 1]
+                    issue.update(title=payload["title"], body=payload["body"])
+                    return self._reply(200, issue)
                 if method == "PATCH" and parts[:2] == ["issues", "comments"]:
                     for comment in (c for cs in state.comments.values() for c in cs):
                         if comment["id"] == int(parts[2]):
@@ -268,7 +286,7 @@ class JobRunner:
         env = _base_env()
         for scope in (workflow.get("env") or {}, job.get("env") or {}):
             for key, value in scope.items():
-                env[key] = str(interpolate(value, context))
+                env[key] = to_text(interpolate(value, context))
         context["env"] = dict(env)
         env.update(
             CI="true",
@@ -324,7 +342,7 @@ class JobRunner:
         try:
             step_env = dict(env)
             for key, value in (step.get("env") or {}).items():
-                step_env[key] = str(interpolate(value, {**context, "env": step_env}))
+                step_env[key] = to_text(interpolate(value, {**context, "env": step_env}))
             if "uses" in step:
                 note = self.action(step, context, workspace)
             elif step.get("id") in LOCAL_SKIP_IDS:
@@ -368,7 +386,7 @@ class JobRunner:
 
     def action(self, step: Mapping[str, Any], context: dict[str, Any], workspace: Path) -> str:
         action = str(step["uses"]).split("@", 1)[0]
-        inputs = {k: str(interpolate(v, context)) for k, v in (step.get("with") or {}).items()}
+        inputs = {k: to_text(interpolate(v, context)) for k, v in (step.get("with") or {}).items()}
         if action in NO_OP_ACTIONS:
             return (
                 "local: "
@@ -412,6 +430,7 @@ class LoopResult:
     remote_tags: dict[str, str]  # tag -> commit
     head_sha: str
     comments: list[str]
+    issues: list[str] = field(default_factory=list)  # bodies of issues the monitor opened
 
     @property
     def released(self) -> list[str]:
@@ -449,7 +468,12 @@ def clone(remote: Path, target: Path, ref: str, venv: Path) -> Path:
 
 
 def run_loop(
-    repo: Path, scratch: Path, base: str = "HEAD", full: bool = False, log: Any = None
+    repo: Path,
+    scratch: Path,
+    base: str = "HEAD",
+    full: bool = False,
+    log: Any = None,
+    monitor_batch: Path | None = None,
 ) -> LoopResult:
     log = log or sys.stdout
     repo = Path(git(repo, "rev-parse", "--show-toplevel"))
@@ -536,15 +560,60 @@ def run_loop(
     workspace = clone(remote, scratch / "jobs" / "release", DEFAULT_BRANCH, venv)
     jobs.append(runner.run(workflows / "release.yml", "release", workspace, push))
 
-    result = LoopResult(jobs, remote_tags(remote), head_sha, comments)
+    issues: list[str] = []
+    if monitor_batch is not None:
+        monitor, issues = run_monitor(
+            runner, remote, scratch, workflows, head_sha, monitor_batch, venv
+        )
+        jobs.append(monitor)
+        for body in issues:
+            print(f"\n--- drift issue ---\n{body}---", file=log)
+
+    result = LoopResult(jobs, remote_tags(remote), head_sha, comments, issues)
     print("\n=== summary", file=log)
     for job in jobs:
         print(f"    {job.workflow} / {job.job}: {job.result}", file=log)
     print(f"    comments on #{PR_NUMBER}: {len(comments)}", file=log)
+    if monitor_batch is not None:
+        print(f"    drift issues opened by monitor: {len(issues)}", file=log)
     released = ", ".join(result.released) or "none"
     print(f"    release tags on the remote for {head_sha[:12]}: {released}", file=log)
     print(f"local-ci: {'OK' if result.ok else 'FAILED'}", file=log)
     return result
+
+
+def run_monitor(
+    runner: JobRunner,
+    remote: Path,
+    scratch: Path,
+    workflows: Path,
+    sha: str,
+    batch: Path,
+    venv: Path,
+) -> tuple[JobResult, list[str]]:
+    """``monitor.yml`` as a manual run on ``main``, with ``batch`` arriving in data/current/."""
+    workspace = clone(remote, scratch / "jobs" / "monitor-drift", DEFAULT_BRANCH, venv)
+    arrived = workspace / "data" / "current"
+    arrived.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(batch, arrived / batch.name)
+    state = FakeGitHubState()
+    with fake_github(state) as api_url:
+        dispatch = Event(
+            "workflow_dispatch",
+            sha,
+            f"refs/heads/{DEFAULT_BRANCH}",
+            {"inputs": {"source": ""}, "repository": {"default_branch": DEFAULT_BRANCH}},
+            inputs={"source": ""},
+            api_url=api_url,
+        )
+        job = runner.run(workflows / "monitor.yml", "drift", workspace, dispatch)
+    # The monitor's job is red exactly when drift was found: that is its result, not a
+    # failure of the loop, as long as the issue was written.
+    gate = next((s for s in job.steps if s.name == "Drift gate"), None)
+    opened = [s for s in job.steps if s.name.startswith("Open or update")]
+    if gate and gate.outcome == "failure" and opened and opened[0].outcome == "success":
+        job.result = "drift found, issue written"
+    return job, [str(issue["body"]) for issue in state.issues]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -553,13 +622,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", type=Path, help="scratch directory (default: a new temp dir)")
     parser.add_argument("--full", action="store_true", help="also run ci's lint and test jobs")
     parser.add_argument("--repo", type=Path, default=Path("."))
+    parser.add_argument(
+        "--monitor-batch",
+        type=Path,
+        help="after the release, run the monitor with this file arriving in data/current/",
+    )
     args = parser.parse_args(argv)
     scratch = args.workdir or Path(tempfile.mkdtemp(prefix="mlgate-local-ci-"))
     if args.workdir and args.workdir.exists() and any(args.workdir.iterdir()):
         print(f"local-ci: {args.workdir} is not empty", file=sys.stderr)
         return 2
     try:
-        result = run_loop(args.repo, scratch, args.base, args.full)
+        batch = args.monitor_batch.resolve() if args.monitor_batch else None
+        if batch is not None and not batch.is_file():
+            raise LocalCIError(f"--monitor-batch: {args.monitor_batch} is not a file")
+        result = run_loop(args.repo, scratch, args.base, args.full, monitor_batch=batch)
     except LocalCIError as exc:
         print(f"local-ci: error: {exc}", file=sys.stderr)
         return 2

@@ -67,6 +67,10 @@ def test_interpolate_keeps_types_for_whole_values_and_writes_text_otherwise() ->
     assert interpolate("pr-${{ github.event.pull_request.number }}-${{ true }}", CONTEXT) == (
         "pr-7-true"
     )
+    assert interpolate("${{ runner.temp }}/${{ github.event_name }}", CONTEXT) == (
+        "/tmp/r/pull_request"
+    )
+    assert interpolate("${{ inputs.source || secrets.MISSING }}", CONTEXT) is None
     assert interpolate(0, CONTEXT) == 0
     assert interpolate("no expression", CONTEXT) == "no expression"
 

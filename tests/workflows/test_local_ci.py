@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from scripts import local_ci
+from scripts.drift_issue import MARKER as MONITOR_MARKER
 from scripts.pr_comment import MARKER
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -75,6 +76,7 @@ jobs:
           DVC_REMOTE_URL: ${{ secrets.DVC_REMOTE_URL }}
         run: make ci-release
 """
+TOY_MONITOR = (ROOT / ".github/workflows/monitor.yml").read_text()
 TOY_MAKEFILE = """\
 ci-repro:
 \ttest "$$TOY_GREETING" = hello && touch repro.done
@@ -91,6 +93,26 @@ ci-release:
 \tgit push --quiet origin toy@v0.1.0
 must-not-run:
 \texit 1
+dvc-pull:
+\t@echo "no DVC_REMOTE_URL: $${DVC_REMOTE_URL:-none}"
+monitor-drift:
+\t.venv/bin/python -m scripts.monitor_batch
+\tmkdir -p metrics
+\tif grep -q 'data/current/' params.yaml; then echo '$(DRIFTED)'; else echo '$(STABLE)'; fi \\
+\t\t> metrics/drift.json
+monitor-check:
+\tmkdir -p build/monitor && cp metrics/drift.json build/monitor/drift.json
+\tif grep -q '"drifted": true' metrics/drift.json; then \\
+\t\techo '$(FAILED)' > build/monitor/gate.json; exit 1; \\
+\telse echo '{"passed": true, "rules": []}' > build/monitor/gate.json; fi
+DRIFTED := {"n_columns": 2, "columns": {"age": {"psi": 0.4, "p_value": 0.001, "drifted": true}}}
+STABLE := {"n_columns": 2, "columns": {"age": {"psi": 0.01, "p_value": 0.5, "drifted": false}}}
+FAILED := {"passed": false, "rules": [{"metric": "share_drifted", "value": 0.5, "passed": false, \\
+\t"reason": "0.5 > max 0.2"}]}
+"""
+TOY_PARAMS = """\
+ingest:
+  current_source: data/raw/test.csv  # the batch watched for drift
 """
 
 
@@ -101,6 +123,8 @@ def toy_repo(tmp_path: Path, gates_fail: bool = False) -> Path:
     (workflows / "ci.yml").write_text(TOY_CI)
     (workflows / "pr-report.yml").write_text(TOY_PR_REPORT)
     (workflows / "release.yml").write_text(TOY_RELEASE)
+    (workflows / "monitor.yml").write_text(TOY_MONITOR)
+    (repo / "params.yaml").write_text(TOY_PARAMS)
     (repo / "Makefile").write_text(TOY_MAKEFILE)
     shutil.copytree(ROOT / "scripts", repo / "scripts", ignore=shutil.ignore_patterns("__py*"))
     (repo / ".gitignore").write_text("build/\n.venv\n*.done\n")
@@ -129,6 +153,26 @@ def test_the_toy_loop_comments_once_and_tags_on_the_remote(tmp_path: Path, capsy
     assert result.released == ["toy@v0.1.0"]
     assert result.ok
     assert "release tags on the remote" in out and "local-ci: OK" in out
+
+
+@pytest.mark.parametrize("drifted", [True, False])
+def test_the_monitor_writes_one_issue_only_when_the_batch_drifts(
+    tmp_path: Path, drifted: bool
+) -> None:
+    repo = toy_repo(tmp_path)
+    batch = tmp_path / "2026-11-23.csv"
+    batch.write_text("age\n99\n")
+    result = local_ci.run_loop(repo, tmp_path / "scratch", monitor_batch=batch if drifted else None)
+    assert result.ok
+    if not drifted:
+        assert [j.workflow for j in result.jobs] == ["ci.yml", "pr-report.yml", "release.yml"]
+        assert result.issues == []
+        return
+    monitor = result.jobs[-1]
+    assert (monitor.workflow, monitor.result) == ("monitor.yml", "drift found, issue written")
+    assert len(result.issues) == 1
+    assert result.issues[0].startswith(MONITOR_MARKER)
+    assert "| `age` |" in result.issues[0] and "0.5 > max 0.2" in result.issues[0]
 
 
 def test_a_failing_gate_still_comments_but_releases_nothing(tmp_path: Path, capsys) -> None:
