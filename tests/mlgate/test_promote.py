@@ -174,3 +174,47 @@ def test_no_push_promotes_locally_without_remote(two_releases: Published) -> Non
     p.repo.git("remote", "remove", "origin")
     assert "has no git remote" in refused(p, "promote", "v0.0.1", "dev")
     assert ok(p, "promote", "v0.0.1", "dev", "--no-push") == f"{ARTIFACT}#dev#1"
+
+
+def test_stage_tag_race_takes_the_next_counter(
+    two_releases: Published, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another clone's #dev#1 lands between our look at the remote and our push."""
+    from dataclasses import replace
+
+    from mlgate import registry
+
+    p = two_releases
+    other = p.clone(tmp_path / "other")
+    other.git("fetch", "-q", "origin", "refs/tags/*:refs/tags/*")
+    assert p.mlgate("promote", "v0.0.2", "dev", cwd=other.root).exit_code == 0
+    real_read = registry.read_remote
+    calls = {"n": 0}
+
+    def stale_read(root: Path, name: str) -> registry.RemoteState:
+        calls["n"] += 1
+        state = real_read(root, name)
+        if calls["n"] == 1:  # as seen just before the other clone pushed
+            kept = {k: v for k, v in state.tag_objects.items() if "#" not in k}
+            return replace(state, tags=frozenset(kept), tag_objects=kept)
+        return state
+
+    monkeypatch.setattr(registry, "read_remote", stale_read)
+    result = p.mlgate("promote", "v0.0.1", "dev")
+    assert result.exit_code == 0, result.output
+    assert f"{ARTIFACT}#dev#1 was published by someone else first" in result.stdout
+    assert result.stdout.strip().splitlines()[-1] == f"{ARTIFACT}#dev#2"
+    assert holders(p)["dev"] == "v0.0.1"
+    assert tag_names(p.root) == p.remote_tags()
+
+
+def test_promote_in_a_repo_without_commits(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+
+    from mlgate.cli import cli
+
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    (tmp_path / ".dvc").mkdir()
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, ["promote", "v1.0.0", "dev"])
+    assert result.exit_code == 2 and "has no commits yet" in result.stderr

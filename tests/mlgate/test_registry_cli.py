@@ -1,0 +1,44 @@
+"""The registry commands are documented: every command, argument-free option has help."""
+
+from __future__ import annotations
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from mlgate.cli import cli
+
+REGISTRY_COMMANDS = ("release", "promote", "rollback", "history")
+
+
+@pytest.mark.parametrize("name", REGISTRY_COMMANDS)
+def test_every_option_has_help(name: str) -> None:
+    command = cli.commands[name]
+    assert command.help and command.help.strip()
+    for param in command.params:
+        if isinstance(param, click.Option):
+            assert param.help, f"mlgate {name} {param.opts[0]} has no help"
+
+
+@pytest.mark.parametrize("name", REGISTRY_COMMANDS)
+def test_help_runs_and_readme_documents_the_command(name: str) -> None:
+    result = CliRunner().invoke(cli, [name, "--help"])
+    assert result.exit_code == 0 and "Usage: " in result.output
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    assert f"mlgate {name}" in readme
+
+
+def test_history_import_path_stays_light() -> None:
+    """history must not import DVC, GitPython or importlib.metadata (fast on 1,000 tags)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, mlgate.cli, mlgate.registry;"
+        "heavy = [m for m in ('dvc', 'git', 'importlib.metadata', 'pandas', 'sklearn')"
+        " if m in sys.modules]; print(heavy)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
