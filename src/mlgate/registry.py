@@ -128,7 +128,11 @@ class _Publisher:
             _create_tag(self.repo_root, wanted)
             if not self.push:
                 return wanted
-            result = push_tag(self.repo_root, self.remote_name, wanted.name)
+            try:
+                result = push_tag(self.repo_root, self.remote_name, wanted.name)
+            except BaseException:  # interrupted mid-push: leave no unpublished tag behind
+                _delete_tag(self.repo_root, wanted.name)
+                raise
             if result.outcome is Pushed.ACCEPTED:
                 return wanted
             _delete_tag(self.repo_root, wanted.name)

@@ -344,3 +344,15 @@ def test_refuses_when_a_local_tag_differs_from_the_remote_one(published: Publish
     assert "cannot fetch tags from git remote 'origin'" in result.stderr
     assert "would clobber existing tag" in result.stderr
     assert published.repo.git("rev-parse", "other-tool@v1.0.0") == local
+
+
+def test_interrupted_push_leaves_no_local_tag(
+    published: Published, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def interrupted(*args: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(registry, "push_tag", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        registry.release(published.root)
+    assert tag_names(published.root) == set()
