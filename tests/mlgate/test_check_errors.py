@@ -181,3 +181,19 @@ def test_traceback_flag_reraises(
     result = CliRunner().invoke(cli, ["--traceback", "check", "--rev", "nope"])
     assert result.exit_code == 1 and result.exception is not None
     assert "unknown git ref" in str(result.exception)
+
+
+def test_malformed_dvc_yaml(scratch_repo: ScratchRepo, monkeypatch: pytest.MonkeyPatch) -> None:
+    scratch_repo.write("dvc.yaml", "stages:\n  train: [\n")
+    line = one_error_line(check(scratch_repo.root, monkeypatch, "--allow-stale"))
+    assert line.startswith("mlgate: error: dvc.yaml: malformed YAML (line")
+
+
+def test_dvc_yaml_without_metrics(
+    scratch_repo: ScratchRepo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dvc = json.loads(json.dumps(DVC_YAML))
+    del dvc["stages"]["train"]["metrics"]
+    scratch_repo.write("dvc.yaml", dvc)
+    line = one_error_line(check(scratch_repo.root, monkeypatch, "--allow-stale"))
+    assert "dvc.yaml: declares no metrics files" in line
