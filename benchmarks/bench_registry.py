@@ -1,0 +1,274 @@
+"""Benchmark `mlgate history` and `mlgate release --dry-run` on a registry of 1,000 releases.
+
+Targets (issue 4): `mlgate history` <= 0.5 s and at least 10x faster than each of `gto show`
+and `dvc metrics show --all-tags --json` on the same repository; `mlgate release --dry-run`
+<= 1 s there.
+
+``--build DIR`` creates, with one ``git fast-import`` (seconds, not minutes), a DVC project
+whose ``main`` has 1,000 commits, each with its own ``metrics/metrics.json`` and an annotated
+release tag ``bench-model@v0.<i // 100>.<i % 100>`` carrying a lineage block of realistic size
+(the metrics, gate results, params and dvc.lock hashes that ``mlgate release`` records),
+plus stage assignments (every 10th release to dev, every 50th to staging, every 100th to
+prod), one second apart. A last, real commit (``dvc repro``) makes the working tree clean
+and up to date so ``release --dry-run`` can run, and a bare clone serves as ``origin``.
+
+``--repo DIR`` times the commands, and `mlgate check` too: `release` runs it first, so the
+registry's own share of `release --dry-run` shows. Every round runs each command once,
+interleaved, so the load of the shared machine hits all of them alike and the ratios stay
+meaningful; the medians over ``--runs`` rounds are printed as a Markdown table.
+
+    python benchmarks/bench_registry.py --build /tmp/bench-registry
+    python benchmarks/bench_registry.py --repo /tmp/bench-registry --runs 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from mlgate import lineage
+
+BIN = Path(sys.executable).parent
+DVC = str(BIN / "dvc")
+GTO = str(BIN / "gto")
+MLGATE = str(BIN / "mlgate")
+ARTIFACT = "bench-model"
+START = 1_767_225_600  # 2026-01-01T00:00:00Z: tag times are one second apart from here
+
+DVC_YAML = f"""\
+artifacts:
+  {ARTIFACT}:
+    path: models/model.bin
+    type: model
+stages:
+  train:
+    cmd: mkdir -p metrics models && cp inputs/metrics.json metrics/metrics.json
+      && cp inputs/metrics.json models/model.bin
+    deps:
+    - inputs/metrics.json
+    params:
+    - train.seed
+    outs:
+    - models/model.bin
+    metrics:
+    - metrics/metrics.json:
+        cache: false
+"""
+
+PARAMS_YAML = """\
+train:
+  seed: 1
+gates:
+  baseline: latest-release
+  rules:
+  - {metric: roc_auc, direction: higher, min: 0.5, max_regression: 0.5}
+  - {metric: accuracy, direction: higher, min: 0.5}
+  - {metric: fairness.sex.demographic_parity_difference, direction: lower, max: 0.5}
+"""
+
+FEATURES = [
+    "age",
+    "workclass",
+    "education",
+    "education_num",
+    "marital_status",
+    "occupation",
+    "relationship",
+    "race",
+    "sex",
+    "capital_gain",
+    "capital_loss",
+    "hours_per_week",
+    "native_country",
+]
+
+
+def env() -> dict[str, str]:
+    return {**os.environ, "DVC_NO_ANALYTICS": "1", "PATH": f"{BIN}:{os.environ['PATH']}"}
+
+
+def sh(
+    args: list[str], cwd: Path, stdin: bytes | None = None, check: bool = True
+) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(args, cwd=cwd, env=env(), input=stdin, capture_output=True, check=check)
+
+
+def metrics_for(i: int) -> dict[str, object]:
+    """The metrics contract of the real pipeline, with values drifting over releases."""
+    base = 0.80 + (i % 97) / 1000
+    groups = {"Male": base + 0.01, "Female": base - 0.01}
+    return {
+        "accuracy": round(base, 4),
+        "precision": round(base - 0.1, 4),
+        "recall": round(base - 0.2, 4),
+        "f1": round(base - 0.15, 4),
+        "roc_auc": round(base + 0.1, 4),
+        "average_precision": round(base - 0.05, 4),
+        "log_loss": round(1 - base, 4),
+        "brier": round((1 - base) / 3, 4),
+        "model_size_bytes": 100_000 + i,
+        "fairness": {
+            attr: {
+                "demographic_parity_difference": 0.1,
+                "equalized_odds_difference": 0.08,
+                "selection_rate": groups,
+                "recall": groups,
+            }
+            for attr in ("sex", "race")
+        },
+        "importance": {name: round(1 / (k + 2), 4) for k, name in enumerate(FEATURES)},
+    }
+
+
+def flat(data: dict[str, object], prefix: str = "") -> dict[str, object]:
+    out: dict[str, object] = {}
+    for key, value in data.items():
+        if isinstance(value, dict):
+            out.update(flat(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def release_message(i: int, version: str, sha_hint: str) -> str:
+    metrics = flat(metrics_for(i))
+    rules = [
+        {"metric": m, "value": metrics[m], "baseline": metrics[m], "passed": True}
+        for m in ("roc_auc", "accuracy", "fairness.sex.demographic_parity_difference")
+    ]
+    block = {
+        "artifact": ARTIFACT,
+        "version": version,
+        "commit": sha_hint,
+        "time": time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(START + i)),
+        "tool": {"mlgate": "0.1.0", "dvc": "3.67.0"},
+        "gates": {"passed": True, "baseline": None, "rules": rules},
+        "metrics": metrics,
+        "params": {"params.yaml": {"train.seed": 1, "train.n_estimators": 200}},
+        "dvc_lock": {
+            f"data/part{k}.parquet": {"stage": "featurize", "kind": "out", "hash": f"{k:032x}"}
+            for k in range(10)
+        },
+        "model": {"path": "models/model.bin", "hash": f"{i:032x}"},
+    }
+    return lineage.render(f"Release {ARTIFACT} {version}: gates passed", block)
+
+
+def data_cmd(text: str) -> bytes:
+    raw = text.encode()
+    return b"data %d\n" % len(raw) + raw + b"\n"
+
+
+def build(target: Path, count: int) -> None:
+    if target.exists():
+        raise SystemExit(f"{target} exists; remove it or pick another directory")
+    target.mkdir(parents=True)
+    sh(["git", "init", "-q", "-b", "main"], target)
+    sh(["git", "config", "user.name", "bench"], target)
+    sh(["git", "config", "user.email", "bench@mlgate.invalid"], target)
+    sh([DVC, "init", "-q"], target)
+    sh([DVC, "config", "core.autostage", "false"], target)
+    (target / "dvc.yaml").write_text(DVC_YAML)
+    (target / "params.yaml").write_text(PARAMS_YAML)
+    (target / "inputs").mkdir()
+    (target / "inputs" / "metrics.json").write_text(json.dumps(metrics_for(0), indent=2))
+    sh([DVC, "repro", "-q"], target)
+    sh(["git", "add", "-A"], target)
+    sh(["git", "commit", "-q", "-m", "pipeline"], target)
+
+    who = "bench <bench@mlgate.invalid> {t} +0000"
+    stream = bytearray()
+    counter = 0
+    for i in range(1, count + 1):
+        when = START + 2 * i
+        version = f"v0.{i // 100}.{i % 100}"
+        stream += b"commit refs/heads/main\nmark :%d\n" % i
+        stream += f"committer {who.format(t=when)}\n".encode()
+        stream += data_cmd(f"metrics for {version}")
+        if i == 1:
+            stream += b"from refs/heads/main^0\n"
+        stream += b"M 100644 inline metrics/metrics.json\n"
+        stream += data_cmd(json.dumps(metrics_for(i), indent=2))
+        stream += f"tag {ARTIFACT}@{version}\nfrom :{i}\n".encode()
+        stream += f"tagger {who.format(t=when)}\n".encode()
+        stream += data_cmd(release_message(i, version, f"mark {i}"))
+        for every, stage in ((10, "dev"), (50, "staging"), (100, "prod")):
+            if i % every == 0:
+                counter += 1
+                stream += f"tag {ARTIFACT}#{stage}#{counter}\nfrom :{i}\n".encode()
+                stream += f"tagger {who.format(t=when + 1)}\n".encode()
+                stream += data_cmd(f"Promote {ARTIFACT} {version} to {stage}")
+    sh(["git", "fast-import", "--quiet"], target, stdin=bytes(stream))
+    sh(["git", "reset", "-q", "--hard", "main"], target)  # our own scratch repository
+    # A last, real commit: reproduced, so the tree is clean and the pipeline up to date.
+    (target / "inputs" / "metrics.json").write_text(json.dumps(metrics_for(count + 1), indent=2))
+    sh([DVC, "repro", "-q"], target)
+    sh(["git", "add", "-A"], target)
+    sh(["git", "commit", "-q", "-m", "next model"], target)
+    remote = target.with_name(target.name + "-remote.git")
+    sh(["git", "clone", "-q", "--bare", str(target), str(remote)], target.parent)
+    sh(["git", "remote", "add", "origin", str(remote)], target)
+    sh(["git", "fetch", "-q", "origin"], target)
+    tags = sh(["git", "tag", "-l"], target).stdout.decode().split()
+    print(f"built {target}: {len(tags)} tags, origin = {remote}")
+
+
+COMMANDS = {
+    "mlgate history": [MLGATE, "history"],
+    "mlgate history --format json": [MLGATE, "history", "--format", "json"],
+    "gto show": [GTO, "show"],
+    "dvc metrics show --all-tags --json": [DVC, "metrics", "show", "--all-tags", "--json"],
+    "mlgate check": [MLGATE, "check"],
+    "mlgate release --dry-run": [MLGATE, "release", "--dry-run"],
+    "mlgate release --dry-run --no-push": [MLGATE, "release", "--dry-run", "--no-push"],
+}
+
+
+def measure(repo: Path, runs: int) -> dict[str, list[float]]:
+    times: dict[str, list[float]] = {name: [] for name in COMMANDS}
+    for _ in range(runs):
+        for name, args in COMMANDS.items():
+            start = time.perf_counter()
+            done = sh(args, repo, check=False)
+            times[name].append(time.perf_counter() - start)
+            if done.returncode != 0:
+                raise SystemExit(f"{name} failed: {done.stderr.decode()[-500:]}")
+    return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--build", type=Path, metavar="DIR", help="build the benchmark repo")
+    parser.add_argument("--releases", type=int, default=1000)
+    parser.add_argument("--repo", type=Path, metavar="DIR", help="time the commands there")
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    if args.build:
+        build(args.build.resolve(), args.releases)
+    if not args.repo:
+        return
+    times = measure(args.repo.resolve(), args.runs)
+    medians = {name: statistics.median(values) for name, values in times.items()}
+    history = medians["mlgate history"]
+    print(
+        f"{platform.machine()}, {os.cpu_count()} CPUs, median of {args.runs} interleaved rounds\n"
+    )
+    print("| command | median (s) | min (s) | max (s) | vs `mlgate history` |")
+    print("|---|---:|---:|---:|---:|")
+    for name, values in times.items():
+        ratio = medians[name] / history
+        print(
+            f"| `{name}` | {medians[name]:.3f} | {min(values):.3f} | {max(values):.3f} "
+            f"| {ratio:.1f}x |"
+        )
+
+
+if __name__ == "__main__":
+    main()
