@@ -182,6 +182,17 @@ class Snapshot:
         return path if self.sha is None else f"{path} at {self.label}"
 
 
+def files_named(snap: Snapshot, name: str) -> list[str]:
+    """Paths (relative to the project root) of every file called ``name`` in the snapshot:
+    tracked at the commit, or tracked and untracked-but-not-ignored in the working tree."""
+    if snap.sha is None:
+        out = git(snap.repo_root, "ls-files", "-z", "--cached", "--others", "--exclude-standard")
+    else:
+        out = git(snap.repo_root, "ls-tree", "-r", "-z", "--name-only", snap.sha)
+    paths = out.decode("utf-8", "replace").split("\0")
+    return sorted({p for p in paths if p == name or p.endswith(f"/{name}")})
+
+
 def _read_disk(path: Path) -> bytes | None:
     try:
         return path.read_bytes()

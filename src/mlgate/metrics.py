@@ -21,7 +21,7 @@ from typing import Any
 
 from mlgate.dvcfiles import DVC_YAML, parse_yaml
 from mlgate.errors import ConfigError, InputError
-from mlgate.gitio import Snapshot
+from mlgate.gitio import Snapshot, files_named
 
 DVC_LOCK = "dvc.lock"
 PARAMS_YAML = "params.yaml"
@@ -321,16 +321,33 @@ def read_lock(snap: Snapshot) -> dict[str, LockedFile] | None:
     return None if text is None else parse_lock(text, snap.where(DVC_LOCK))
 
 
-def snapshot_context(snap: Snapshot, dvc_yaml: Mapping[str, Any]) -> dict[str, Any]:
-    """``template_context`` with files read from a snapshot."""
+def snapshot_context(
+    snap: Snapshot, dvc_yaml: Mapping[str, Any], directory: str = ""
+) -> dict[str, Any]:
+    """``template_context`` with files read from a snapshot (relative to ``directory``)."""
 
     def read(path: str) -> Any:
-        text = snap.read_text(path)
-        return None if text is None else parse_structured(text, path, snap.where(path))
+        full = _norm(path, directory)
+        text = snap.read_text(full)
+        return None if text is None else parse_structured(text, full, snap.where(full))
 
-    return template_context(dvc_yaml, read, snap.where(DVC_YAML))
+    where = snap.where(_norm(DVC_YAML, directory))
+    return template_context(dvc_yaml, read, where)
 
 
 def metrics_files(snap: Snapshot, dvc_yaml: Mapping[str, Any]) -> list[str]:
-    """The metrics files a snapshot's dvc.yaml declares, templates resolved."""
-    return declared_metrics(dvc_yaml, snap.where(DVC_YAML), snapshot_context(snap, dvc_yaml))
+    """The metrics files a snapshot declares, templates resolved: those of the root
+    ``dvc.yaml`` (already parsed) and of every ``dvc.yaml`` in a subdirectory, as DVC does."""
+    files = declared_metrics(dvc_yaml, snap.where(DVC_YAML), snapshot_context(snap, dvc_yaml))
+    nested = [path for path in files_named(snap, DVC_YAML) if path != DVC_YAML]
+    snap.prefetch(nested)
+    for path in nested:
+        directory = posixpath.dirname(path)
+        text = snap.read_text(path)
+        data = parse_yaml(text or "", snap.where(path))
+        if not isinstance(data, dict):
+            continue  # an empty or foreign dvc.yaml declares nothing
+        context = snapshot_context(snap, data, directory)
+        declared = declared_metrics(data, snap.where(path), context)
+        files.extend(_norm(metric, directory) for metric in declared)
+    return list(dict.fromkeys(files))

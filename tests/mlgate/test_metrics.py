@@ -174,3 +174,27 @@ def test_unreadable_lock_is_input_error(text: str, message: str) -> None:
         parse_lock(text, "dvc.lock")
     assert str(excinfo.value).startswith("dvc.lock")
     assert message in str(excinfo.value)
+
+
+def test_metrics_files_include_nested_dvc_yaml(tmp_path: Path) -> None:
+    import subprocess
+
+    from mlgate.gitio import Snapshot, snapshot
+    from mlgate.metrics import metrics_files
+
+    root = tmp_path / "p"
+    (root / "sub" / "deep").mkdir(parents=True)
+    (root / "dvc.yaml").write_text("metrics: [top.json]\n")
+    (root / "sub" / "deep" / "dvc.yaml").write_text(
+        "vars: [{out: m.json}]\nmetrics: ['${out}', ../up.json]\n"
+    )
+    (root / "sub" / "params.yaml").write_text("x: 1\n")
+    subprocess.run(["git", "init", "-q"], cwd=root, check=True)
+    subprocess.run(["git", "add", "-A"], cwd=root, check=True)
+    subprocess.run(["git", "commit", "-qm", "x"], cwd=root, check=True)
+    (root / "later").mkdir()
+    (root / "later" / "dvc.yaml").write_text("metrics: [l.json]\n")  # untracked, not ignored
+    expected = ["top.json", "sub/deep/m.json", "sub/up.json"]
+    assert metrics_files(snapshot(root, "HEAD", ""), {"metrics": ["top.json"]}) == expected
+    worktree = metrics_files(Snapshot(root), {"metrics": ["top.json"]})
+    assert worktree == [*expected[:1], "later/l.json", *expected[1:]]
