@@ -212,10 +212,19 @@ def _mlgate_has(command: str) -> bool:
     not all(_mlgate_has(c) for c in ("check", "report", "release")),
     reason="needs mlgate check, report and release (built by the gates and registry teams)",
 )
-def test_the_real_loop_reproduces_reports_and_releases(tmp_path: Path) -> None:
+def test_the_real_loop_reproduces_reports_releases_and_monitors(tmp_path: Path) -> None:
     scratch = tmp_path / "scratch"
+    batch = drifted_batch(tmp_path / "2026-11-23.csv.gz")
     done = subprocess.run(
-        [sys.executable, "-m", "scripts.local_ci", "--workdir", str(scratch)],
+        [
+            sys.executable,
+            "-m",
+            "scripts.local_ci",
+            "--workdir",
+            str(scratch),
+            "--monitor-batch",
+            str(batch),
+        ],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -223,8 +232,13 @@ def test_the_real_loop_reproduces_reports_and_releases(tmp_path: Path) -> None:
         check=False,
     )
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    # The commit the loop tested (HEAD may have moved since: others commit in this checkout).
     head = subprocess.run(
-        ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
+        ["git", "rev-parse", "refs/heads/pr-1"],
+        cwd=scratch / "remote.git",
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.strip()
     tags = local_ci.remote_tags(scratch / "remote.git")
     released = [t for t, sha in tags.items() if sha == head and t.startswith("income-model@v")]
@@ -234,3 +248,26 @@ def test_the_real_loop_reproduces_reports_and_releases(tmp_path: Path) -> None:
     assert (scratch / "artifacts" / "pr-report" / "pr-number").read_text() == "1\n"
     assert "--- comment on pull request #1 ---" in done.stdout
     assert any((scratch / "dvc-storage").rglob("*")), "release pushed nothing to the DVC remote"
+    assert "monitor.yml / drift: drift found, issue written" in done.stdout
+    issue = done.stdout.split("--- drift issue ---", 1)[1]
+    assert "| `age` |" in issue and "| `sex` |" in issue
+
+
+def drifted_batch(path: Path) -> Path:
+    """The published test split, everyone 15 years older, working 15 more hours, female."""
+    import gzip
+
+    rows = []
+    with gzip.open(ROOT / "data/raw/adult.test.gz", "rt") as source:
+        lines = source.read().splitlines()
+    for line in lines:
+        fields = [f.strip() for f in line.split(",")]
+        if len(fields) == 15 and fields[0].isdigit():
+            fields[0] = str(min(int(fields[0]) + 15, 90))
+            fields[12] = str(min(int(fields[12]) + 15, 99))
+            fields[9] = "Female"
+            line = ", ".join(fields)
+        rows.append(line)
+    with gzip.open(path, "wt") as handle:
+        handle.write("\n".join(rows) + "\n")
+    return path
