@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -37,3 +38,25 @@ def test_cli_import_path_stays_light() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert out.strip() == "[]"
+
+
+def dvc_metrics_files(root: Path) -> set[str]:
+    out = subprocess.run(
+        [str(Path(sys.executable).with_name("dvc")), "metrics", "show", "--json"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return set(json.loads(out)[""].get("data", {}))
+
+
+@pytest.mark.parametrize("where", ["this repository", "scratch repository"])
+def test_declared_metrics_agree_with_dvc(where: str, request: pytest.FixtureRequest) -> None:
+    """Our reading of dvc.yaml finds exactly the files `dvc metrics show` reads."""
+    from mlgate.gitio import Snapshot
+    from mlgate.metrics import metrics_files, read_dvc_yaml
+
+    root = ROOT if where == "this repository" else request.getfixturevalue("scratch_repo").root
+    snap = Snapshot(root)
+    assert set(metrics_files(snap, read_dvc_yaml(snap))) == dvc_metrics_files(root)
