@@ -17,6 +17,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sklearn import metrics as skm
+from sklearn.pipeline import Pipeline
+from threadpoolctl import threadpool_limits
 
 from stages.common import (
     PARAMS_FILE,
@@ -141,6 +143,12 @@ def permutation_importance(
         raise StageError(
             f"{PARAMS_FILE}: 'evaluate.importance_rows' ({rows}) draws a single class; raise it"
         )
+    # The featurizer maps each input column to one feature column, so shuffling a feature
+    # column is shuffling its input column: featurize the sample once, permute after.
+    if isinstance(model, Pipeline) and len(model.steps) > 1:
+        features = model[:-1].transform(sample_X)
+        if list(features.columns) == list(sample_X.columns):
+            model, sample_X = model[-1], features
     result = sk_permutation_importance(
         model,
         sample_X,
@@ -258,6 +266,14 @@ def main(argv: Sequence[str]) -> None:
     parser.add_argument("--inference", required=True)
     parser.add_argument("--plots", required=True, help="directory for the plot data files")
     args = parser.parse_args(argv)
+    # Evaluation is many small predictions (importance, single rows): an OpenMP team per call
+    # costs more than it saves and makes timings erratic on a shared machine. One thread, as a
+    # single-worker server would score. Results do not depend on the thread count.
+    with threadpool_limits(1):
+        _evaluate_files(args)
+
+
+def _evaluate_files(args: argparse.Namespace) -> None:
     outputs = [args.metrics, args.inference, args.plots]
     progress = Progress(SECTION)
     try:
