@@ -111,7 +111,13 @@ def stale_stages(repo_root: Path) -> dict[str, Any]:
             status: dict[str, Any] = repo.status()
     except DvcException as exc:
         raise InputError(f"dvc status failed in '{repo_root}': {exc}") from exc
-    return status
+    # A stage marked always_changed (or a callback stage) is never "up to date" by design;
+    # only real changes make the pipeline stale.
+    return {
+        name: changes
+        for name, changes in status.items()
+        if [change for change in changes if change != "always changed"]
+    }
 
 
 def ensure_fresh(snap: gitio.Snapshot, dvc_yaml: dict[str, Any]) -> None:

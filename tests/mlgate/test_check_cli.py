@@ -10,7 +10,7 @@ from click.testing import CliRunner, Result
 
 from mlgate import api
 from mlgate.cli import cli
-from tests.mlgate.repo_factory import DEFAULT_GATES, ScratchRepo, metrics_with
+from tests.mlgate.repo_factory import DEFAULT_GATES, DVC_YAML, ScratchRepo, metrics_with
 
 
 def invoke(repo: ScratchRepo, monkeypatch: pytest.MonkeyPatch, *args: str) -> Result:
@@ -178,3 +178,14 @@ def test_api_check_contract(scratch_repo: ScratchRepo) -> None:
         "ref": "demo-model@v0.1.0",
         "sha": scratch_repo.git("rev-parse", "HEAD"),
     }
+
+
+def test_always_changed_stage_alone_is_not_stale(
+    scratch_repo: ScratchRepo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dvc = json.loads(json.dumps(DVC_YAML))
+    dvc["stages"]["stamp"] = {"cmd": "true", "always_changed": True}
+    scratch_repo.write("dvc.yaml", dvc)
+    scratch_repo.repro()
+    assert "always changed" in scratch_repo.dvc("status").stdout
+    assert invoke(scratch_repo, monkeypatch).exit_code == 0
