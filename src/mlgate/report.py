@@ -152,9 +152,10 @@ def _value(value: Any) -> str:
         return "—"
     if isinstance(value, float):
         return fmt(value)
-    if isinstance(value, (dict, list)):
-        return json.dumps(value, sort_keys=True)
-    return str(value)
+    if isinstance(value, str):
+        return value
+    # YAML's own spelling for the rest: true/false, null, [lists], {mappings}
+    return json.dumps(value, sort_keys=True, default=str)
 
 
 class _Absent:

@@ -106,3 +106,18 @@ def test_mermaid_history_axis_covers_values() -> None:
     assert float(low) < 0.9 and float(high) > 0.95
     flat = mermaid_history("n", [("v1", 2.0), ("head", 2.0)])
     assert 'y-axis "n" 1.98 --> 2.02' in flat
+
+
+def test_param_values_are_shown_as_yaml_would_write_them() -> None:
+    from mlgate.report import ABSENT, _value
+
+    assert [_value(v) for v in (True, None, [1, "a"], {"b": 1}, 0.5, 3, "x", ABSENT)] == [
+        "true",
+        "null",
+        '[1, "a"]',
+        '{"b": 1}',
+        "0.5",
+        "3",
+        "x",
+        "—",
+    ]
