@@ -23,7 +23,7 @@ API_URL = "https://api.github.com"
 API_VERSION = "2022-11-28"
 TIMEOUT_S = 30
 MAX_PAGES = 50  # 5,000 comments or issues: far beyond any real pull request
-_REPO_RE = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+_REPO_RE = re.compile(r"(?!\.\.?/)[A-Za-z0-9_.-]+/(?!\.\.?$)[A-Za-z0-9_.-]+")  # fullmatch
 _NEXT_LINK = re.compile(r'<([^>]+)>\s*;\s*rel="next"')
 
 
@@ -70,18 +70,20 @@ class GitHub:
     """The REST API of one repository (``owner/name``)."""
 
     repo: str
-    token: str
+    token: str = field(repr=False)  # never in a log or traceback
     api_url: str = API_URL
     transport: Transport = field(default=urllib_transport, repr=False)
 
     def __post_init__(self) -> None:
-        if not _REPO_RE.match(self.repo):
+        if not _REPO_RE.fullmatch(self.repo):
             raise GitHubError(f"repository '{self.repo}' is not 'owner/name'")
         if not self.token:
             raise GitHubError("no token (set GITHUB_TOKEN)")
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None, transport: Transport | None = None):
+    def from_env(
+        cls, env: Mapping[str, str] | None = None, transport: Transport | None = None
+    ) -> GitHub:
         """The repository and token GitHub Actions provides (GITHUB_REPOSITORY etc.)."""
         env = os.environ if env is None else env
         return cls(
@@ -181,4 +183,4 @@ def cap_body(body: str, limit: int = BODY_LIMIT - 1_000) -> str:
     if len(body) <= limit:
         return body
     note = "\n\n… (truncated: the full report is in the workflow run's artifact)\n"
-    return body[: limit - len(note)] + note
+    return (body[: max(limit - len(note), 0)] + note)[:limit]
