@@ -26,8 +26,13 @@ def status(result: RuleResult) -> str:
     return "WARN" if result.severity == WARN else "FAIL"
 
 
+MAX_CELL = 300
+
+
 def cell(text: str) -> str:
-    """Text safe inside a Markdown table cell."""
+    """Text safe inside a Markdown table cell, shortened past ``MAX_CELL`` characters."""
+    if len(text) > MAX_CELL:
+        text = text[: MAX_CELL - 1] + "…"
     return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
 
 
@@ -354,5 +359,16 @@ def render_report(data: ReportData) -> str:
         text = "\n\n".join(s for s in sections if s) + "\n"
         if len(text) <= MAX_CHARS:
             return text
-    cut = text.rfind("\n", 0, MAX_CHARS - 200)
-    return text[:cut] + "\n\n_… report truncated to fit GitHub's comment size limit._\n"
+    return truncate(text)
+
+
+def truncate(text: str, limit: int = MAX_CHARS) -> str:
+    """Cut at a line boundary below ``limit``, closing any open code block or <details>."""
+    if len(text) <= limit:
+        return text
+    kept = text[: text.rfind("\n", 0, limit - 200)]
+    closing = ""
+    if kept.count("```") % 2:
+        closing += "\n```"
+    closing += "\n</details>" * (kept.count("<details>") - kept.count("</details>"))
+    return kept + closing + "\n\n_… report truncated to fit GitHub's comment size limit._\n"

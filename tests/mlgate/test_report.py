@@ -121,3 +121,14 @@ def test_param_values_are_shown_as_yaml_would_write_them() -> None:
         "x",
         "—",
     ]
+
+
+def test_truncate_closes_open_blocks_and_cells_are_capped() -> None:
+    from mlgate.report import MAX_CELL, cell, truncate
+
+    text = "a\n<details>\n\n```mermaid\n" + "x\n" * 1000
+    cut = truncate(text, limit=500)
+    assert len(cut) < 500
+    assert cut.count("```") % 2 == 0 and cut.count("<details>") == cut.count("</details>")
+    assert truncate("short", limit=500) == "short"
+    assert len(cell("y" * 10_000)) == MAX_CELL and cell("a|b\nc") == "a\\|b c"
