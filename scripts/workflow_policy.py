@@ -214,9 +214,14 @@ def check_timeouts(workflow: Workflow) -> list[str]:
     return problems
 
 
+def makefile_targets_text(text: str) -> frozenset[str]:
+    """Rule targets in Makefile text (not variable assignments like ``X := y``)."""
+    targets = re.findall(r"^([\w./-]+(?:[ \t]+[\w./-]+)*)[ \t]*:(?!=)", text, re.M)
+    return frozenset(name for group in targets for name in group.split() if name != ".PHONY")
+
+
 def makefile_targets(makefile: Path) -> frozenset[str]:
-    targets = re.findall(r"^([\w.-]+(?:\s+[\w.-]+)*)\s*:(?!=)", makefile.read_text(), re.M)
-    return frozenset(name for group in targets for name in group.split())
+    return makefile_targets_text(makefile.read_text())
 
 
 def check_all(workflows: list[Workflow], make_targets: frozenset[str] | None = None) -> list[str]:

@@ -286,3 +286,16 @@ def test_monitor_is_scheduled_and_dispatchable_and_reports_through_one_issue() -
     assert issue["run"].startswith("python3 -m scripts.drift_issue ")
     assert "steps.gate.outcome == 'failure'" in issue["if"]
     assert steps.index(gate) < steps.index(issue)
+
+
+def test_the_readme_documents_every_workflow_and_ci_make_target() -> None:
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("<!-- section: cicd -->", 1)[1]
+    for name in real():
+        assert f"`{name.removesuffix('.yml')}`" in section, name
+    makefile = (ROOT / "Makefile").read_text()
+    ours = makefile.split("# --- CI/CD", 1)[1]
+    targets = policy.makefile_targets_text(ours) - {"node_modules/.package-lock.json"}
+    assert targets, "no CI/CD targets found in the Makefile"
+    for target in sorted(targets):
+        assert f"make {target}" in section, target
