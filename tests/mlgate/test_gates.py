@@ -322,3 +322,43 @@ def test_policy_unchanged_and_removed_entirely() -> None:
     assert policy_changes(gates, gates) == []
     assert all(change.loosened for change in policy_changes(gates, None))
     assert not any(change.loosened for change in policy_changes(None, gates))
+
+
+bound = st.none() | st.floats(min_value=-10, max_value=10, allow_nan=False)
+
+
+@given(
+    low=bound,
+    high=bound,
+    reg=bound,
+    pct=bound,
+    d_low=st.floats(0, 5),
+    d_high=st.floats(0, 5),
+    d_reg=st.floats(0, 5),
+    d_pct=st.floats(0, 5),
+)
+def test_tightening_is_never_flagged_and_its_reverse_always_is(
+    low: float | None,
+    high: float | None,
+    reg: float | None,
+    pct: float | None,
+    d_low: float,
+    d_high: float,
+    d_reg: float,
+    d_pct: float,
+) -> None:
+    """Raising min, lowering max or a tolerance never loosens; undoing it always does."""
+    loose = Rule("m", "higher", min=low, max=high, max_regression=reg, max_regression_pct=pct)
+    strict = Rule(
+        "m",
+        "higher",
+        min=None if low is None else low + d_low,
+        max=None if high is None else high - d_high,
+        max_regression=None if reg is None else reg - d_reg,
+        max_regression_pct=None if pct is None else pct - d_pct,
+    )
+    tighten = policy_changes(Gates((loose,)), Gates((strict,)))
+    assert not any(change.loosened for change in tighten)
+    loosen = policy_changes(Gates((strict,)), Gates((loose,)))
+    assert all(change.loosened for change in loosen)
+    assert len(loosen) == len(tighten)
