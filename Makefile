@@ -30,7 +30,7 @@ typecheck:
 REPORT_DIR := build/pr-report
 MONITOR_DIR := build/monitor
 
-.PHONY: lint-workflows dvc-pull dvc-push ci-repro ci-check ci-report ci-release \
+.PHONY: lint-workflows dvc-pull dvc-push ci-test ci-repro ci-check ci-report ci-release \
 	monitor-drift monitor-check ci-local
 
 node_modules/.package-lock.json: package-lock.json
@@ -46,6 +46,11 @@ dvc-pull:
 
 dvc-push:
 	$(BIN)/python -m scripts.dvc_remote push
+
+# The test suite without reinstalling (`make test` first runs `make dev`, which must not
+# run inside make ci-local's clones: their .venv is a link to yours).
+ci-test:
+	$(BIN)/python -m pytest
 
 ci-repro:
 	$(BIN)/dvc repro

@@ -53,6 +53,9 @@ PR_NUMBER = 1
 PR_BRANCH = "pr-1"
 DEFAULT_BRANCH = "main"
 LOCAL_SKIP_IDS = frozenset({"install"})  # replaced by linking the caller's virtualenv
+# Make targets that (re)install into .venv: in a clone, .venv links to the caller's
+# virtualenv, so running them would rewrite it. A workflow step calling one fails here.
+REINSTALLING_TARGETS = frozenset({"dev", "install", "test", "repro"})
 NO_OP_ACTIONS = frozenset({"actions/checkout", "actions/setup-python", "actions/cache"})
 
 
@@ -364,6 +367,12 @@ class JobRunner:
         temp: Path,
         deadline: float,
     ) -> str:
+        words = str(step["run"]).split()
+        if words[:1] == ["make"] and REINSTALLING_TARGETS.intersection(words[1:]):
+            raise LocalCIError(
+                f"'{step['run']}' would reinstall into your virtualenv (linked as .venv); "
+                "give the step 'id: install' or call a target that does not install"
+            )
         output, env_file = temp / "output", temp / "env"
         for path in (output, env_file):
             path.write_text("")

@@ -187,6 +187,19 @@ def test_a_failing_gate_still_comments_but_releases_nothing(tmp_path: Path, caps
     assert "local-ci: FAILED" in capsys.readouterr().out
 
 
+def test_a_step_that_would_reinstall_into_the_linked_venv_fails(tmp_path: Path) -> None:
+    repo = toy_repo(tmp_path)
+    ci = (repo / ".github/workflows/ci.yml").read_text()
+    (repo / ".github/workflows/ci.yml").write_text(
+        ci.replace("run: make ci-repro", "run: make dev")
+    )
+    subprocess.run(["git", "commit", "-q", "-am", "reinstall"], cwd=repo, check=True)
+    result = local_ci.run_loop(repo, tmp_path / "scratch")
+    repro = next(s for s in result.jobs[0].steps if s.name == "make dev")
+    assert repro.outcome == "failure" and "would reinstall" in repro.note
+    assert not result.ok
+
+
 def test_a_base_that_is_not_an_ancestor_is_refused(tmp_path: Path) -> None:
     repo = toy_repo(tmp_path)
     subprocess.run(["git", "checkout", "-q", "--orphan", "other"], cwd=repo, check=True)
