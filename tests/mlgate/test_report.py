@@ -132,3 +132,17 @@ def test_truncate_closes_open_blocks_and_cells_are_capped() -> None:
     assert cut.count("```") % 2 == 0 and cut.count("<details>") == cut.count("</details>")
     assert truncate("short", limit=500) == "short"
     assert len(cell("y" * 10_000)) == MAX_CELL and cell("a|b\nc") == "a\\|b c"
+
+
+def test_report_against_unrelated_history_and_with_gates_file(scratch_repo: ScratchRepo) -> None:
+    scratch_repo.git("checkout", "-q", "--orphan", "elsewhere")
+    scratch_repo.commit("unrelated root")
+    scratch_repo.git("checkout", "-q", "main")
+    scratch_repo.write(
+        "strict.yaml",
+        {"gates": {"rules": [{"metric": "accuracy", "direction": "higher", "min": 0.99}]}},
+    )
+    text = api.report(scratch_repo.root, "elsewhere", gates_file=scratch_repo.root / "strict.yaml")
+    assert "share no history: comparing with `elsewhere` itself" in text
+    assert "❌ **1 of 1 gates fail**" in text
+    assert "policy changes are not compared" in text
