@@ -231,10 +231,11 @@ COMMANDS = {
 }
 
 
-def measure(repo: Path, runs: int) -> dict[str, list[float]]:
-    times: dict[str, list[float]] = {name: [] for name in COMMANDS}
+def measure(repo: Path, runs: int, only: str = "") -> dict[str, list[float]]:
+    chosen = {name: args for name, args in COMMANDS.items() if name.startswith(only)}
+    times: dict[str, list[float]] = {name: [] for name in chosen}
     for _ in range(runs):
-        for name, args in COMMANDS.items():
+        for name, args in chosen.items():
             start = time.perf_counter()
             done = sh(args, repo, check=False)
             times[name].append(time.perf_counter() - start)
@@ -249,14 +250,15 @@ def main() -> None:
     parser.add_argument("--releases", type=int, default=1000)
     parser.add_argument("--repo", type=Path, metavar="DIR", help="time the commands there")
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--only", default="", metavar="PREFIX", help="time matching commands")
     args = parser.parse_args()
     if args.build:
         build(args.build.resolve(), args.releases)
     if not args.repo:
         return
-    times = measure(args.repo.resolve(), args.runs)
+    times = measure(args.repo.resolve(), args.runs, args.only)
     medians = {name: statistics.median(values) for name, values in times.items()}
-    history = medians["mlgate history"]
+    history = medians.get("mlgate history", float("nan"))
     print(
         f"{platform.machine()}, {os.cpu_count()} CPUs, median of {args.runs} interleaved rounds\n"
     )
