@@ -296,7 +296,6 @@ def parse_lock(text: str, where: str) -> dict[str, LockedFile]:
         raise InputError(f"{where}: unreadable dvc.lock: {exc}") from exc
     files: dict[str, LockedFile] = {}
     for stage, spec in (data.get("stages") or {}).items():
-        wdir = ""
         for kind, key in (("dep", "deps"), ("out", "outs")):
             for entry in spec.get(key) or []:
                 digest = next((str(entry[k]) for k in HASH_KEYS if entry.get(k)), "")
@@ -305,7 +304,7 @@ def parse_lock(text: str, where: str) -> dict[str, LockedFile]:
                         f"{where}: unreadable dvc.lock: stage '{stage}' {key} "
                         f"'{entry['path']}' has no hash (expected one of {', '.join(HASH_KEYS)})"
                     )
-                path = _norm(entry["path"], wdir)
+                path = _norm(entry["path"])  # dvc.lock paths are relative to its directory
                 if kind == "dep" and path in files:
                     continue
                 size = entry.get("size")
