@@ -72,10 +72,13 @@ class Rule:
         if self.max is not None:
             bounds.append(f"≤ {fmt(self.max)}")
         worse = "-" if self.direction == HIGHER else "+"
-        if self.max_regression is not None:
-            bounds.append(f"Δ within {worse}{fmt(self.max_regression)}")
-        if self.max_regression_pct is not None:
-            bounds.append(f"Δ within {worse}{fmt(self.max_regression_pct)}%")
+        for limit, unit in ((self.max_regression, ""), (self.max_regression_pct, "%")):
+            if limit is None:
+                continue
+            if limit < 0:  # a required improvement
+                bounds.append(f"improve ≥ {fmt(-limit)}{unit}")
+            else:
+                bounds.append(f"Δ within {worse}{fmt(limit)}{unit}")
         text = " ".join(parts) + " " + ", ".join(bounds)
         return text + (" (warn)" if self.severity == WARN else "")
 

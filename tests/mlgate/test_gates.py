@@ -362,3 +362,10 @@ def test_tightening_is_never_flagged_and_its_reverse_always_is(
     loosen = policy_changes(Gates((strict,)), Gates((loose,)))
     assert all(change.loosened for change in loosen)
     assert len(loosen) == len(tighten)
+
+
+def test_describe_rules() -> None:
+    assert rule(min=0.92, max_regression=0.005).describe() == "↑ ≥ 0.92, Δ within -0.005"
+    assert rule(direction="lower", max=10, severity="warn").describe() == "↓ ≤ 10 (warn)"
+    assert rule(direction="lower", max_regression_pct=5).describe() == "↓ Δ within +5%"
+    assert rule(max_regression=-0.01).describe() == "↑ improve ≥ 0.01"
