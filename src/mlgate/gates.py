@@ -320,10 +320,11 @@ def evaluate(
             )
             allowed = allowed_worsening(rule, base_number)
             assert allowed is not None
-            text = (
-                f"change {delta:+.4g} vs baseline {fmt(base_number)} "
-                f"{'within' if ok else 'beyond'} allowed {-allowed:+.4g}"
-            )
+            if allowed < 0:
+                verdict_text = f"{'meets' if ok else 'short of'} required {-allowed:+.4g}"
+            else:
+                verdict_text = f"{'within' if ok else 'beyond'} allowed {-allowed:+.4g}"
+            text = f"change {delta:+.4g} vs baseline {fmt(base_number)} {verdict_text}"
             (notes if ok else failures).append(text)
     if failures:
         return RuleResult(rule, number, base_number, False, False, "; ".join(failures))

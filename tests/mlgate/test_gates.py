@@ -66,7 +66,9 @@ def test_max_regression_follows_direction(
 def test_negative_max_regression_requires_an_improvement() -> None:
     demand = rule(max_regression=-0.01)
     assert evaluate(demand, 0.94, 0.93).passed is True  # improved by exactly 0.01
-    assert evaluate(demand, 0.935, 0.93).passed is False  # improved, but not enough
+    short = evaluate(demand, 0.935, 0.93)  # improved, but not enough
+    assert short.passed is False
+    assert short.reason == "change +0.005 vs baseline 0.93 short of required +0.01"
     assert evaluate(demand, 0.93, 0.93).passed is False
 
 
