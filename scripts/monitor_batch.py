@@ -16,7 +16,6 @@ Usage: python -m scripts.monitor_batch
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import sys
@@ -64,7 +63,8 @@ def set_current_source(params_text: str, source: str) -> str:
     key = _KEY.search(params_text, section.end(), end)
     if key is None:
         raise BatchError(f"{PARAMS}: no 'ingest.current_source' key")
-    line = f"{key['indent']}current_source: {json.dumps(source)}{key['comment'] or ''}"
+    quoted = yaml.safe_dump(source, default_style='"', width=1 << 30, allow_unicode=True)
+    line = f"{key['indent']}current_source: {quoted.strip()}{key['comment'] or ''}"
     updated = params_text[: key.start()] + line + params_text[key.end() :]
     parsed = yaml.safe_load(updated)
     if (parsed.get("ingest") or {}).get("current_source") != source:  # pragma: no cover

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import given
+from hypothesis import strategies as st
 
 from scripts import dvc_remote, monitor_batch
 from scripts.dvc_remote import RemoteError
@@ -177,3 +179,12 @@ def test_the_real_params_yaml_has_the_key_the_monitor_sets() -> None:
     text = (ROOT / "params.yaml").read_text()
     updated = monitor_batch.set_current_source(text, "data/current/x.csv")
     assert yaml.safe_load(updated)["ingest"]["current_source"] == "data/current/x.csv"
+
+
+@given(
+    st.text(min_size=1, max_size=80).filter(lambda t: not set(t) & set("\n\r\0\x85\u2028\u2029"))
+)
+def test_any_one_line_source_round_trips_through_yaml(source: str) -> None:
+    updated = monitor_batch.set_current_source(PARAMS, source)
+    assert yaml.safe_load(updated)["ingest"]["current_source"] == source
+    assert updated.count("\n") == PARAMS.count("\n")

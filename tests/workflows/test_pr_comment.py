@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from scripts import pr_comment
 from scripts.github_api import BODY_LIMIT
@@ -241,3 +244,20 @@ def test_the_marker_is_the_one_mlgate_report_writes() -> None:
     from mlgate.report import MARKER as REPORT_MARKER
 
     assert MARKER == REPORT_MARKER
+
+
+@given(st.binary(max_size=40))
+def test_any_bytes_are_a_strict_decimal_or_refused(raw: bytes) -> None:
+    text = raw.decode("latin-1")
+    strict = re.fullmatch(r"[1-9][0-9]{0,9}\n?", text) is not None
+    try:
+        number = pr_comment.parse_pr_number(raw)
+    except pr_comment.ArtifactError:
+        assert not strict
+    else:
+        assert strict and f"{number}" == text.rstrip("\n")
+
+
+@given(st.integers(min_value=1, max_value=9_999_999_999))
+def test_every_pr_number_round_trips(number: int) -> None:
+    assert pr_comment.parse_pr_number(f"{number}\n".encode()) == number
