@@ -14,7 +14,10 @@ Runs the steps of the real workflow files, in order, without GitHub:
    ``push`` event in a fresh clone with the DVC remote configured: reproduce, gate, push the
    model to the DVC remote, tag the release and push the tag to ``remote.git``;
 5. the tags on the remote are listed; exit 0 when every job succeeded and the commit has a
-   release tag there.
+   release tag there;
+6. with ``--monitor-batch FILE``, ``monitor.yml`` then runs as a manual run on ``main`` with
+   FILE arriving in ``data/current/``; a drifting batch prints the issue it writes (to the
+   same local API stand-in).
 
 Steps are read from ``.github/workflows`` and their ``if:``/``env:``/``with:`` expressions are
 evaluated (scripts/gha_expr.py); ``run:`` steps run with bash in the job's clone. The actions
@@ -22,7 +25,7 @@ have local equivalents: checkout = the fresh clone, setup-python = your virtuale
 ``.venv`` in each clone, so the step with ``id: install`` is skipped), upload/download-artifact
 = a directory in the scratch space, cache = nothing. Only committed work is used (HEAD).
 
-Usage: python -m scripts.local_ci [--base REF] [--workdir DIR] [--full]
+Usage: python -m scripts.local_ci [--base REF] [--workdir DIR] [--full] [--monitor-batch FILE]
 """
 
 from __future__ import annotations

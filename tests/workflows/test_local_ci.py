@@ -284,3 +284,15 @@ def drifted_batch(path: Path) -> Path:
     with gzip.open(path, "wt") as handle:
         handle.write("\n".join(rows) + "\n")
     return path
+
+
+def test_step_outputs_and_env_files_are_read_like_github(tmp_path: Path) -> None:
+    path = tmp_path / "output"
+    path.write_text("plain=1\nwith=equals=sign\nbody<<EOF\nline one\nline=two\nEOF\nlast=x\n")
+    assert local_ci._parse_command_file(path) == {
+        "plain": "1",
+        "with": "equals=sign",
+        "body": "line one\nline=two",
+        "last": "x",
+    }
+    assert local_ci._parse_command_file(tmp_path / "missing") == {}
