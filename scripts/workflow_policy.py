@@ -10,7 +10,8 @@ zizmor and actionlint catch generic mistakes; this checks the rules this project
   an inline ``# zizmor: ignore[dangerous-triggers] <reason>``;
 - every ``uses:`` pinned to a 40-hex commit with ``# vX.Y.Z`` after it, the same commit for
   the same action everywhere;
-- ``actions/checkout`` with ``persist-credentials: false`` except in jobs that push;
+- ``actions/checkout`` with ``persist-credentials: false`` except in jobs that push, and
+  never of another ref or repository in a ``workflow_run`` workflow;
 - no ``${{ ... }}`` expansion inside ``run:`` (values reach scripts through ``env:``);
 - ``timeout-minutes`` on every job;
 - every ``run:`` is one line calling a repository command (a make target that exists,
@@ -183,6 +184,24 @@ def check_checkout_credentials(workflow: Workflow) -> list[str]:
     return problems
 
 
+def check_privileged_checkout(workflow: Workflow) -> list[str]:
+    """A ``workflow_run`` job holds a write token: it checks out the default branch only,
+    never the pull request's code (``with: ref`` or ``repository``), the classic pwn request."""
+    if "workflow_run" not in workflow.triggers:
+        return []
+    problems = []
+    for job_id, index, step in workflow.steps():
+        if not str(step.get("uses", "")).startswith("actions/checkout@"):
+            continue
+        chosen = sorted({"ref", "repository"} & set(step.get("with") or {}))
+        if chosen:
+            problems.append(
+                f"{_where(workflow, job_id, index)}: a workflow_run checkout may not set "
+                f"{' or '.join(chosen)} (only the default branch's code runs here)"
+            )
+    return problems
+
+
 def check_run_steps(workflow: Workflow, make_targets: frozenset[str] | None = None) -> list[str]:
     problems = []
     for job_id, index, step in workflow.steps():
@@ -231,6 +250,7 @@ def check_all(workflows: list[Workflow], make_targets: frozenset[str] | None = N
         problems += check_triggers(workflow)
         problems += check_pinned_actions(workflow)
         problems += check_checkout_credentials(workflow)
+        problems += check_privileged_checkout(workflow)
         problems += check_run_steps(workflow, make_targets)
         problems += check_timeouts(workflow)
     return problems

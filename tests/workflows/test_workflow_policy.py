@@ -169,6 +169,23 @@ def test_checkout_must_drop_credentials_unless_the_job_pushes() -> None:
 
 
 @pytest.mark.parametrize(
+    "extra",
+    [
+        "ref: ${{ github.event.workflow_run.head_sha }}",
+        "repository: ${{ github.event.workflow_run.head_repository.full_name }}",
+    ],
+)
+def test_a_workflow_run_job_never_checks_out_the_pull_requests_code(extra: str) -> None:
+    trigger = "on:\n      workflow_run: # zizmor: ignore[dangerous-triggers] why\n"
+    text = GOOD.replace("on: [push]\n", trigger).replace(
+        "persist-credentials: false", f"persist-credentials: false\n              {extra}"
+    )
+    problems = policy.check_privileged_checkout(parse(text, "pr-report.yml"))
+    assert problems and "may not set" in problems[0]
+    assert policy.check_privileged_checkout(parse(GOOD)) == []
+
+
+@pytest.mark.parametrize(
     ("run", "message"),
     [
         ('echo "${{ github.event.pull_request.title }}"', "pass values through 'env:'"),
