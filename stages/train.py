@@ -21,6 +21,7 @@ from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from threadpoolctl import threadpool_limits
 
 from stages.common import (
     PARAMS_FILE,
@@ -138,7 +139,10 @@ def main(argv: Sequence[str]) -> None:
         features = read_split(args.features)
         progress(f"training {params.get('model')} on {len(features)} rows")
         featurizer = load_model(args.featurizer)
-        model = fit_model(featurizer, features, schema["target"], params, args.features)
+        # One OpenMP thread: the model is the same bytes at any thread count, and on a shared
+        # 2-core runner an oversubscribed thread team made training about 3x slower.
+        with threadpool_limits(1):
+            model = fit_model(featurizer, features, schema["target"], params, args.features)
         size = save_model(model, args.model)
     except BaseException:
         remove_outputs([args.model])
