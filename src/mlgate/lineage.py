@@ -65,12 +65,27 @@ def render(summary: str, block: dict[str, Any], details: tuple[str, ...] = ()) -
     """A tag message: the summary line, optional detail lines, then the lineage block."""
     if "\n" in summary or not summary.strip():
         raise ValueError("the summary must be one non-empty line")
-    body = json.dumps({"schema": SCHEMA, **block}, indent=1, sort_keys=True, allow_nan=False)
+    body = json.dumps(
+        jsonable({"schema": SCHEMA, **block}), indent=1, sort_keys=True, allow_nan=False
+    )
     parts = [summary.strip(), ""]
     if details:
         parts += [*details, ""]
     parts += [BEGIN, body, END, ""]
     return "\n".join(parts)
+
+
+def jsonable(value: Any) -> Any:
+    """``value`` as strict JSON: NaN/infinity and non-JSON types (YAML dates...) become text."""
+    if isinstance(value, dict):
+        return {str(key): jsonable(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(item) for item in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    return str(value)
 
 
 def parse(message: str) -> Lineage:

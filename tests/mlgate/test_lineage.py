@@ -23,11 +23,18 @@ def test_round_trip_keeps_every_field() -> None:
     assert "reason: first" in message
 
 
-def test_render_refuses_multiline_summary_and_nan() -> None:
+def test_render_refuses_multiline_summary() -> None:
     with pytest.raises(ValueError):
         lineage.render("two\nlines", {})
-    with pytest.raises(ValueError):
-        lineage.render("ok", {"metrics": {"x": float("nan")}})
+
+
+def test_render_writes_strict_json_from_any_params() -> None:
+    import datetime
+
+    block = {"params": {"day": datetime.date(2026, 1, 2), "x": float("nan"), "t": (1, 2)}}
+    parsed = lineage.parse(lineage.render("ok", block))
+    assert parsed.status == lineage.OK
+    assert parsed.data["params"] == {"day": "2026-01-02", "x": "nan", "t": [1, 2]}
 
 
 def test_metrics_drop_non_numbers() -> None:
