@@ -123,8 +123,33 @@ def metrics_for(i: int) -> dict[str, object]:
             }
             for attr in ("sex", "race")
         },
-        "importance": {name: round(1 / (k + 2), 4) for k, name in enumerate(FEATURES)},
+        "importance": {name: round(1 / (k + 2), 4) for k, name in enumerate(FEATURES[:8])},
+        "latency": {"p50_ms": 2.1, "p95_ms": 3.4},
+        "batch_rows_per_s": 250_000.0 + i,
+        "share_drifted": 0.07,
+        "n_drifted": 1,
+        "n_columns": 14,
+        "columns": {
+            name: {"statistic": 0.01 * k, "p_value": 0.5, "psi": 0.002 * k}
+            for k, name in enumerate([*FEATURES, "fnlwgt"])
+        },
     }
+
+
+# params.yaml as the real pipeline flattens it (about 70 keys, a data schema with value lists)
+PARAMS = {
+    **{
+        f"{stage}.knob_{k}": k * 0.5
+        for stage in ("ingest", "featurize", "train")
+        for k in range(12)
+    },
+    **{f"evaluate.setting_{k}": k for k in range(10)},
+    "ingest.columns": [*FEATURES, "fnlwgt", "income"],
+    **{
+        f"schema.categorical.{name}.values": [f"{name}-{v}" for v in range(12)]
+        for name in FEATURES[:9]
+    },
+}
 
 
 def flat(data: dict[str, object], prefix: str = "") -> dict[str, object]:
@@ -140,7 +165,15 @@ def flat(data: dict[str, object], prefix: str = "") -> dict[str, object]:
 def release_message(i: int, version: str, sha_hint: str) -> str:
     metrics = flat(metrics_for(i))
     rules = [
-        {"metric": m, "value": metrics[m], "baseline": metrics[m], "passed": True}
+        {
+            "metric": m,
+            "value": metrics[m],
+            "baseline": metrics[m],
+            "passed": True,
+            "skipped": False,
+            "severity": "fail",
+            "reason": f"{metrics[m]} within bounds; change vs the baseline within tolerance",
+        }
         for m in ("roc_auc", "accuracy", "fairness.sex.demographic_parity_difference")
     ]
     block = {
@@ -151,10 +184,15 @@ def release_message(i: int, version: str, sha_hint: str) -> str:
         "tool": {"mlgate": "0.1.0", "dvc": "3.67.0"},
         "gates": {"passed": True, "baseline": None, "rules": rules},
         "metrics": metrics,
-        "params": {"params.yaml": {"train.seed": 1, "train.n_estimators": 200}},
+        "params": {"params.yaml": PARAMS},
         "dvc_lock": {
-            f"data/part{k}.parquet": {"stage": "featurize", "kind": "out", "hash": f"{k:032x}"}
-            for k in range(10)
+            f"data/stage{k // 5}/part{k}.parquet": {
+                "stage": f"stage{k // 5}",
+                "kind": "out",
+                "hash": f"{k:032x}",
+                "size": 100_000 + k,
+            }
+            for k in range(29)
         },
         "model": {"path": "models/model.bin", "hash": f"{i:032x}"},
     }

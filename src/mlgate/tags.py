@@ -166,13 +166,13 @@ def list_tags(repo_root: str | Path, with_messages: bool = False) -> list[GitTag
     """Every tag of the repository, in one git call (with full messages when asked)."""
     fmt = _FOR_EACH_REF_FORMAT + ("%00%(contents)%00%1e" if with_messages else "")
     try:
+        # Bytes, decoded once: text mode's newline translation costs time on 10 MB of messages.
         out = subprocess.run(
             ["git", "for-each-ref", f"--format={fmt}", "refs/tags"],
             cwd=repo_root,
             capture_output=True,
-            text=True,
             check=True,
-        ).stdout
+        ).stdout.decode("utf-8", "replace")
     except (subprocess.CalledProcessError, FileNotFoundError, NotADirectoryError) as exc:
         raise InputError(f"cannot list tags in '{repo_root}': not a git repository") from exc
     records = out.split(_RECORD_END)[:-1] if with_messages else out.splitlines()
