@@ -66,6 +66,22 @@ def test_fairness_gaps_and_groups_by_hand() -> None:
     assert report["equalized_odds_difference"] == pytest.approx(0.5)
 
 
+def test_gaps_match_fairlearns_own_functions() -> None:
+    from fairlearn.metrics import demographic_parity_difference, equalized_odds_difference
+
+    rng = np.random.default_rng(1)
+    y, predicted = rng.integers(0, 2, 500), rng.integers(0, 2, 500)
+    groups = pd.DataFrame({"race": rng.choice(["a", "b", "c"], 500)})
+    report = fairness_metrics(y, predicted, groups)["race"]
+    sensitive = groups["race"].to_numpy()
+    assert report["demographic_parity_difference"] == pytest.approx(
+        demographic_parity_difference(y, predicted, sensitive_features=sensitive)
+    )
+    assert report["equalized_odds_difference"] == pytest.approx(
+        equalized_odds_difference(y, predicted, sensitive_features=sensitive)
+    )
+
+
 def test_group_without_positives_has_undefined_recall() -> None:
     report = fairness_metrics(
         np.array([1, 0, 0, 0]), np.array([1, 0, 1, 0]), pd.DataFrame({"race": list("AABB")})
