@@ -12,6 +12,9 @@ plus stage assignments (every 10th release to dev, every 50th to staging, every 
 prod), one second apart. A last, real commit (``dvc repro``) makes the working tree clean
 and up to date so ``release --dry-run`` can run, and a bare clone serves as ``origin``.
 
+``--plain`` writes GTO's own messages instead (no lineage), which makes `mlgate history`
+read every release's metrics from git objects: its fallback path.
+
 ``--repo DIR`` times the commands, and `mlgate check` too: `release` runs it first, so the
 registry's own share of `release --dry-run` shows. Every round runs each command once,
 interleaved, so the load of the shared machine hits all of them alike and the ratios stay
@@ -204,7 +207,7 @@ def data_cmd(text: str) -> bytes:
     return b"data %d\n" % len(raw) + raw + b"\n"
 
 
-def build(target: Path, count: int) -> None:
+def build(target: Path, count: int, plain: bool = False) -> None:
     if target.exists():
         raise SystemExit(f"{target} exists; remove it or pick another directory")
     target.mkdir(parents=True)
@@ -236,7 +239,8 @@ def build(target: Path, count: int) -> None:
         stream += data_cmd(json.dumps(metrics_for(i), indent=2))
         stream += f"tag {ARTIFACT}@{version}\nfrom :{i}\n".encode()
         stream += f"tagger {who.format(t=when)}\n".encode()
-        stream += data_cmd(release_message(i, version, f"mark {i}"))
+        message = f"Registering artifact {ARTIFACT} version {version}"  # what GTO writes
+        stream += data_cmd(message if plain else release_message(i, version, f"mark {i}"))
         for every, stage in ((10, "dev"), (50, "staging"), (100, "prod")):
             if i % every == 0:
                 counter += 1
@@ -286,12 +290,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--build", type=Path, metavar="DIR", help="build the benchmark repo")
     parser.add_argument("--releases", type=int, default=1000)
+    parser.add_argument(
+        "--plain",
+        action="store_true",
+        help="GTO-style tag messages without lineage (history reads the metrics files)",
+    )
     parser.add_argument("--repo", type=Path, metavar="DIR", help="time the commands there")
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--only", default="", metavar="PREFIX", help="time matching commands")
     args = parser.parse_args()
     if args.build:
-        build(args.build.resolve(), args.releases)
+        build(args.build.resolve(), args.releases, args.plain)
     if not args.repo:
         return
     times = measure(args.repo.resolve(), args.runs, args.only)

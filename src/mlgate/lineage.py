@@ -6,25 +6,31 @@ A tag message is a human first line, optional human lines, then one block::
 
     -----BEGIN MLGATE LINEAGE-----
     {"commit": "...", "metrics": {...}, "gates": {...}, ...}
-    -----END MLGATE LINEAGE-----
+    -----END MLGATE LINEAGE crc32:0a1b2c3d-----
 
 GTO keeps the whole message as free text, so the block does not disturb it; git keeps it
 verbatim because mlgate creates tags with ``--cleanup=verbatim``. Reading is tolerant: a
 message without a block, or with a damaged one (edited by hand, truncated, not JSON), gives a
 ``Lineage`` whose ``status`` says so instead of an exception, so one bad old tag never breaks
-``mlgate history``. Everything here is pure.
+``mlgate history``. The CRC-32 of the JSON text on the end line detects any change to it
+(accidental, not malicious: tags can be signed for that), which lets ``headline`` read just the
+metrics of 1,000 blocks without parsing everything else in them. Everything here is pure.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
 BEGIN = "-----BEGIN MLGATE LINEAGE-----"
-END = "-----END MLGATE LINEAGE-----"
+END_PREFIX = "-----END MLGATE LINEAGE"
+END = f"{END_PREFIX}-----"  # the end line without a checksum (accepted when reading)
 SCHEMA = 1
+_METRICS_KEY = '\n "metrics": '  # how ``render`` writes the top-level metrics key
+_DECODER = json.JSONDecoder()
 
 OK = "ok"
 MISSING = "missing"
@@ -71,8 +77,33 @@ def render(summary: str, block: dict[str, Any], details: tuple[str, ...] = ()) -
     parts = [summary.strip(), ""]
     if details:
         parts += [*details, ""]
-    parts += [BEGIN, body, END, ""]
+    parts += [BEGIN, body, f"{END_PREFIX} crc32:{_crc(body)}-----", ""]
     return "\n".join(parts)
+
+
+def _crc(text: str) -> str:
+    return f"{zlib.crc32(text.encode('utf-8')):08x}"
+
+
+def _block(message: str) -> tuple[str, str | None] | Lineage:
+    """The JSON text between the markers and the checksum on the end line (if any)."""
+    start = message.find(BEGIN)
+    if start < 0:
+        if END_PREFIX in message:
+            return Lineage(CORRUPT, problem="lineage block has an end marker but no begin marker")
+        return Lineage(MISSING, problem="no lineage block")
+    body_start = start + len(BEGIN)
+    end = message.find(END_PREFIX, body_start)
+    line_end = message.find("-----", end + len(END_PREFIX)) if end >= 0 else -1
+    if end < 0 or line_end < 0:
+        return Lineage(CORRUPT, problem="lineage block is not terminated")
+    checksum = message[end + len(END_PREFIX) : line_end].strip()
+    body = message[body_start:end].strip("\n")
+    if not checksum:
+        return body, None
+    if not checksum.startswith("crc32:"):
+        return Lineage(CORRUPT, problem=f"lineage end line has an unknown checksum '{checksum}'")
+    return body, checksum.removeprefix("crc32:")
 
 
 def jsonable(value: Any) -> Any:
@@ -90,17 +121,42 @@ def jsonable(value: Any) -> Any:
 
 def parse(message: str) -> Lineage:
     """Read the lineage block back from a tag message, never raising."""
-    start = message.find(BEGIN)
-    if start < 0:
-        if END in message:
-            return Lineage(CORRUPT, problem="lineage block has an end marker but no begin marker")
-        return Lineage(MISSING, problem="no lineage block")
-    body_start = start + len(BEGIN)
-    end = message.find(END, body_start)
-    if end < 0:
-        return Lineage(CORRUPT, problem="lineage block is not terminated")
+    found = _block(message)
+    if isinstance(found, Lineage):
+        return found
+    body, checksum = found
+    if checksum is not None and checksum != _crc(body):
+        return Lineage(CORRUPT, problem="lineage block was modified (checksum mismatch)")
+    return _parse_json(body)
+
+
+def headline(message: str) -> Lineage:
+    """Like ``parse``, but reads only ``metrics`` when the checksum vouches for the rest.
+
+    ``data`` then holds just ``{"metrics": {...}}``; a block without a checksum, or not laid
+    out as ``render`` writes it, is parsed in full.
+    """
+    found = _block(message)
+    if isinstance(found, Lineage):
+        return found
+    body, checksum = found
+    if checksum is None:
+        return _parse_json(body)
+    if checksum != _crc(body):
+        return Lineage(CORRUPT, problem="lineage block was modified (checksum mismatch)")
+    at = body.find(_METRICS_KEY)
+    if at < 0 or not body.startswith("{"):
+        return _parse_json(body)
     try:
-        data = json.loads(message[body_start:end])
+        metrics, _ = _DECODER.raw_decode(body, at + len(_METRICS_KEY))
+    except ValueError:
+        return _parse_json(body)
+    return Lineage(OK, {"metrics": metrics})
+
+
+def _parse_json(body: str) -> Lineage:
+    try:
+        data = json.loads(body)
     except (ValueError, RecursionError) as exc:
         return Lineage(CORRUPT, problem=f"lineage block is not valid JSON ({exc})")
     if not isinstance(data, dict):

@@ -100,6 +100,7 @@ class _Publisher:
     repo_root: Path
     remote_name: str
     push: bool
+    with_messages: bool = False  # stage plans read tag messages (rollbacks); releases do not
     remote: RemoteState | None = None
     attempts: int = 0
     notes: list[str] = field(default_factory=list)
@@ -121,7 +122,7 @@ class _Publisher:
         """Run ``plan`` on fresh tags until its tag is published or it decides none is needed."""
         for attempt in range(1, MAX_ATTEMPTS + 1):
             self.attempts = attempt
-            tags = list_tags(self.repo_root, with_messages=True)
+            tags = list_tags(self.repo_root, with_messages=self.with_messages)
             wanted = plan(tags, self.names(tags))
             if wanted is None:
                 return None
@@ -444,7 +445,7 @@ def promote(
     _head(root)
     name = _artifact_name(root, artifact)
     required = previous_stage(order, stage)
-    publisher = _Publisher(root, remote, push)
+    publisher = _Publisher(root, remote, push, with_messages=True)
     publisher.connect()
     result: dict[str, Any] = {}
 
@@ -497,7 +498,7 @@ def rollback(
         raise InputError("rollback needs --message REASON: the reason is recorded in the tag")
     _head(root)
     name = _artifact_name(root, artifact)
-    publisher = _Publisher(root, remote, push)
+    publisher = _Publisher(root, remote, push, with_messages=True)
     publisher.connect()
     result: dict[str, Any] = {}
 
@@ -560,10 +561,10 @@ def main_metrics(metrics: dict[str, Any]) -> dict[str, Any]:
 
 def _fallback_metrics(repo_root: Path, shas: list[str]) -> dict[str, dict[str, float]]:
     """Metrics read from the files each commit declares, for releases without lineage."""
-    from mlgate.metrics import declared_metrics, read_dvc_yaml, read_metrics
-
     if not shas:
         return {}
+    from mlgate.metrics import declared_metrics, read_dvc_yaml, read_metrics
+
     prefix = gitio.git_prefix(repo_root)
     snaps = [gitio.Snapshot(repo_root, sha, gitio.short(sha), prefix) for sha in shas]
     gitio.prefetch_all(snaps, [DVC_YAML])
@@ -603,7 +604,7 @@ def history(
         key=lambda item: (order.index(item[0]) if item[0] in order else len(order), item[0]),
     ):
         stages_of.setdefault(version, []).append(stage)
-    blocks = {rel.name: lineage.parse(by_name[rel.name].message) for rel in found}
+    blocks = {rel.name: lineage.headline(by_name[rel.name].message) for rel in found}
     need_files = [rel.sha for rel in found if blocks[rel.name].status != lineage.OK]
     fallback = _fallback_metrics(root, list(dict.fromkeys(need_files)))
     entries = []

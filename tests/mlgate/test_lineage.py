@@ -7,7 +7,7 @@ import json
 import pytest
 
 from mlgate import lineage
-from mlgate.lineage import BEGIN, END
+from mlgate.lineage import BEGIN, END, END_PREFIX
 
 
 def test_round_trip_keeps_every_field() -> None:
@@ -68,11 +68,38 @@ def test_damaged_block_is_corrupt_not_an_exception(message: str, problem: str) -
 
 def test_truncated_real_message_is_corrupt() -> None:
     message = lineage.render("s", {"metrics": {"accuracy": 0.8}})
-    cut = message[: message.index(END) - 5]
+    cut = message[: message.index(END_PREFIX) - 5]
     assert lineage.parse(cut).status == lineage.CORRUPT
 
 
 def test_block_is_plain_json_between_markers() -> None:
     message = lineage.render("s", {"a": 1})
-    body = message.split(BEGIN)[1].split(END)[0]
+    body = message.split(BEGIN)[1].split(END_PREFIX)[0]
     assert json.loads(body) == {"a": 1, "schema": lineage.SCHEMA}
+
+
+def test_any_change_to_the_json_is_caught_by_the_checksum() -> None:
+    message = lineage.render("s", {"metrics": {"accuracy": 0.8}, "params": {"a": 1}})
+    edited = message.replace('"a": 1', '"a": 2')  # still valid JSON
+    for read in (lineage.parse, lineage.headline):
+        assert read(message).status == lineage.OK
+        broken = read(edited)
+        assert broken.status == lineage.CORRUPT and "checksum mismatch" in broken.problem
+
+
+def test_headline_reads_only_the_metrics_and_matches_parse() -> None:
+    block = {"metrics": {"accuracy": 0.8, "fairness.sex.x": 0.1}, "params": {"metrics": 3}}
+    message = lineage.render("s", block)
+    assert lineage.headline(message).data == {"metrics": block["metrics"]}
+    assert lineage.headline(message).metrics == lineage.parse(message).metrics
+
+
+def test_headline_without_checksum_parses_in_full() -> None:
+    message = f's\n\n{BEGIN}\n{{"schema": 1, "metrics": {{"a": 1}}}}\n{END}\n'
+    assert lineage.headline(message).metrics == {"a": 1.0}
+    assert lineage.headline(message.replace('"a": 1}', '"a": ')).status == lineage.CORRUPT
+
+
+def test_unknown_checksum_kind_is_corrupt() -> None:
+    message = lineage.render("s", {"a": 1}).replace("crc32:", "md5:")
+    assert "unknown checksum" in lineage.parse(message).problem
