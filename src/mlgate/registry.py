@@ -39,7 +39,7 @@ from mlgate.tags import (
     GitTagRef,
     ReleaseTag,
     Version,
-    latest_release,
+    deregistered,
     list_tags,
     max_counter,
     parse_stage,
@@ -177,6 +177,13 @@ def _delete_tag(repo_root: Path, name: str) -> None:
     git(repo_root, "tag", "-d", name)
 
 
+def active_releases(tags: list[GitTagRef], artifact: str) -> list[ReleaseTag]:
+    """Releases newest first, without versions GTO deregistered (as ``gto show`` lists them)."""
+    gone = deregistered(tags, artifact)
+    found = releases(tags, artifact)
+    return [r for r in found if r.version not in gone] if gone else found
+
+
 def _artifact_name(repo_root: Path, requested: str | None) -> str:
     return default_artifact(load_dvc_yaml(repo_root), requested)
 
@@ -296,8 +303,8 @@ def release(
         if found:
             outcome.update(status="already-released", tag=found[0].name, version=found[0].version)
             return None
-        latest = latest_release(tags, name)
-        baseline = latest.name if latest else "none"
+        active = active_releases(tags, name)
+        baseline = active[0].name if active else "none"
         if baseline not in verdicts:  # the baseline moves if someone released meanwhile
             verdicts[baseline] = check(root, None, baseline)
         verdict = verdicts[baseline]
@@ -340,8 +347,8 @@ def assignments(
     ``known``: the artifact's releases when the caller has them already.
     """
     by_sha: dict[str, Version] = {}
-    for rel in releases(tags, artifact) if known is None else known:
-        by_sha.setdefault(rel.sha, rel.version)  # highest version at a commit, like GTO
+    for rel in active_releases(tags, artifact) if known is None else known:
+        by_sha.setdefault(rel.sha, rel.version)  # two releases of one commit: the highest
     found = []
     for tag in tags:
         stage = parse_stage(tag)
@@ -385,11 +392,13 @@ class StageOutcome:
 
 
 def _find_release(tags: list[GitTagRef], artifact: str, version: Version) -> ReleaseTag:
-    for rel in releases(tags, artifact):
+    active = active_releases(tags, artifact)
+    for rel in active:
         if rel.version == version:
             return rel
-    latest = latest_release(tags, artifact)
-    hint = f"latest is {latest.version}" if latest else "no releases yet"
+    if version in deregistered(tags, artifact):
+        raise InputError(f"{tag_artifact_name(artifact)}@{version} was deregistered")
+    hint = f"latest is {active[0].version}" if active else "no releases yet"
     raise InputError(f"no release {tag_artifact_name(artifact)}@{version} ({hint})")
 
 
@@ -594,7 +603,7 @@ def history(
     name = artifact if artifact is not None else _artifact_name(root, None)
     tags = list_tags(root, with_messages=True)
     by_name = {t.name: t for t in tags}
-    every = releases(tags, name)
+    every = active_releases(tags, name)
     found = every[:limit] if limit is not None else every
     holders = current_holders(assignments(tags, name, every))
     order = load_stage_order(root)

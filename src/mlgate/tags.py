@@ -209,6 +209,24 @@ def taken_versions(names: Iterable[str], artifact: str) -> list[Version]:
     return found
 
 
+def deregistered(tags: list[GitTagRef], artifact: str) -> set[Version]:
+    """Versions GTO has deregistered (an annotated ``<artifact>@vX.Y.Z!`` tag, any counter)."""
+    pattern = re.compile(rf"^{re.escape(tag_artifact_name(artifact))}@v{_SEMVER}!(?:#\d+)?$")
+    found = set()
+    for tag in tags:
+        match = pattern.match(tag.name) if tag.annotated else None
+        if match:
+            found.add(
+                Version(
+                    int(match["major"]),
+                    int(match["minor"]),
+                    int(match["patch"]),
+                    match["pre"] or "",
+                )
+            )
+    return found
+
+
 def max_counter(names: Iterable[str], artifact: str) -> int:
     """The highest GTO counter (``...#N``) among ``artifact``'s tags, 0 when none.
 

@@ -126,3 +126,28 @@ def test_mlgate_continues_a_registry_made_by_gto(
     assert ours(p)[0]["version"] == "v1.4.1"
     # GTO's counter continues too: its dev tag was #1.
     assert run_ok(p, clock, "promote", "v1.4.0", "staging") == f"{ARTIFACT}#staging#2"
+
+
+def test_a_version_deregistered_with_gto_disappears_from_both(
+    registry_state: Published, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    p, clock = registry_state, Clock(monkeypatch)
+    for _ in range(30):  # after the fixture's tags
+        clock.tick()
+    gto_api.deregister(str(p.root), ARTIFACT, version="v0.0.3")
+    mine = ours(p)
+    assert [e["version"] for e in mine] == ["v0.0.2", "v0.0.1"]
+    state = gto_api.show(str(p.root))[ARTIFACT]
+    assert state["version"] == "v0.0.2"
+    assert {v["version"] for v in gto_api.show(str(p.root), name=ARTIFACT)} == {"v0.0.2", "v0.0.1"}
+    mine_stages = {stage: e["version"] for e in mine for stage in e["stages"]}
+    assert mine_stages == {k: v for k, v in state["stage"].items() if v}
+    result = p.mlgate("promote", "v0.0.3", "dev")
+    assert result.exit_code == 2 and "was deregistered" in result.stderr
+    # The name stays taken, and the baseline of the next release is the latest active one.
+    p.push()
+    p.repo.git("push", "-q", "origin", "--tags")
+    release_new_commit(p, clock, "fourth")
+    assert ours(p)[0]["version"] == "v0.0.4"
+    message = p.repo.git("for-each-ref", "--format=%(contents)", f"refs/tags/{ARTIFACT}@v0.0.4")
+    assert f'"ref": "{ARTIFACT}@v0.0.2"' in message

@@ -7,6 +7,7 @@ from mlgate.errors import InputError
 from mlgate.tags import (
     GitTagRef,
     Version,
+    deregistered,
     latest_release,
     list_tags,
     max_counter,
@@ -111,3 +112,13 @@ def test_max_counter_is_per_artifact() -> None:
     names = ["m#dev#1", "m#prod#7", "m#prod!#3", "m@v1.0.0", "mm#prod#40", "m@v1.1.0!#9"]
     assert max_counter(names, "m") == 9
     assert max_counter(names, "other") == 0
+
+
+def test_deregistered_versions_need_annotated_tags() -> None:
+    tags = [
+        tag("m@v1.0.0!#4"),
+        tag("m@v1.1.0!"),
+        tag("m@v2.0.0!", annotated=False),
+        tag("m@v3.0.0"),
+    ]
+    assert deregistered(tags, "m") == {Version(1, 0, 0), Version(1, 1, 0)}
