@@ -178,7 +178,7 @@ def list_tags(repo_root: str | Path, with_messages: bool = False) -> list[GitTag
     records = out.split(_RECORD_END)[:-1] if with_messages else out.splitlines()
     tags = []
     for record in records:
-        name, objtype, peeled, direct, date, subject, *rest = record.split("\0")
+        name, objtype, peeled, direct, date, subject, *rest = record.split("\0", 6)
         annotated = objtype == "tag"
         message = rest[0] if rest else ""
         tags.append(
