@@ -112,10 +112,13 @@ def drift_report(
     require_columns(current, numeric + categorical, sources[1])
     columns: dict[str, dict[str, Any]] = {}
     for column in numeric + categorical:
-        if column in numeric:
-            result = numeric_drift(reference[column], current[column], params["psi_bins"])
-        else:
-            result = categorical_drift(reference[column], current[column])
+        try:
+            if column in numeric:
+                result = numeric_drift(reference[column], current[column], params["psi_bins"])
+            else:
+                result = categorical_drift(reference[column], current[column])
+        except StageError as exc:
+            raise StageError(f"{sources[1]} vs {sources[0]}: {exc}") from exc
         drifted = result["p_value"] < params["p_value"] and result["psi"] >= params["psi"]
         columns[column] = {**result, "drifted": bool(drifted)}
     n_drifted = sum(entry["drifted"] for entry in columns.values())

@@ -66,6 +66,12 @@ def test_missing_column_names_the_file() -> None:
         drift_report(validated_frame(50), current, schema(), PARAMS, ("ref.parquet", "cur.parquet"))
 
 
+def test_empty_numeric_column_names_both_files() -> None:
+    current = validated_frame(50).assign(age=np.nan)
+    with pytest.raises(StageError, match=r"cur.parquet vs ref.parquet: column 'age': no values"):
+        drift_report(validated_frame(50), current, schema(), PARAMS, ("ref.parquet", "cur.parquet"))
+
+
 @pytest.mark.parametrize(
     ("override", "message"),
     [
