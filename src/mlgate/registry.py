@@ -572,7 +572,7 @@ def _fallback_metrics(repo_root: Path, shas: list[str]) -> dict[str, dict[str, f
     """Metrics read from the files each commit declares, for releases without lineage."""
     if not shas:
         return {}
-    from mlgate.metrics import declared_metrics, read_dvc_yaml, read_metrics
+    from mlgate.metrics import metrics_files, read_dvc_yaml, read_metrics
 
     prefix = gitio.git_prefix(repo_root)
     snaps = [gitio.Snapshot(repo_root, sha, gitio.short(sha), prefix) for sha in shas]
@@ -580,7 +580,8 @@ def _fallback_metrics(repo_root: Path, shas: list[str]) -> dict[str, dict[str, f
     declared = {}
     for snap in snaps:
         try:
-            declared[snap.sha] = declared_metrics(read_dvc_yaml(snap))
+            # Resolves ${...} in the declared paths (this repository's dvc.yaml uses vars).
+            declared[snap.sha] = metrics_files(snap, read_dvc_yaml(snap))
         except InputError:
             declared[snap.sha] = []
     gitio.prefetch_all(snaps, sorted({p for paths in declared.values() for p in paths}))

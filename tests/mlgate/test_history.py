@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import subprocess
 
@@ -9,6 +10,7 @@ import pytest
 
 from mlgate.lineage import BEGIN, END
 from tests.mlgate.registry_repo import ARTIFACT, Published, metrics_with, published
+from tests.mlgate.repo_factory import DVC_YAML
 
 __all__ = ["published"]
 
@@ -61,6 +63,19 @@ def test_newest_first_by_semver_even_in_the_same_second(published: Published) ->
     assert entries[0]["lineage"] == "missing"
     assert set(entries[0]) == {"tag", "version", "sha", "date", "metrics", "stages", "lineage"}
     assert history(p, "--limit", "1")[0]["version"] == "v1.10.0"
+
+
+def test_fallback_reads_metrics_files_declared_through_templates(published: Published) -> None:
+    p = published
+    templated = copy.deepcopy(DVC_YAML)
+    templated["vars"] = [{"paths": {"metrics": "metrics/metrics.json"}}]
+    templated["stages"]["train"]["metrics"] = [{"${paths.metrics}": {"cache": False}}]
+    p.repo.write("dvc.yaml", templated)
+    commit_metrics(p, accuracy=0.81)
+    annotated(p, f"{ARTIFACT}@v2.0.0", "released by another tool, no lineage")
+    (entry,) = history(p)
+    assert entry["lineage"] == "missing"
+    assert entry["metrics"]["accuracy"] == 0.81
 
 
 def test_metrics_come_from_the_lineage_block(published: Published) -> None:
