@@ -161,6 +161,15 @@ def test_forced_rerun_is_byte_identical(copy: Copy) -> None:
     assert rerun == hashes
 
 
+def test_keep_volatile_turns_a_rebuild_back_into_the_commit(copy: Copy) -> None:
+    """After a rebuild only the timings differ from the commit; CI restores them to release."""
+    changed = copy.run("git", "status", "--porcelain").split()
+    assert TIMINGS in changed  # the rebuild measured new timings
+    copy.run(sys.executable, "-m", "scripts.keep_volatile")
+    assert copy.run("git", "status", "--porcelain") == ""
+    assert "up to date" in copy.dvc("status")
+
+
 def test_train_param_change_reruns_only_train_and_dependants(copy: Copy) -> None:
     params = copy.root / "params.yaml"
     text = params.read_text(encoding="utf-8")
