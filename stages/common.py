@@ -8,7 +8,8 @@ import math
 import os
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -105,6 +106,16 @@ def remove_outputs(paths: Sequence[str | Path]) -> None:
             target.rmdir()
         elif target.exists():
             target.unlink()
+
+
+@contextmanager
+def removed_on_failure(paths: Sequence[str | Path]) -> Iterator[None]:
+    """Delete `paths` if the block raises, so a failed stage leaves no output that looks valid."""
+    try:
+        yield
+    except BaseException:
+        remove_outputs(paths)
+        raise
 
 
 def run_stage(stage: str, main: Callable[[Sequence[str]], None]) -> None:

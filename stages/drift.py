@@ -24,7 +24,7 @@ from stages.common import (
     Progress,
     StageError,
     load_params,
-    remove_outputs,
+    removed_on_failure,
     require,
     run_stage,
     write_json,
@@ -137,15 +137,12 @@ def main(argv: Sequence[str]) -> None:
     parser.add_argument("--metrics", required=True)
     args = parser.parse_args(argv)
     progress = Progress(SECTION)
-    try:
+    with removed_on_failure([args.metrics]):
         schema, params = load_params("schema"), check_params(load_params(SECTION))
         reference, current = read_split(args.reference), read_split(args.current)
         progress(f"comparing {len(current)} current rows with {len(reference)} reference rows")
         report = drift_report(reference, current, schema, params, (args.reference, args.current))
         write_json(args.metrics, report)
-    except BaseException:
-        remove_outputs([args.metrics])
-        raise
     progress(f"{report['n_drifted']} of {report['n_columns']} columns drifted")
 
 

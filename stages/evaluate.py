@@ -25,7 +25,7 @@ from stages.common import (
     Progress,
     StageError,
     load_params,
-    remove_outputs,
+    removed_on_failure,
     require,
     run_stage,
     write_json,
@@ -284,7 +284,7 @@ def main(argv: Sequence[str]) -> None:
 def _evaluate_files(args: argparse.Namespace) -> None:
     outputs = [args.metrics, args.inference, args.plots]
     progress = Progress(SECTION)
-    try:
+    with removed_on_failure(outputs):
         schema, params = load_params("schema"), check_params(load_params(SECTION))
         model = load_model(args.model)
         test = read_split(args.test)
@@ -298,9 +298,6 @@ def _evaluate_files(args: argparse.Namespace) -> None:
         progress("timing inference")
         X = test.drop(columns=[schema["target"]])[model.feature_names_in_]
         write_json(args.inference, inference_timing(model, X, params))
-    except BaseException:
-        remove_outputs(outputs)
-        raise
     progress(f"roc_auc {metrics['roc_auc']:.4f}, accuracy {metrics['accuracy']:.4f}")
 
 

@@ -27,7 +27,7 @@ from stages.common import (
     StageError,
     ensure_parent,
     load_params,
-    remove_outputs,
+    removed_on_failure,
     require,
     run_stage,
 )
@@ -147,7 +147,7 @@ def main(argv: Sequence[str]) -> None:
     outputs = [*args.outputs, args.featurizer]
     progress = Progress(SECTION)
     schema, params = load_params("schema"), load_params(SECTION)
-    try:
+    with removed_on_failure(outputs):
         build_featurizer(schema, params)  # bad params fail before any data is read
         train = read_split(args.inputs[0])
         progress(f"fitting on {len(train)} training rows")
@@ -158,9 +158,6 @@ def main(argv: Sequence[str]) -> None:
             features.to_parquet(ensure_parent(target), index=False)
             progress(f"wrote {len(features)} rows x {features.shape[1]} columns to {target}")
         save_model(featurizer, args.featurizer)
-    except BaseException:
-        remove_outputs(outputs)
-        raise
 
 
 if __name__ == "__main__":

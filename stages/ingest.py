@@ -21,6 +21,7 @@ from stages.common import (
     ensure_parent,
     load_params,
     remove_outputs,
+    removed_on_failure,
     require,
     run_stage,
 )
@@ -132,11 +133,13 @@ def main(argv: Sequence[str]) -> None:
     progress = Progress(SECTION)
     params = check_params(load_params(SECTION))
     remove_outputs(list(outputs.values()))
-    for split, target in outputs.items():
-        source = params[f"{split}_source"]
-        frame = ingest(source, params)
-        frame.to_parquet(ensure_parent(target), index=False)
-        progress(f"{split}: {len(frame):,} rows x {frame.shape[1]} columns from {source}")
+    # A bad test or current source must not leave a train split that looks valid.
+    with removed_on_failure(list(outputs.values())):
+        for split, target in outputs.items():
+            source = params[f"{split}_source"]
+            frame = ingest(source, params)
+            frame.to_parquet(ensure_parent(target), index=False)
+            progress(f"{split}: {len(frame):,} rows x {frame.shape[1]} columns from {source}")
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ from stages.common import (
     Progress,
     StageError,
     load_params,
-    remove_outputs,
+    removed_on_failure,
     require,
     run_stage,
 )
@@ -135,7 +135,7 @@ def main(argv: Sequence[str]) -> None:
     args = parser.parse_args(argv)
     progress = Progress(SECTION)
     schema, params = load_params("schema"), load_params(SECTION)
-    try:
+    with removed_on_failure([args.model]):
         features = read_split(args.features)
         progress(f"training {params.get('model')} on {len(features)} rows")
         featurizer = load_model(args.featurizer)
@@ -144,9 +144,6 @@ def main(argv: Sequence[str]) -> None:
         with threadpool_limits(1):
             model = fit_model(featurizer, features, schema["target"], params, args.features)
         size = save_model(model, args.model)
-    except BaseException:
-        remove_outputs([args.model])
-        raise
     progress(f"wrote {args.model} ({size} bytes)")
 
 

@@ -24,6 +24,7 @@ from stages.common import (
     ensure_parent,
     load_params,
     remove_outputs,
+    removed_on_failure,
     require,
     run_stage,
     write_json,
@@ -230,10 +231,11 @@ def main(argv: Sequence[str]) -> None:
         source = args.inputs[list(results).index(split)]
         raise StageError(f"{source}: {error} (report: {args.report})")
     quarantine_dir = Path(args.quarantine)
-    quarantine_dir.mkdir(parents=True, exist_ok=True)
-    for (split, result), target in zip(results.items(), args.outputs, strict=True):
-        result.valid.to_parquet(ensure_parent(target), index=False)
-        result.quarantined.to_parquet(quarantine_dir / f"{split}.parquet", index=False)
+    with removed_on_failure([*args.outputs, args.quarantine]):
+        quarantine_dir.mkdir(parents=True, exist_ok=True)
+        for (split, result), target in zip(results.items(), args.outputs, strict=True):
+            result.valid.to_parquet(ensure_parent(target), index=False)
+            result.quarantined.to_parquet(quarantine_dir / f"{split}.parquet", index=False)
 
 
 if __name__ == "__main__":

@@ -120,3 +120,43 @@ def test_missing_param_key() -> None:
 )
 def test_snake_case(raw: str, expected: str) -> None:
     assert snake_case(raw) == expected
+
+
+def test_a_bad_later_source_leaves_no_earlier_output(tmp_path: Path) -> None:
+    """The stage command: exit 1, one line naming the file, and no train split left behind."""
+    import subprocess
+    import sys
+
+    import yaml
+
+    good = write(tmp_path / "train.csv", "25, Private, >50K\n")
+    section = {
+        "train_source": good,
+        "test_source": str(tmp_path / "missing.csv"),
+        "current_source": good,
+        "header": False,
+        "columns": COLUMNS,
+        "na_values": ["?"],
+        "comment": "|",
+        "encoding": "utf-8",
+        "label_column": "income",
+        "label_strip_suffix": ".",
+    }
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump({"ingest": section}))
+    outputs = {
+        split: tmp_path / "out" / f"{split}.parquet" for split in ("train", "test", "current")
+    }
+    args = [arg for split, path in outputs.items() for arg in (f"--{split}", str(path))]
+    proc = subprocess.run(
+        [sys.executable, "-m", "stages.ingest", *args],
+        cwd=tmp_path,
+        env={"PYTHONPATH": str(Path(__file__).resolve().parents[2]), "PATH": ""},
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 1
+    assert (
+        proc.stderr.splitlines()[-1] == f"ingest: error: {tmp_path / 'missing.csv'}: file not found"
+    )
+    assert "Traceback" not in proc.stderr
+    assert not any(path.exists() for path in outputs.values())
