@@ -1,8 +1,9 @@
 """After `dvc repro`, keep the committed copy of outputs marked `meta: {volatile: true}`.
 
-Inference timings (metrics/inference.json) never reproduce byte for byte, so a full rebuild
-on a CI runner without a DVC remote always changed that file and its hash in dvc.lock, left
-the working tree dirty, and `mlgate release` refused the commit. When the rebuild changed
+Inference timings (metrics/inference.json) never reproduce byte for byte, so whenever CI
+reruns the evaluate stage (a forced run, a lost plots folder, a runner without the DVC cache
+where evaluate's committed outputs do not all match) that file and its hash in dvc.lock change,
+the working tree is dirty, and `mlgate release` refuses the commit. When the rebuild changed
 nothing but volatile outputs (every other output hash in dvc.lock is the committed one), this
 restores the committed copies of those outputs and of dvc.lock: the tree is then exactly the
 commit, whose deterministic outputs the rebuild has just verified, and `dvc status` is clean.
