@@ -49,9 +49,13 @@ class Version:
         match = _VERSION_RE.match(text.strip())
         if not match:
             raise InputError(f"'{text}' is not a semantic version (expected e.g. v1.2.3)")
-        return cls(
-            int(match["major"]), int(match["minor"]), int(match["patch"]), match["pre"] or ""
-        )
+        return cls.from_match(match)
+
+    @classmethod
+    def from_match(cls, match: re.Match[str]) -> Version:
+        """The version captured by a pattern built on ``_SEMVER``."""
+        major, minor, patch = int(match["major"]), int(match["minor"]), int(match["patch"])
+        return cls(major, minor, patch, match["pre"] or "")
 
     def bump(self, part: str) -> Version:
         if part == "major":
@@ -129,9 +133,7 @@ def parse_release(tag: GitTagRef) -> ReleaseTag | None:
     match = _RELEASE_RE.match(tag.name)
     if not match or not tag.annotated:
         return None
-    version = Version(
-        int(match["major"]), int(match["minor"]), int(match["patch"]), match["pre"] or ""
-    )
+    version = Version.from_match(match)
     artifact = match["artifact"].replace("=", ":")
     return ReleaseTag(tag.name, artifact, version, tag.sha, tag.tagger_date)
 
@@ -198,14 +200,7 @@ def taken_versions(names: Iterable[str], artifact: str) -> list[Version]:
     for name in names:
         match = pattern.match(name)
         if match:
-            found.append(
-                Version(
-                    int(match["major"]),
-                    int(match["minor"]),
-                    int(match["patch"]),
-                    match["pre"] or "",
-                )
-            )
+            found.append(Version.from_match(match))
     return found
 
 
@@ -216,14 +211,7 @@ def deregistered(tags: list[GitTagRef], artifact: str) -> set[Version]:
     for tag in tags:
         match = pattern.match(tag.name) if tag.annotated else None
         if match:
-            found.add(
-                Version(
-                    int(match["major"]),
-                    int(match["minor"]),
-                    int(match["patch"]),
-                    match["pre"] or "",
-                )
-            )
+            found.add(Version.from_match(match))
     return found
 
 
