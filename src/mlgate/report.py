@@ -6,7 +6,7 @@ Pure functions from already-read data to text; nothing here touches git or files
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -205,34 +205,51 @@ def _gates_section(data: ReportData) -> str:
     return "### Gates\n\n" + md_table(headers, rows)
 
 
+def _folded_table(
+    title: str,
+    items: list[Any],
+    limit: int | None,
+    headers: list[str],
+    row: Callable[[Any], list[str]],
+    summary: str,
+) -> str:
+    """A section whose table folds into <details>, cut to `limit` rows."""
+    shown, more = _limit(items, limit)
+    table = md_table(headers, [row(item) for item in shown]) + more
+    return f"### {title}\n\n" + _fold(summary, table, len(items))
+
+
 def _metrics_section(data: ReportData, limit: int | None) -> str:
     if not data.other_metrics:
         return "### Other metrics\n\nNo other metric changed."
-    shown, more = _limit(data.other_metrics, limit)
-    rows = [
-        [
+    return _folded_table(
+        "Other metrics",
+        data.other_metrics,
+        limit,
+        ["Metric", "Base", "Release", "Head", "Δ base", "Δ release"],
+        lambda r: [
             f"`{r.key}`",
             fmt(r.base),
             fmt(r.release),
             fmt(r.head),
             _num_delta(r.head, r.base),
             _num_delta(r.head, r.release),
-        ]
-        for r in shown
-    ]
-    table = md_table(["Metric", "Base", "Release", "Head", "Δ base", "Δ release"], rows) + more
-    count = len(data.other_metrics)
-    return "### Other metrics\n\n" + _fold(f"{count} other changed metrics", table, count)
+        ],
+        f"{len(data.other_metrics)} other changed metrics",
+    )
 
 
 def _params_section(data: ReportData, limit: int | None) -> str:
     if not data.params:
         return "### Params\n\nNo parameter changed."
-    shown, more = _limit(data.params, limit)
-    rows = [[f"`{p.key}`", _value(p.base), _value(p.head)] for p in shown]
-    table = md_table(["Param", "Base", "Head"], rows) + more
-    count = len(data.params)
-    return "### Params\n\n" + _fold(f"{count} changed params", table, count)
+    return _folded_table(
+        "Params",
+        data.params,
+        limit,
+        ["Param", "Base", "Head"],
+        lambda p: [f"`{p.key}`", _value(p.base), _value(p.head)],
+        f"{len(data.params)} changed params",
+    )
 
 
 def _size(size: int | None) -> str:
@@ -251,24 +268,23 @@ def _size(size: int | None) -> str:
 def _lock_section(data: ReportData, limit: int | None) -> str:
     if not data.lock_changes:
         return "### Data and model\n\nNo data, model or code change recorded in `dvc.lock`."
-    shown, more = _limit(data.lock_changes, limit)
-    rows = [
-        [
+    models = sum(1 for r in data.lock_changes if r.kind == "model")
+    datas = sum(1 for r in data.lock_changes if r.kind == "data")
+    return _folded_table(
+        "Data and model",
+        data.lock_changes,
+        limit,
+        ["Path", "Kind", "Stage", "Base", "Head", "Size"],
+        lambda r: [
             f"`{r.path}`",
             r.kind,
             r.stage,
             (r.base or "—")[:8],
             (r.head or "—")[:8],
             f"{_size(r.base_size)} → {_size(r.head_size)}",
-        ]
-        for r in shown
-    ]
-    table = md_table(["Path", "Kind", "Stage", "Base", "Head", "Size"], rows) + more
-    count = len(data.lock_changes)
-    models = sum(1 for r in data.lock_changes if r.kind == "model")
-    datas = sum(1 for r in data.lock_changes if r.kind == "data")
-    summary = f"{count} changed files in dvc.lock ({models} model, {datas} data)"
-    return "### Data and model\n\n" + _fold(summary, table, count)
+        ],
+        f"{len(data.lock_changes)} changed files in dvc.lock ({models} model, {datas} data)",
+    )
 
 
 def _policy_section(data: ReportData) -> str:
