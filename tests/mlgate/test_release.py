@@ -16,6 +16,15 @@ from tests.mlgate.registry_repo import ARTIFACT, Published, metrics_with, publis
 __all__ = ["published"]  # the fixture, imported for pytest
 
 
+def second_commit_pushed(published: Published) -> str:
+    """Commit once more on top of HEAD and push it; returns the first commit's sha."""
+    first = published.repo.git("rev-parse", "HEAD")
+    published.repo.write("notes.txt", "x")
+    published.repo.commit("second commit")
+    published.push()
+    return first
+
+
 def last_line(text: str) -> str:
     return text.strip().splitlines()[-1]
 
@@ -100,10 +109,7 @@ def test_dry_run_prints_the_tag_and_creates_nothing(published: Published) -> Non
 
 
 def test_version_counts_remote_only_and_lightweight_tags(published: Published) -> None:
-    first = published.repo.git("rev-parse", "HEAD")
-    published.repo.write("notes.txt", "x")
-    published.repo.commit("second commit")
-    published.push()
+    first = second_commit_pushed(published)
     # Someone released v0.4.0 on the first commit, only on the remote; a stray
     # lightweight tag holds v0.5.0 locally. Neither may be reused or moved.
     subprocess.run(
@@ -167,10 +173,7 @@ def test_refuses_stale_pipeline(published: Published) -> None:
 
 
 def test_refuses_rev_that_is_not_checked_out(published: Published) -> None:
-    first = published.repo.git("rev-parse", "HEAD")
-    published.repo.write("notes.txt", "x")
-    published.repo.commit("second")
-    published.push()
+    first = second_commit_pushed(published)
     assert "is not the checked-out commit" in refused(published, "--rev", first)
 
 
@@ -238,10 +241,7 @@ def test_rejected_push_removes_the_local_tag_and_takes_the_next_version(
     published: Published, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Clone B releases between A's fetch and A's push: A must retry, not overwrite."""
-    first = published.repo.git("rev-parse", "HEAD")
-    published.repo.write("notes.txt", "x")
-    published.repo.commit("second")
-    published.push()
+    first = second_commit_pushed(published)
     other = published.clone(tmp_path / "other")
     assert published.mlgate("release", cwd=other.root).exit_code == 0  # B: v0.0.1 on HEAD
     published.repo.git("checkout", "-q", "--detach", first)
@@ -308,10 +308,7 @@ def test_remote_rejected_because_a_simultaneous_push_won_is_retried(
     """Two pushes of one name at once: git reports the loser as "[remote rejected]"."""
     from mlgate.remote import Pushed, PushResult
 
-    first = published.repo.git("rev-parse", "HEAD")
-    published.repo.write("notes.txt", "x")
-    published.repo.commit("second")
-    published.push()
+    first = second_commit_pushed(published)
     other = published.clone(tmp_path / "other")
     published.repo.git("checkout", "-q", "--detach", first)
     real_push = registry.push_tag
