@@ -9,8 +9,9 @@ plot data for `dvc plots`.
 from __future__ import annotations
 
 import argparse
+import itertools
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -100,6 +101,11 @@ def fairness_metrics(
     the between-group gap in selection rate, equalized odds difference the larger of the
     gaps in true and false positive rate (fairlearn's own definitions; the tests check them
     against its functions).
+
+    Every one of these is a ratio of a group's confusion counts, so the frame is given one
+    row per (group, label, prediction) weighted by its count instead of every test row: the
+    same numbers (the tests check them against unweighted rows), without MetricFrame's
+    per-row conversions, which cost about a tenth of a second per thousand rows.
     """
     from fairlearn.metrics import (
         MetricFrame,
@@ -108,23 +114,33 @@ def fairness_metrics(
         true_positive_rate,
     )
 
-    def recall(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    def recall(y_true: np.ndarray, y_pred: np.ndarray, sample_weight: np.ndarray) -> float:
         # nan, not 0, for a group without positives: undefined is not "missed them all"
-        return float(skm.recall_score(y_true, y_pred, zero_division=np.nan))
+        return float(
+            skm.recall_score(y_true, y_pred, sample_weight=sample_weight, zero_division=np.nan)
+        )
 
+    functions = {
+        "selection_rate": selection_rate,
+        "recall": recall,
+        "tpr": true_positive_rate,
+        "fpr": false_positive_rate,
+    }
     report: dict[str, dict[str, Any]] = {}
     for column in groups.columns:
         sensitive = groups[column].astype("object").fillna("missing").to_numpy()
+        counts = (
+            pd.DataFrame({"group": sensitive, "y": y, "predicted": predicted})
+            .value_counts(sort=False)
+            .reset_index()
+        )
+        weights = counts["count"].to_numpy(dtype=np.float64)
         frame = MetricFrame(
-            metrics={
-                "selection_rate": selection_rate,
-                "recall": recall,
-                "tpr": true_positive_rate,
-                "fpr": false_positive_rate,
-            },
-            y_true=y,
-            y_pred=predicted,
-            sensitive_features=sensitive,
+            metrics=functions,
+            y_true=counts["y"].to_numpy(),
+            y_pred=counts["predicted"].to_numpy(),
+            sensitive_features=counts["group"].to_numpy(),
+            sample_params={name: {"sample_weight": weights} for name in functions},
         )
         gaps = frame.difference(method="between_groups")
         by_group = frame.by_group
@@ -137,12 +153,48 @@ def fairness_metrics(
     return report
 
 
+# Rows scored per call when permuted copies are batched: bounds memory whatever
+# `evaluate.importance_rows` is (about 100 MB of features at the pipeline's 13 columns).
+IMPORTANCE_BATCH_ROWS = 1_000_000
+
+
+def _ranking_scores(model: Any, X: pd.DataFrame) -> np.ndarray:
+    """What sklearn's roc_auc scorer ranks by: the decision function, else P(positive)."""
+    if hasattr(model, "decision_function"):
+        return np.asarray(model.decision_function(X))
+    return np.asarray(model.predict_proba(X))[:, 1]
+
+
+def _permuted_copies(
+    X: pd.DataFrame, repeats: int, seed: int
+) -> Iterator[tuple[int, int, pd.DataFrame]]:
+    """(column, repeat, copy of X with that column shuffled), as sklearn shuffles them.
+
+    sklearn.inspection.permutation_importance draws one seed, gives every column a fresh
+    RandomState from it and shuffles the column again (cumulatively) at each repeat; doing
+    the same gives the same permutations, so the same importances (the tests check it).
+    """
+    column_seed = np.random.RandomState(seed).randint(np.iinfo(np.int32).max + 1)
+    for position, name in enumerate(X.columns):
+        state = np.random.RandomState(column_seed)
+        order = np.arange(len(X))
+        values = X[name]
+        for repeat in range(repeats):
+            state.shuffle(order)
+            values = values.iloc[order].set_axis(X.index)
+            yield position, repeat, X.assign(**{name: values})
+
+
 def permutation_importance(
     model: Any, X: pd.DataFrame, y: np.ndarray, params: Mapping[str, Any]
 ) -> pd.DataFrame:
-    """Mean/std drop in roc_auc when each input column is shuffled, on a seeded subsample."""
-    from sklearn.inspection import permutation_importance as sk_permutation_importance
+    """Mean/std drop in roc_auc when each input column is shuffled, on a seeded subsample.
 
+    Scores exactly what sklearn.inspection.permutation_importance(scoring="roc_auc") does,
+    but all permuted copies go through the model in a few large calls instead of one call
+    per column and repeat: a tree ensemble's fixed cost per call (input checks, one pass
+    per tree) was most of the time on a small sample.
+    """
     rng = np.random.default_rng(params["seed"])
     rows = min(params["importance_rows"], len(X))
     chosen = np.sort(rng.choice(len(X), size=rows, replace=False))
@@ -157,20 +209,22 @@ def permutation_importance(
         features = model[:-1].transform(sample_X)
         if list(features.columns) == list(sample_X.columns):
             model, sample_X = model[-1], features
-    result = sk_permutation_importance(
-        model,
-        sample_X,
-        sample_y,
-        scoring="roc_auc",
-        n_repeats=params["importance_repeats"],
-        random_state=params["seed"],
-        n_jobs=1,
-    )
+    baseline = skm.roc_auc_score(sample_y, _ranking_scores(model, sample_X))
+    repeats = params["importance_repeats"]
+    drops = np.empty((sample_X.shape[1], repeats))
+    per_call = max(1, IMPORTANCE_BATCH_ROWS // rows)
+    copies = _permuted_copies(sample_X, repeats, params["seed"])
+    while batch := list(itertools.islice(copies, per_call)):
+        scores = _ranking_scores(model, pd.concat([copy for *_, copy in batch])).reshape(
+            len(batch), rows
+        )
+        for (position, repeat, _), row_scores in zip(batch, scores, strict=True):
+            drops[position, repeat] = baseline - skm.roc_auc_score(sample_y, row_scores)
     table = pd.DataFrame(
         {
             "feature": list(sample_X.columns),
-            "importance": result.importances_mean,
-            "std": result.importances_std,
+            "importance": drops.mean(axis=1),
+            "std": drops.std(axis=1),
         }
     )
     return table.sort_values(["importance", "feature"], ascending=[False, True], kind="stable")
@@ -274,14 +328,6 @@ def main(argv: Sequence[str]) -> None:
     parser.add_argument("--inference", required=True)
     parser.add_argument("--plots", required=True, help="directory for the plot data files")
     args = parser.parse_args(argv)
-    # Evaluation is many small predictions (importance, single rows): an OpenMP team per call
-    # costs more than it saves and makes timings erratic on a shared machine. One thread, as a
-    # single-worker server would score. Results do not depend on the thread count.
-    with threadpool_limits(1):
-        _evaluate_files(args)
-
-
-def _evaluate_files(args: argparse.Namespace) -> None:
     outputs = [args.metrics, args.inference, args.plots]
     progress = Progress(SECTION)
     with removed_on_failure(outputs):
@@ -289,6 +335,8 @@ def _evaluate_files(args: argparse.Namespace) -> None:
         model = load_model(args.model)
         test = read_split(args.test)
         progress(f"scoring {len(test)} test rows, permutation importance on a subsample")
+        # Scores do not depend on the thread count (every row is predicted on its own), so
+        # the few large scoring calls use every core.
         metrics, plots = evaluate(
             model, test, schema, params, Path(args.model).stat().st_size, args.test
         )
@@ -297,7 +345,11 @@ def _evaluate_files(args: argparse.Namespace) -> None:
             write_json(Path(args.plots) / f"{name}.json", {name: rows})
         progress("timing inference")
         X = test.drop(columns=[schema["target"]])[model.feature_names_in_]
-        write_json(args.inference, inference_timing(model, X, params))
+        # Timed as a single-worker server scores: one thread. An OpenMP team per one-row
+        # call costs more than it saves and makes timings erratic on a shared machine.
+        with threadpool_limits(1):
+            timing = inference_timing(model, X, params)
+        write_json(args.inference, timing)
     progress(f"roc_auc {metrics['roc_auc']:.4f}, accuracy {metrics['accuracy']:.4f}")
 
 

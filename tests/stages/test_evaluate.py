@@ -19,7 +19,13 @@ from stages.evaluate import (
 from stages.featurize import fit_featurizer, transform
 from stages.modelio import save_model
 from stages.train import fit_model
-from tests.stages.modelling_data import FEATURIZE_PARAMS, HGB_PARAMS, schema, validated_frame
+from tests.stages.modelling_data import (
+    FEATURIZE_PARAMS,
+    HGB_PARAMS,
+    LOGREG_PARAMS,
+    schema,
+    validated_frame,
+)
 from tests.stages.stage_runner import run_stage
 
 PARAMS = {
@@ -110,6 +116,58 @@ def test_permutation_importance_ranks_informative_columns(model) -> None:
     ranking = table["feature"].tolist()
     assert ranking.index("age") < ranking.index("workclass")
     assert set(ranking) == {"age", "hours_per_week", "sex", "workclass"}
+
+
+@pytest.mark.parametrize("family", [HGB_PARAMS, LOGREG_PARAMS], ids=["hgb", "logreg"])
+@pytest.mark.parametrize("batch_rows", [None, 450])
+def test_permutation_importance_equals_sklearns(family, batch_rows, monkeypatch) -> None:
+    """Batched scoring is an implementation detail: the numbers are sklearn's."""
+    from sklearn.inspection import permutation_importance as sklearn_importance
+
+    import stages.evaluate
+
+    if batch_rows:  # several calls of two copies each instead of one call
+        monkeypatch.setattr(stages.evaluate, "IMPORTANCE_BATCH_ROWS", batch_rows)
+    train = validated_frame(400)
+    featurizer = fit_featurizer(train, schema(), FEATURIZE_PARAMS)
+    model = fit_model(featurizer, transform(featurizer, train, schema()), "income", family)
+    X, y = split_target(validated_frame(300, seed=5), schema(), "test")
+    table = permutation_importance(model, X, y, PARAMS).set_index("feature")
+
+    chosen = np.sort(np.random.default_rng(PARAMS["seed"]).choice(300, 200, replace=False))
+    features = model[:-1].transform(X.iloc[chosen])
+    expected = sklearn_importance(
+        model[-1],
+        features,
+        y[chosen],
+        scoring="roc_auc",
+        n_repeats=PARAMS["importance_repeats"],
+        random_state=PARAMS["seed"],
+    )
+    assert table.loc[list(features.columns), "importance"].tolist() == pytest.approx(
+        list(expected.importances_mean), abs=1e-12
+    )
+    assert table.loc[list(features.columns), "std"].tolist() == pytest.approx(
+        list(expected.importances_std), abs=1e-12
+    )
+
+
+def test_fairness_by_weighted_counts_equals_every_row() -> None:
+    """Scoring one weighted row per (group, label, prediction) changes no number."""
+    from fairlearn.metrics import MetricFrame, selection_rate, true_positive_rate
+
+    rng = np.random.default_rng(4)
+    y, predicted = rng.integers(0, 2, 3000), rng.integers(0, 2, 3000)
+    groups = pd.DataFrame({"race": rng.choice(["a", "b", "c", None], 3000)})
+    report = fairness_metrics(y, predicted, groups)["race"]
+    every_row = MetricFrame(
+        metrics={"selection_rate": selection_rate, "recall": true_positive_rate},
+        y_true=y,
+        y_pred=predicted,
+        sensitive_features=groups["race"].fillna("missing").to_numpy(),
+    ).by_group
+    assert report["selection_rate"] == every_row["selection_rate"].to_dict()
+    assert report["recall"] == every_row["recall"].to_dict()
 
 
 def test_plot_data_is_small_and_consistent() -> None:
