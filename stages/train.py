@@ -139,9 +139,10 @@ def main(argv: Sequence[str]) -> None:
         features = read_split(args.features)
         progress(f"training {params.get('model')} on {len(features)} rows")
         featurizer = load_model(args.featurizer)
-        # One OpenMP thread, whatever the machine: gradient boosting sums its histograms
-        # per thread, so the thread count changes the fitted model's last bits (and its md5
-        # in dvc.lock); and on a shared 2-core runner a thread team made training ~3x slower.
+        # One OpenMP thread, whatever the machine: the gradient boosting's binner stores its
+        # thread count in the model, so another count gives other bytes (and another md5 in
+        # dvc.lock; predictions are identical, checked); and on a shared 2-core runner a
+        # thread team made training ~3x slower.
         with threadpool_limits(1):
             model = fit_model(featurizer, features, schema["target"], params, args.features)
         size = save_model(model, args.model)
