@@ -118,9 +118,26 @@ def test_permutation_importance_ranks_informative_columns(model) -> None:
     assert set(ranking) == {"age", "hours_per_week", "sex", "workclass"}
 
 
-@pytest.mark.parametrize("family", [HGB_PARAMS, LOGREG_PARAMS], ids=["hgb", "logreg"])
+def _pipeline(classifier: str):
+    """A fitted inference pipeline: a model family of train.py, or one without a
+    decision function (k-nearest neighbours: ranked by predicted probability)."""
+    from sklearn.neighbors import KNeighborsClassifier
+    from sklearn.pipeline import Pipeline
+
+    train = validated_frame(400)
+    featurizer = fit_featurizer(train, schema(), FEATURIZE_PARAMS)
+    features = transform(featurizer, train, schema())
+    if classifier == "knn":
+        X = features.drop(columns="income").fillna(-1.0)
+        knn = KNeighborsClassifier(n_neighbors=15).fit(X, features["income"])
+        return Pipeline([("features", featurizer), ("classifier", knn)])
+    family = {"hgb": HGB_PARAMS, "logreg": LOGREG_PARAMS}[classifier]
+    return fit_model(featurizer, features, "income", family)
+
+
+@pytest.mark.parametrize("classifier", ["hgb", "logreg", "knn"])
 @pytest.mark.parametrize("batch_rows", [None, 450])
-def test_permutation_importance_equals_sklearns(family, batch_rows, monkeypatch) -> None:
+def test_permutation_importance_equals_sklearns(classifier, batch_rows, monkeypatch) -> None:
     """Batched scoring is an implementation detail: the numbers are sklearn's."""
     from sklearn.inspection import permutation_importance as sklearn_importance
 
@@ -128,10 +145,10 @@ def test_permutation_importance_equals_sklearns(family, batch_rows, monkeypatch)
 
     if batch_rows:  # several calls of two copies each instead of one call
         monkeypatch.setattr(stages.evaluate, "IMPORTANCE_BATCH_ROWS", batch_rows)
-    train = validated_frame(400)
-    featurizer = fit_featurizer(train, schema(), FEATURIZE_PARAMS)
-    model = fit_model(featurizer, transform(featurizer, train, schema()), "income", family)
+    model = _pipeline(classifier)
     X, y = split_target(validated_frame(300, seed=5), schema(), "test")
+    if classifier == "knn":  # k-NN does not take missing values
+        X = X.assign(workclass=X["workclass"].fillna("Private"))
     table = permutation_importance(model, X, y, PARAMS).set_index("feature")
 
     chosen = np.sort(np.random.default_rng(PARAMS["seed"]).choice(300, 200, replace=False))
