@@ -6,7 +6,9 @@ the working tree is never touched. Wall time is measured around the `dvc` proces
 memory is the largest resident set of any process in its tree (os.wait4's ru_maxrss: the
 stages run one after another, so this is the largest stage; the dvc process itself holds
 about 150 MB beside it). Scenarios are interleaved run by run, so that the load of a shared
-machine falls on all of them alike and their ratio stays meaningful.
+machine falls on all of them alike and their ratio stays meaningful. After the dvc rounds,
+each stage's command is timed alone (as dvc.lock records it), to show where a run goes and
+what dvc adds around the stages.
 
     python benchmarks/bench_pipeline.py --runs 5 --work /tmp/mlgate-bench
     python benchmarks/bench_pipeline.py --runs 1 --scales 10 100 --skip-embedded --work ...
@@ -26,6 +28,8 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 SYNTHETIC = REPO / "benchmarks" / "make_synthetic.py"
@@ -107,6 +111,22 @@ def embedded(work: Path, runs: int, env: dict[str, str]) -> dict[str, list[float
         set_param(root, "train", "learning_rate", f"{0.1 + 0.001 * (index + 1):.3f}")
         times["train_param"].append(run(dvc("repro"), root, env)[0])
         set_param(root, "train", "learning_rate", "0.1")
+    times.update(stage_times(root, runs, env))
+    return times
+
+
+def stage_times(root: Path, runs: int, env: dict[str, str]) -> dict[str, list[float]]:
+    """Wall time of each stage's own command (from dvc.lock), run outside dvc, interleaved.
+
+    Runs last: the commands rewrite outputs in place (timings differ), which would make the
+    next `dvc repro` rerun evaluate. The sum against the full repro shows what dvc adds.
+    """
+    lock = yaml.safe_load((root / "dvc.lock").read_text(encoding="utf-8"))
+    commands = {name: stage["cmd"] for name, stage in lock["stages"].items()}
+    times: dict[str, list[float]] = {f"stage {name}": [] for name in commands}
+    for _ in range(runs):
+        for name, command in commands.items():
+            times[f"stage {name}"].append(run(["sh", "-c", command], root, env)[0])
     return times
 
 
@@ -172,6 +192,12 @@ def main(argv: list[str]) -> int:
         times = results["embedded"]
         ratio = statistics.median(times["train_param"]) / statistics.median(times["full"])
         print(f"train-param rerun / full repro: {ratio:.2f} (target <= 0.5)")
+        stages = {k: statistics.median(v) for k, v in times.items() if k.startswith("stage ")}
+        rerun = stages.get("stage train", 0.0) + stages.get("stage evaluate", 0.0)
+        print(
+            f"stage commands alone: {sum(stages.values()):.2f} s, of which train + evaluate "
+            f"{rerun:.2f} s ({rerun / sum(stages.values()):.0%})"
+        )
     if {"10x", "100x"} <= set(results):
         growth = statistics.median(results["100x"]["seconds"]) / statistics.median(
             results["10x"]["seconds"]
