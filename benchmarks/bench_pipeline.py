@@ -12,6 +12,7 @@ what dvc adds around the stages.
 
     python benchmarks/bench_pipeline.py --runs 5 --work /tmp/mlgate-bench
     python benchmarks/bench_pipeline.py --runs 1 --scales 10 100 --skip-embedded --work ...
+    python benchmarks/bench_pipeline.py --scales 10 --scale-rerun --skip-embedded --work ...
 """
 
 from __future__ import annotations
@@ -130,7 +131,9 @@ def stage_times(root: Path, runs: int, env: dict[str, str]) -> dict[str, list[fl
     return times
 
 
-def scaled(work: Path, factor: int, runs: int, env: dict[str, str]) -> dict[str, Any]:
+def scaled(
+    work: Path, factor: int, runs: int, env: dict[str, str], rerun: bool = False
+) -> dict[str, Any]:
     data = work / f"data-{factor}x"
     if not (data / f"adult-test-{factor}x.csv.gz").exists():
         subprocess.run(
@@ -141,14 +144,19 @@ def scaled(work: Path, factor: int, runs: int, env: dict[str, str]) -> dict[str,
     train, test = data / f"adult-train-{factor}x.csv.gz", data / f"adult-test-{factor}x.csv.gz"
     for key, source in (("train_source", train), ("test_source", test), ("current_source", test)):
         set_param(root, "ingest", key, str(source))
-    seconds, peaks = [], []
-    for _ in range(runs):
+    seconds, peaks, reruns = [], [], []
+    for index in range(runs):
         elapsed, peak = run(dvc("repro", "-f"), root, env)
         seconds.append(elapsed)
         peaks.append(peak)
+        if rerun:  # the embedded scenario's train-param rerun, at this scale
+            set_param(root, "train", "learning_rate", f"{0.1 + 0.001 * (index + 1):.3f}")
+            reruns.append(run(dvc("repro"), root, env)[0])
+            set_param(root, "train", "learning_rate", "0.1")
     metrics = json.loads((root / "metrics" / "metrics.json").read_text(encoding="utf-8"))
     return {
         "seconds": seconds,
+        "train_param_seconds": reruns,
         "peak_mb": max(peaks),
         "roc_auc": metrics["roc_auc"],
         "accuracy": metrics["accuracy"],
@@ -161,6 +169,11 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--scale-runs", type=int, default=None, help="runs per scale factor")
     parser.add_argument("--scales", type=int, nargs="*", default=[10, 100])
     parser.add_argument("--skip-embedded", action="store_true")
+    parser.add_argument(
+        "--scale-rerun",
+        action="store_true",
+        help="after each scale run, also time a train-param rerun at that scale",
+    )
     parser.add_argument("--work", type=Path, default=REPO / "benchmarks" / ".work")
     parser.add_argument("--json", type=Path, help="also write the raw results here")
     args = parser.parse_args(argv)
@@ -173,7 +186,9 @@ def main(argv: list[str]) -> int:
     if not args.skip_embedded:
         results["embedded"] = embedded(args.work, args.runs, env)
     for factor in args.scales:
-        results[f"{factor}x"] = scaled(args.work, factor, args.scale_runs or args.runs, env)
+        results[f"{factor}x"] = scaled(
+            args.work, factor, args.scale_runs or args.runs, env, args.scale_rerun
+        )
     print(f"machine: {results['machine']}")
     print("| scenario | runs | median s | min s | max s | peak MB |\n|---|---|---|---|---|---|")
     for name, values in results.get("embedded", {}).items():
@@ -188,6 +203,15 @@ def main(argv: list[str]) -> int:
             f"| {factor}x full | {len(values)} | {statistics.median(values):.2f} "
             f"| {min(values):.2f} | {max(values):.2f} | {entry['peak_mb']:.0f} |"
         )
+        if reruns := entry["train_param_seconds"]:
+            print(
+                f"| {factor}x train_param | {len(reruns)} | {statistics.median(reruns):.2f} "
+                f"| {min(reruns):.2f} | {max(reruns):.2f} | |"
+            )
+    for factor in args.scales:
+        if reruns := results[f"{factor}x"]["train_param_seconds"]:
+            ratio = statistics.median(reruns) / statistics.median(results[f"{factor}x"]["seconds"])
+            print(f"{factor}x train-param rerun / full repro: {ratio:.2f}")
     if "embedded" in results:
         times = results["embedded"]
         ratio = statistics.median(times["train_param"]) / statistics.median(times["full"])
