@@ -212,7 +212,8 @@ def test_plot_data_is_small_and_consistent() -> None:
 
 def test_evaluate_follows_the_metrics_contract(model) -> None:
     test = validated_frame(300, seed=9)
-    metrics, plots = evaluate(model, test, schema(), PARAMS, 1234)
+    metrics, plots, scored_seconds = evaluate(model, test, schema(), PARAMS, 1234)
+    assert scored_seconds > 0
     for key in (
         "accuracy",
         "precision",
@@ -242,6 +243,18 @@ def test_inference_timing_keys(model) -> None:
     assert timing["batch_rows_per_s"] > 0
     assert 0 < timing["latency"]["p50_ms"] <= timing["latency"]["p95_ms"]
     assert timing["rows"] == {"batch": 50, "latency": 5}
+
+
+def test_scoring_pass_counts_as_the_first_batch_repeat(model, monkeypatch) -> None:
+    X = validated_frame(50, seed=2, with_target=False)
+    calls = []
+    monkeypatch.setattr(model, "predict_proba", lambda rows: calls.append(len(rows)))
+    timing = inference_timing(model, X, {**PARAMS, "batch_repeats": 1}, scored_seconds=0.5)
+    assert timing["batch_rows_per_s"] == 100.0  # 50 rows in the scoring pass's 0.5 s
+    assert calls == [1] * 5  # no second whole-split pass, only the single rows
+    calls.clear()
+    inference_timing(model, X, {**PARAMS, "batch_repeats": 3}, scored_seconds=0.5)
+    assert calls == [50, 50] + [1] * 5
 
 
 @pytest.mark.parametrize(
