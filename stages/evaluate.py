@@ -153,9 +153,11 @@ def fairness_metrics(
     return report
 
 
-# Rows scored per call when permuted copies are batched: bounds memory whatever
-# `evaluate.importance_rows` is (about 100 MB of features at the pipeline's 13 columns).
-IMPORTANCE_BATCH_ROWS = 1_000_000
+# Rows scored per predict call when permuted copies are batched. At the default sample
+# (1500 rows x 13 columns x 3 repeats) every copy fits one call; the bound keeps a large
+# `evaluate.importance_rows` from building one huge frame (a linear model one-hot encodes it:
+# ~110 dense columns, ~180 MB at this size).
+IMPORTANCE_BATCH_ROWS = 200_000
 
 
 def _ranking_scores(model: Any, X: pd.DataFrame) -> np.ndarray:
@@ -165,24 +167,24 @@ def _ranking_scores(model: Any, X: pd.DataFrame) -> np.ndarray:
     return np.asarray(model.predict_proba(X))[:, 1]
 
 
-def _permuted_copies(
+def _permuted_columns(
     X: pd.DataFrame, repeats: int, seed: int
-) -> Iterator[tuple[int, int, pd.DataFrame]]:
-    """(column, repeat, copy of X with that column shuffled), as sklearn shuffles them.
+) -> Iterator[tuple[int, int, np.ndarray]]:
+    """(column position, repeat, that column shuffled), in the order sklearn shuffles them.
 
     sklearn.inspection.permutation_importance draws one seed, gives every column a fresh
     RandomState from it and shuffles the column again (cumulatively) at each repeat; doing
     the same gives the same permutations, so the same importances (the tests check it).
     """
     column_seed = np.random.RandomState(seed).randint(np.iinfo(np.int32).max + 1)
-    for position, name in enumerate(X.columns):
+    for position in range(X.shape[1]):
         state = np.random.RandomState(column_seed)
         order = np.arange(len(X))
-        values = X[name]
+        values = X.iloc[:, position].to_numpy()
         for repeat in range(repeats):
             state.shuffle(order)
-            values = values.iloc[order].set_axis(X.index)
-            yield position, repeat, X.assign(**{name: values})
+            values = values[order]
+            yield position, repeat, values
 
 
 def permutation_importance(
@@ -190,15 +192,16 @@ def permutation_importance(
 ) -> pd.DataFrame:
     """Mean/std drop in roc_auc when each input column is shuffled, on a seeded subsample.
 
-    Scores exactly what sklearn.inspection.permutation_importance(scoring="roc_auc") does,
-    but all permuted copies go through the model in a few large calls instead of one call
-    per column and repeat: a tree ensemble's fixed cost per call (input checks, one pass
-    per tree) was most of the time on a small sample.
+    The permutations and scores of sklearn.inspection.permutation_importance(scoring=
+    "roc_auc") (the tests compare the values), but the permuted copies are stacked and go
+    through the model in one call per IMPORTANCE_BATCH_ROWS rows instead of one call per
+    column and repeat: a tree ensemble's fixed cost per call (input checks, one pass per
+    tree) was most of the time on a small sample.
     """
     rng = np.random.default_rng(params["seed"])
     rows = min(params["importance_rows"], len(X))
     chosen = np.sort(rng.choice(len(X), size=rows, replace=False))
-    sample_X, sample_y = X.iloc[chosen], y[chosen]
+    sample_X, sample_y = X.iloc[chosen].reset_index(drop=True), y[chosen]
     if len(np.unique(sample_y)) < 2:
         raise StageError(
             f"{PARAMS_FILE}: 'evaluate.importance_rows' ({rows}) draws a single class; raise it"
@@ -208,18 +211,20 @@ def permutation_importance(
     if isinstance(model, Pipeline) and len(model.steps) > 1:
         features = model[:-1].transform(sample_X)
         if list(features.columns) == list(sample_X.columns):
-            model, sample_X = model[-1], features
+            model, sample_X = model[-1], features.reset_index(drop=True)
     baseline = skm.roc_auc_score(sample_y, _ranking_scores(model, sample_X))
     repeats = params["importance_repeats"]
     drops = np.empty((sample_X.shape[1], repeats))
     per_call = max(1, IMPORTANCE_BATCH_ROWS // rows)
-    copies = _permuted_copies(sample_X, repeats, params["seed"])
-    while batch := list(itertools.islice(copies, per_call)):
-        scores = _ranking_scores(model, pd.concat([copy for *_, copy in batch])).reshape(
-            len(batch), rows
-        )
-        for (position, repeat, _), row_scores in zip(batch, scores, strict=True):
-            drops[position, repeat] = baseline - skm.roc_auc_score(sample_y, row_scores)
+    permuted = _permuted_columns(sample_X, repeats, params["seed"])
+    while batch := list(itertools.islice(permuted, per_call)):
+        # copies of the sample stacked, each with its one column replaced
+        stacked = sample_X.iloc[np.tile(np.arange(rows), len(batch))].reset_index(drop=True)
+        for block, (position, _, values) in enumerate(batch):
+            stacked.iloc[block * rows : (block + 1) * rows, position] = values
+        scores = _ranking_scores(model, stacked).reshape(len(batch), rows)
+        for (position, repeat, _), block_scores in zip(batch, scores, strict=True):
+            drops[position, repeat] = baseline - skm.roc_auc_score(sample_y, block_scores)
     table = pd.DataFrame(
         {
             "feature": list(sample_X.columns),
@@ -272,15 +277,16 @@ def plot_data(
 
 
 def timed_proba(model: Any, X: pd.DataFrame) -> tuple[np.ndarray, float]:
-    """P(positive) of every row in one call, and the seconds it took on one thread.
+    """P(positive) of every row in one call, and the seconds that call took.
 
-    The scoring pass is itself a whole-split batch prediction, timed as a single-worker
-    server would run it, so the batch throughput needs no second pass over the data.
+    The scoring pass is itself a whole-split batch prediction, so the batch throughput needs
+    no second pass over the data. One small call first, so that the timed one is not the
+    model's first (lazy imports, first allocations).
     """
-    with threadpool_limits(1):
-        start = time.perf_counter()
-        proba = np.asarray(model.predict_proba(X))[:, 1]
-        return proba, time.perf_counter() - start
+    model.predict_proba(X.iloc[:1])
+    start = time.perf_counter()
+    proba = np.asarray(model.predict_proba(X))[:, 1]
+    return proba, time.perf_counter() - start
 
 
 def inference_timing(
@@ -325,8 +331,9 @@ def evaluate(
 ) -> Evaluation:
     """Metrics and plot rows of `model` on `test`; `params` as returned by check_params.
 
-    Only `scored_seconds` depends on the machine; metrics and plots do not (nor on the
-    thread count: every row is predicted on its own).
+    Only `scored_seconds` depends on the machine. The stage runs this on one thread (see
+    main): a tree's predictions do not depend on the thread count, but a linear model's
+    BLAS products may in their last bits, and these metrics are tracked and gated.
     """
     X, y = split_target(test, schema, source)
     require_columns(X, [*schema["sensitive"], *model.feature_names_in_], source)
@@ -353,6 +360,14 @@ def main(argv: Sequence[str]) -> None:
     parser.add_argument("--inference", required=True)
     parser.add_argument("--plots", required=True, help="directory for the plot data files")
     args = parser.parse_args(argv)
+    # One OpenMP/BLAS thread for the whole evaluation: tracked metrics must not depend on the
+    # machine's core count, and timings are taken as a single-worker server would score
+    # (an OpenMP team per one-row call costs more than it saves and makes them erratic).
+    with threadpool_limits(1):
+        _evaluate_files(args)
+
+
+def _evaluate_files(args: argparse.Namespace) -> None:
     outputs = [args.metrics, args.inference, args.plots]
     progress = Progress(SECTION)
     with removed_on_failure(outputs):
@@ -366,11 +381,7 @@ def main(argv: Sequence[str]) -> None:
             write_json(Path(args.plots) / f"{name}.json", {name: rows})
         progress("timing inference")
         X = test.drop(columns=[schema["target"]])[model.feature_names_in_]
-        # Timed as a single-worker server scores: one thread. An OpenMP team per one-row
-        # call costs more than it saves and makes timings erratic on a shared machine.
-        with threadpool_limits(1):
-            timing = inference_timing(model, X, params, result.scored_seconds)
-        write_json(args.inference, timing)
+        write_json(args.inference, inference_timing(model, X, params, result.scored_seconds))
     progress(f"roc_auc {result.metrics['roc_auc']:.4f}, accuracy {result.metrics['accuracy']:.4f}")
 
 

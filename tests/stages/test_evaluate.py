@@ -169,22 +169,83 @@ def test_permutation_importance_equals_sklearns(classifier, batch_rows, monkeypa
     )
 
 
+@pytest.mark.parametrize("split_rows", [151, 300])  # 151 < importance_rows: every row
+def test_permutation_importance_of_a_renaming_pipeline_equals_sklearns(split_rows) -> None:
+    """A featurizer that renames columns (one-hot): the raw input columns, strings and
+    all, are permuted and the whole pipeline scores them."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.inspection import permutation_importance as sklearn_importance
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    def inputs(frame):
+        return frame.assign(workclass=frame["workclass"].fillna("missing"))
+
+    encode = ColumnTransformer(
+        [
+            (
+                "onehot",
+                OneHotEncoder(handle_unknown="ignore", sparse_output=False),
+                ["sex", "workclass"],
+            )
+        ],
+        remainder="passthrough",
+    ).set_output(transform="pandas")
+    X_train, y_train = split_target(validated_frame(400), schema(), "train")
+    model = Pipeline([("encode", encode), ("classifier", LogisticRegression(max_iter=500))])
+    model.fit(inputs(X_train), y_train)
+    X, y = split_target(validated_frame(split_rows, seed=5), schema(), "test")
+    X = inputs(X)
+    table = permutation_importance(model, X, y, PARAMS).set_index("feature")
+
+    rows = min(PARAMS["importance_rows"], split_rows)
+    chosen = np.sort(np.random.default_rng(PARAMS["seed"]).choice(split_rows, rows, replace=False))
+    expected = sklearn_importance(
+        model,
+        X.iloc[chosen],
+        y[chosen],
+        scoring="roc_auc",
+        n_repeats=PARAMS["importance_repeats"],
+        random_state=PARAMS["seed"],
+    )
+    assert table.loc[list(X.columns), "importance"].tolist() == pytest.approx(
+        list(expected.importances_mean), abs=1e-12
+    )
+
+
 def test_fairness_by_weighted_counts_equals_every_row() -> None:
     """Scoring one weighted row per (group, label, prediction) changes no number."""
-    from fairlearn.metrics import MetricFrame, selection_rate, true_positive_rate
+    from fairlearn.metrics import (
+        MetricFrame,
+        false_positive_rate,
+        selection_rate,
+        true_positive_rate,
+    )
 
     rng = np.random.default_rng(4)
     y, predicted = rng.integers(0, 2, 3000), rng.integers(0, 2, 3000)
-    groups = pd.DataFrame({"race": rng.choice(["a", "b", "c", None], 3000)})
+    race = rng.choice(["a", "b", "c", None], 3000).astype(object)
+    race[:40], y[:40] = "only negatives", 0
+    groups = pd.DataFrame({"race": race})
     report = fairness_metrics(y, predicted, groups)["race"]
     every_row = MetricFrame(
-        metrics={"selection_rate": selection_rate, "recall": true_positive_rate},
+        metrics={
+            "selection_rate": selection_rate,
+            "tpr": true_positive_rate,
+            "fpr": false_positive_rate,
+        },
         y_true=y,
         y_pred=predicted,
         sensitive_features=groups["race"].fillna("missing").to_numpy(),
-    ).by_group
-    assert report["selection_rate"] == every_row["selection_rate"].to_dict()
-    assert report["recall"] == every_row["recall"].to_dict()
+    )
+    by_group = every_row.by_group
+    assert report["selection_rate"] == by_group["selection_rate"].to_dict()
+    assert np.isnan(report["recall"].pop("only negatives"))  # undefined, where tpr says 0
+    assert report["recall"] == by_group["tpr"].drop("only negatives").to_dict()
+    gaps = every_row.difference(method="between_groups")
+    assert report["demographic_parity_difference"] == gaps["selection_rate"]
+    assert report["equalized_odds_difference"] == max(gaps["tpr"], gaps["fpr"])
 
 
 def test_plot_data_is_small_and_consistent() -> None:
