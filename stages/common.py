@@ -120,7 +120,11 @@ def removed_on_failure(paths: Sequence[str | Path]) -> Iterator[None]:
 
 
 def run_stage(stage: str, main: Callable[[Sequence[str]], None]) -> None:
-    """Run a stage's main(); a StageError becomes one line on stderr and exit code 1."""
+    """Run a stage's main(); a StageError becomes one line on stderr and exit code 1.
+
+    For `python -m stages.<name>` only (the process exits right after): on success it freezes
+    the garbage collector, which a long-lived process calling this would regret.
+    """
     try:
         main(sys.argv[1:])
         # Outputs are written and closed. Python's last garbage collection at exit walks every
