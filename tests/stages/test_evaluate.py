@@ -135,12 +135,32 @@ def _pipeline(classifier: str):
     return fit_model(featurizer, features, "income", family)
 
 
+def _assert_sklearns_importances(table: pd.DataFrame, model, X: pd.DataFrame, y) -> None:
+    """`table` holds sklearn's permutation importances of `model` on the rows evaluate's
+    sample draws from `X` (same seed, same row choice)."""
+    from sklearn.inspection import permutation_importance as sklearn_importance
+
+    rows = min(PARAMS["importance_rows"], len(X))
+    chosen = np.sort(np.random.default_rng(PARAMS["seed"]).choice(len(X), rows, replace=False))
+    expected = sklearn_importance(
+        model,
+        X.iloc[chosen],
+        y[chosen],
+        scoring="roc_auc",
+        n_repeats=PARAMS["importance_repeats"],
+        random_state=PARAMS["seed"],
+    )
+    by_feature = table.set_index("feature").loc[list(X.columns)]
+    assert by_feature["importance"].tolist() == pytest.approx(
+        list(expected.importances_mean), abs=1e-12
+    )
+    assert by_feature["std"].tolist() == pytest.approx(list(expected.importances_std), abs=1e-12)
+
+
 @pytest.mark.parametrize("classifier", ["hgb", "logreg", "knn"])
 @pytest.mark.parametrize("batch_rows", [None, 450])
 def test_permutation_importance_equals_sklearns(classifier, batch_rows, monkeypatch) -> None:
     """Batched scoring is an implementation detail: the numbers are sklearn's."""
-    from sklearn.inspection import permutation_importance as sklearn_importance
-
     import stages.evaluate
 
     if batch_rows:  # several calls of two copies each instead of one call
@@ -149,24 +169,8 @@ def test_permutation_importance_equals_sklearns(classifier, batch_rows, monkeypa
     X, y = split_target(validated_frame(300, seed=5), schema(), "test")
     if classifier == "knn":  # k-NN does not take missing values
         X = X.assign(workclass=X["workclass"].fillna("Private"))
-    table = permutation_importance(model, X, y, PARAMS).set_index("feature")
-
-    chosen = np.sort(np.random.default_rng(PARAMS["seed"]).choice(300, 200, replace=False))
-    features = model[:-1].transform(X.iloc[chosen])
-    expected = sklearn_importance(
-        model[-1],
-        features,
-        y[chosen],
-        scoring="roc_auc",
-        n_repeats=PARAMS["importance_repeats"],
-        random_state=PARAMS["seed"],
-    )
-    assert table.loc[list(features.columns), "importance"].tolist() == pytest.approx(
-        list(expected.importances_mean), abs=1e-12
-    )
-    assert table.loc[list(features.columns), "std"].tolist() == pytest.approx(
-        list(expected.importances_std), abs=1e-12
-    )
+    table = permutation_importance(model, X, y, PARAMS)
+    _assert_sklearns_importances(table, model[-1], model[:-1].transform(X), y)
 
 
 @pytest.mark.parametrize("split_rows", [151, 300])  # 151 < importance_rows: every row
@@ -174,7 +178,6 @@ def test_permutation_importance_of_a_renaming_pipeline_equals_sklearns(split_row
     """A featurizer that renames columns (one-hot): the raw input columns, strings and
     all, are permuted and the whole pipeline scores them."""
     from sklearn.compose import ColumnTransformer
-    from sklearn.inspection import permutation_importance as sklearn_importance
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import OneHotEncoder
@@ -197,21 +200,8 @@ def test_permutation_importance_of_a_renaming_pipeline_equals_sklearns(split_row
     model.fit(inputs(X_train), y_train)
     X, y = split_target(validated_frame(split_rows, seed=5), schema(), "test")
     X = inputs(X)
-    table = permutation_importance(model, X, y, PARAMS).set_index("feature")
-
-    rows = min(PARAMS["importance_rows"], split_rows)
-    chosen = np.sort(np.random.default_rng(PARAMS["seed"]).choice(split_rows, rows, replace=False))
-    expected = sklearn_importance(
-        model,
-        X.iloc[chosen],
-        y[chosen],
-        scoring="roc_auc",
-        n_repeats=PARAMS["importance_repeats"],
-        random_state=PARAMS["seed"],
-    )
-    assert table.loc[list(X.columns), "importance"].tolist() == pytest.approx(
-        list(expected.importances_mean), abs=1e-12
-    )
+    table = permutation_importance(model, X, y, PARAMS)
+    _assert_sklearns_importances(table, model, X, y)
 
 
 def test_fairness_by_weighted_counts_equals_every_row() -> None:
