@@ -11,20 +11,23 @@ from stages.ingest import check_params, ingest, snake_case
 COLUMNS = ["age", "work-class", "income"]
 
 
+# an `ingest:` section of params.yaml, as written (before check_params)
+SECTION: dict[str, Any] = {
+    "train_source": "a",
+    "test_source": "b",
+    "current_source": "c",
+    "header": False,
+    "columns": COLUMNS,
+    "na_values": ["?"],
+    "comment": "|",
+    "encoding": "utf-8",
+    "label_column": "income",
+    "label_strip_suffix": ".",
+}
+
+
 def params(**overrides: Any) -> dict[str, Any]:
-    base = {
-        "train_source": "a",
-        "test_source": "b",
-        "current_source": "c",
-        "header": False,
-        "columns": COLUMNS,
-        "na_values": ["?"],
-        "comment": "|",
-        "encoding": "utf-8",
-        "label_column": "income",
-        "label_strip_suffix": ".",
-    }
-    return check_params({**base, **overrides})
+    return check_params({**SECTION, **overrides})
 
 
 def write(path: Path, text: str) -> str:
@@ -131,16 +134,10 @@ def test_a_bad_later_source_leaves_no_earlier_output(tmp_path: Path) -> None:
 
     good = write(tmp_path / "train.csv", "25, Private, >50K\n")
     section = {
+        **SECTION,
         "train_source": good,
         "test_source": str(tmp_path / "missing.csv"),
         "current_source": good,
-        "header": False,
-        "columns": COLUMNS,
-        "na_values": ["?"],
-        "comment": "|",
-        "encoding": "utf-8",
-        "label_column": "income",
-        "label_strip_suffix": ".",
     }
     (tmp_path / "params.yaml").write_text(yaml.safe_dump({"ingest": section}))
     outputs = {
