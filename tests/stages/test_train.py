@@ -110,3 +110,20 @@ def test_main_trains_and_bad_params_leave_no_model(prepared, tmp_path: Path) -> 
     assert last.startswith("train: error: params.yaml: 'train.hist_gradient_boosting': ")
     assert "max_iter" in last and "Traceback" not in failed.stderr
     assert not (tmp_path / "models/model.skops").exists()
+
+
+def test_model_bytes_do_not_depend_on_the_thread_count(prepared, tmp_path: Path) -> None:
+    # Gradient boosting's binner stores the OpenMP thread count it was fitted with, so an
+    # unpinned train stage writes other bytes (another md5 in dvc.lock) on another machine.
+    featurizer, features = prepared
+    features.to_parquet(tmp_path / "features.parquet")
+    save_model(featurizer, tmp_path / "featurizer.skops")
+    models = []
+    for threads in ("1", "2"):
+        args = ["--features", "features.parquet", "--featurizer", "featurizer.skops"]
+        args += ["--model", f"model-{threads}.skops"]
+        params = {"schema": schema(), "train": HGB_PARAMS}
+        done = run_stage("train", args, tmp_path, params, env={"OMP_NUM_THREADS": threads})
+        assert done.returncode == 0, done.stderr
+        models.append((tmp_path / f"model-{threads}.skops").read_bytes())
+    assert models[0] == models[1]
