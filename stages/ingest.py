@@ -9,7 +9,11 @@ adult.test adds. Types are not forced here: validate decides what is acceptable.
 from __future__ import annotations
 
 import argparse
+import codecs
+import lzma
 import re
+import warnings
+import zlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -51,26 +55,57 @@ def check_params(params: Mapping[str, Any]) -> dict[str, Any]:
         raise StageError(
             f"params.yaml: 'ingest.comment' must be one character, got {params['comment']!r}"
         )
+    try:
+        codecs.lookup(checked["encoding"])
+    except LookupError:
+        raise StageError(
+            f"params.yaml: 'ingest.encoding' is not a known encoding: {checked['encoding']!r}"
+        ) from None
     return checked
 
 
+def _named_columns(frame: pd.DataFrame, params: Mapping[str, Any], source: str) -> pd.DataFrame:
+    """A headerless CSV's columns named by `ingest.columns`, once the widths agree.
+
+    A batch may come without its label (production data): one field fewer than the names,
+    when the label is the last name, reads as every column but the label.
+    """
+    names = list(params["columns"])
+    width = frame.shape[1]
+    if width == len(names) - 1 and snake_case(names[-1]) == snake_case(params["label_column"]):
+        names = names[:-1]
+    if width != len(names):
+        raise StageError(
+            f"{source}: the first data row has {width} field{'s' * (width != 1)}, but "
+            f"'ingest.columns' names {len(params['columns'])} columns"
+        )
+    return frame.set_axis(names, axis="columns")
+
+
 def read_source(source: str, params: Mapping[str, Any]) -> pd.DataFrame:
-    """Read one CSV or parquet source; every failure becomes a StageError naming the file."""
+    """Read one CSV or parquet source; every failure becomes a StageError naming the file.
+
+    A CSV's width comes from its header (or, headerless, its first data row): a later row
+    with more fields is a ragged-row error, and pandas may not turn an extra field into an
+    index (`index_col=False`; its warning about the mismatch is an error here).
+    """
     try:
         if source.lower().endswith(PARQUET_SUFFIXES):
             return pd.read_parquet(source)
-        return pd.read_csv(
-            source,
-            header=0 if params["header"] else None,
-            names=None if params["header"] else params["columns"],
-            na_values=params["na_values"],
-            keep_default_na=False,
-            comment=params["comment"],
-            encoding=params["encoding"],
-            skipinitialspace=True,
-            compression="infer",
-            low_memory=False,
-        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            frame = pd.read_csv(
+                source,
+                header=0 if params["header"] else None,
+                index_col=False,
+                na_values=params["na_values"],
+                keep_default_na=False,
+                comment=params["comment"],
+                encoding=params["encoding"],
+                skipinitialspace=True,
+                compression="infer",
+                low_memory=False,
+            )
     except FileNotFoundError as exc:
         raise StageError(f"{source}: file not found") from exc
     except (PermissionError, IsADirectoryError) as exc:
@@ -90,8 +125,15 @@ def read_source(source: str, params: Mapping[str, Any]) -> pd.DataFrame:
                 f"{source}: ragged row at line {line}: {seen} fields, expected {expected}"
             ) from exc
         raise StageError(f"{source}: cannot parse: {str(exc).strip()}") from exc
+    except pd.errors.ParserWarning as exc:
+        raise StageError(f"{source}: data rows have more fields than the header names") from exc
+    except (EOFError, zlib.error, lzma.LZMAError) as exc:
+        raise StageError(f"{source}: cannot decompress (truncated or corrupt): {exc}") from exc
+    except ImportError as exc:  # fsspec: the URL's protocol needs a package not installed
+        raise StageError(f"{source}: cannot read: {exc}") from exc
     except (OSError, ValueError) as exc:
         raise StageError(f"{source}: cannot read: {exc}") from exc
+    return frame if params["header"] else _named_columns(frame, params, source)
 
 
 def normalise(frame: pd.DataFrame, params: Mapping[str, Any], source: str) -> pd.DataFrame:

@@ -69,6 +69,11 @@ def test_does_not_mutate_or_coerce_types(tmp_path: Path) -> None:
         (b"|only a comment\n", "file is empty"),
         (b"25, Private, >50K\n26, Private, >50K, extra, more\n", "ragged row at line 2"),
         (b"25, Priv\xe9, >50K\n", "not valid utf-8"),
+        # an extra field on every row: pandas would make the first one an index and drop it
+        (b"0, 25, Private, >50K\n1, 26, Private, >50K\n", "first data row has 4 fields"),
+        (b"25, Private, >50K, x\n26, Private, >50K, y\n", "first data row has 4 fields"),
+        (b"25, Private, >50K, x\n26, Private, >50K\n", "first data row has 4 fields"),
+        (b"25\n26\n", "first data row has 1 field, but .*names 3 columns"),
     ],
 )
 def test_bad_files_name_the_file_and_the_problem(
@@ -79,6 +84,33 @@ def test_bad_files_name_the_file_and_the_problem(
     with pytest.raises(StageError, match=message) as error:
         ingest(str(source), params())
     assert str(source) in str(error.value)
+
+
+def test_a_headerless_batch_may_come_without_its_label_only(tmp_path: Path) -> None:
+    source = write(tmp_path / "current.csv", "25, Private\n38, ?\n")
+    frame = ingest(source, params())
+    assert list(frame.columns) == ["age", "work_class"] and len(frame) == 2
+    label_first = {**SECTION, "columns": ["income", "age", "work-class"]}
+    with pytest.raises(StageError, match="first data row has 2 fields, but 'ingest.columns'"):
+        ingest(source, check_params(label_first))
+
+
+def test_more_fields_than_the_header_names_is_an_error(tmp_path: Path) -> None:
+    source = write(tmp_path / "d.csv", "age,income\n0, 25, >50K\n1, 26, >50K\n")
+    with pytest.raises(StageError, match="d.csv: data rows have more fields than the header"):
+        ingest(source, params(header=True))
+
+
+def test_truncated_or_corrupt_compressed_files(tmp_path: Path) -> None:
+    data = gzip.compress(b"".join(b"%d, Private, >50K\n" % i for i in range(5000)))
+    truncated = tmp_path / "truncated.csv.gz"
+    truncated.write_bytes(data[: len(data) // 2])
+    corrupt = tmp_path / "corrupt.csv.gz"
+    corrupt.write_bytes(data[:40] + bytes(b ^ 0xFF for b in data[40:80]) + data[80:])
+    for source in (truncated, corrupt):
+        with pytest.raises(StageError, match="cannot decompress") as error:
+            ingest(str(source), params())
+        assert str(source) in str(error.value)
 
 
 def test_missing_file(tmp_path: Path) -> None:
@@ -105,6 +137,7 @@ def test_duplicate_names_after_normalising(tmp_path: Path) -> None:
         ({"na_values": "?"}, "'ingest.na_values' must be list"),
         ({"train_source": 3}, "'ingest.train_source' must be str"),
         ({"comment": "##"}, "'ingest.comment' must be one character"),
+        ({"encoding": "utf-99"}, "'ingest.encoding' is not a known encoding: 'utf-99'"),
     ],
 )
 def test_invalid_params(overrides: dict[str, Any], message: str) -> None:
