@@ -116,11 +116,18 @@ def fit_featurizer(
 
 
 def labels(frame: pd.DataFrame, schema: Mapping[str, Any]) -> pd.Series | None:
-    """The target as 0/1 (1 = schema.positive_label), or None when the split has no target."""
+    """The target as 0/1 (1 = schema.positive_label), or None when the split has no target.
+
+    Only the current batch may have rows without a label (validate allows it): those stay
+    missing (the column is then float), never a silent 0.
+    """
     target = schema["target"]
     if target not in frame.columns:
         return None
-    return (frame[target] == schema["positive_label"]).astype("int8").rename(target)
+    known = frame[target].notna()
+    positive = (frame[target] == schema["positive_label"]).fillna(False)
+    coded = positive.astype("int8").rename(target)
+    return coded if known.all() else coded.where(known)
 
 
 def transform(

@@ -1,8 +1,9 @@
 """The data contract: one pandera schema declared from params.yaml `schema` + `validate`.
 
 Numeric columns are float64 within inclusive bounds, categorical columns take only their
-declared values, the target only its labels; no extra columns; at least `min_rows` rows and at
-most `max_duplicate_share` fully duplicated rows.
+declared values, the target only its labels; no extra columns; at most `max_duplicate_share`
+fully duplicated rows. `min_rows` counts the rows that pass (stages/validate.py checks it
+after quarantine).
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import pandera.pandas as pa
 
 from stages.common import StageError, require
 
-MIN_ROWS_CHECK = "min_rows"
 DUPLICATE_CHECK = "max_duplicate_share"
 
 
@@ -93,6 +93,10 @@ def parse_contract(schema: Mapping[str, Any], validate: Mapping[str, Any]) -> Da
             tuple(str(v) for v in values), bool(spec.get("nullable", False))
         )
     labels = tuple(str(v) for v in require(schema, "labels", list, "schema"))
+    if len(set(labels)) != 2:
+        raise StageError(
+            f"params.yaml: 'schema.labels' must name two distinct classes, got {list(labels)}"
+        )
     positive = str(require(schema, "positive_label", str, "schema"))
     if positive not in labels:
         raise StageError(f"params.yaml: 'schema.positive_label' {positive!r} not in {list(labels)}")
@@ -122,8 +126,9 @@ def parse_contract(schema: Mapping[str, Any], validate: Mapping[str, Any]) -> Da
     )
 
 
-def build_schema(contract: DataContract, require_target: bool = True) -> pa.DataFrameSchema:
-    """The pandera schema of a split; the current batch may come without its target."""
+def build_schema(contract: DataContract, labelled: bool = True) -> pa.DataFrameSchema:
+    """The pandera schema of a split. An unlabelled one (the current batch: production data)
+    may lack the target column or leave it empty; the labels it has must still be valid."""
     columns: dict[str, pa.Column] = {}
     for name, num in contract.numeric.items():
         checks = []
@@ -137,21 +142,15 @@ def build_schema(contract: DataContract, require_target: bool = True) -> pa.Data
             str, checks=pa.Check.isin(list(cat.values)), nullable=cat.nullable
         )
     columns[contract.target] = pa.Column(
-        str, checks=pa.Check.isin(list(contract.labels)), nullable=False, required=require_target
+        str, checks=pa.Check.isin(list(contract.labels)), nullable=not labelled, required=labelled
     )
-
-    def enough_rows(frame: pd.DataFrame) -> bool:
-        return len(frame) >= contract.min_rows
 
     def few_duplicates(frame: pd.DataFrame) -> bool:
         return bool(frame.duplicated().mean() <= contract.max_duplicate_share)
 
     return pa.DataFrameSchema(
         columns,
-        checks=[
-            pa.Check(enough_rows, name=MIN_ROWS_CHECK, element_wise=False),
-            pa.Check(few_duplicates, name=DUPLICATE_CHECK, element_wise=False),
-        ],
+        checks=[pa.Check(few_duplicates, name=DUPLICATE_CHECK, element_wise=False)],
         strict=True,
         name="adult-income",
     )

@@ -30,6 +30,7 @@ from stages.common import (
     write_json,
 )
 from stages.schema import DataContract, build_schema, parse_contract
+from stages.splits import read_split
 
 SECTION = "validate"
 NUMERIC_CHECK = "numeric"
@@ -51,26 +52,46 @@ class SplitResult:
         return self.report["error"]
 
 
+def _numeric_type_error(column: str, values: pd.Series) -> str | None:
+    """Why `values` cannot be a numeric column at all, or None when it may be one.
+
+    Numbers pass; text is parsed value by value (see coerce_numeric). Booleans, dates and
+    durations would convert to numbers silently (True -> 1, a date -> nanoseconds), so
+    their type is an error.
+    """
+    dtype = values.dtype
+    text = pd.api.types.is_object_dtype(dtype) or pd.api.types.is_string_dtype(dtype)
+    number = pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
+    if text or number:
+        return None
+    return f"column '{column}' has type {dtype}, expected numeric"
+
+
 def coerce_numeric(
     frame: pd.DataFrame, columns: Sequence[str]
-) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, str]]:
     """Numeric columns as float64; values that are not numbers become row failures.
 
     Returns the coerced frame, the failures (column, check, failure_case, index) and the
-    schema-level errors for columns where no value at all is numeric (a wrong type).
+    schema-level errors by column, for columns of a wrong type (booleans, dates) or where no
+    value at all is numeric; those columns are left as they are.
     """
     coerced = frame.copy()
     failures = []
-    wrong_type = []
+    wrong_type: dict[str, str] = {}
     for column in columns:
         if column not in frame.columns:
             continue
         original = frame[column]
+        type_error = _numeric_type_error(column, original)
+        if type_error:
+            wrong_type[column] = type_error
+            continue
         numbers = pd.to_numeric(original, errors="coerce")
         bad = original.notna() & numbers.isna()
         if bad.any() and bad.sum() == original.notna().sum():
             position = int(bad.to_numpy().argmax())
-            wrong_type.append(
+            wrong_type[column] = (
                 f"column '{column}' has type {original.dtype}, expected numeric "
                 f"(row {position + 1}: {original.iloc[position]!r})"
             )
@@ -115,8 +136,6 @@ def describe_schema_failure(case: Mapping[str, Any], frame: pd.DataFrame) -> str
     if check.startswith("dtype(") and isinstance(column, str) and column in frame.columns:
         expected = "text" if "str" in check else check[6:-1].strip("'")
         return f"column '{column}' has type {frame[column].dtype}, expected {expected}"
-    if check == "min_rows":
-        return f"{len(frame)} rows, fewer than validate.min_rows"
     if check == "max_duplicate_share":
         share = frame.duplicated().mean() if len(frame) else 0.0
         return f"{share:.2%} of rows are duplicates, above validate.max_duplicate_share"
@@ -132,13 +151,14 @@ def validate_split(
     sample_failures: int,
 ) -> SplitResult:
     """Validate one split; pure (the report says what happened, nothing is written)."""
-    require_target = split != "current" or contract.target in frame.columns
-    schema = build_schema(contract, require_target=require_target)
+    schema = build_schema(contract, labelled=split != "current")
     coerced, numeric_cases, wrong_type = coerce_numeric(frame, list(contract.numeric))
     cases, validated = schema_failures(coerced, schema)
+    # A column of the wrong type is one error: not also each check pandera ran on it.
+    cases = cases[~cases["column"].isin(list(wrong_type))]
     # A wrong dtype is a property of the column even when pandera lists it row by row.
     is_row = cases["index"].notna() & ~cases["check"].astype(str).str.startswith("dtype(")
-    schema_errors = wrong_type + [
+    schema_errors = list(wrong_type.values()) + [
         describe_schema_failure(case, coerced)
         for case in cases[~is_row].drop_duplicates(["column", "check"]).to_dict("records")
     ]
@@ -177,6 +197,13 @@ def validate_split(
             f"validate.max_quarantine_share={max_quarantine_share}; first: row "
             f"{int(first['index']) + 1}, {first['key']}, value {str(first['failure_case'])!r}"
         )
+    elif len(frame) - len(bad_rows) < contract.min_rows:  # what is left is what gets used
+        quarantined = f" ({len(bad_rows)} quarantined)" if len(bad_rows) else ""
+        error = (
+            f"{len(frame) - len(bad_rows)} valid rows{quarantined}, fewer than "
+            f"validate.min_rows={contract.min_rows}"
+        )
+        schema_errors.append(error)
     keep = ~coerced.index.isin(bad_rows)
     valid = validated if error is None else coerced
     quarantined = frame.loc[~keep].assign(
@@ -213,10 +240,15 @@ def main(argv: Sequence[str]) -> None:
     contract = parse_contract(load_params("schema"), params)
     max_share = float(require(params, "max_quarantine_share", (int, float), SECTION))
     samples = require(params, "sample_failures", int, SECTION)
+    if not 0 <= max_share <= 1 or samples < 0:
+        raise StageError(
+            "params.yaml: 'validate.max_quarantine_share' must be within [0, 1] and "
+            f"'validate.sample_failures' ≥ 0 (got {max_share}, {samples})"
+        )
     remove_outputs([*args.outputs, args.quarantine, args.report])
     results = {}
     for split, source in zip(("train", "test", "current"), args.inputs, strict=True):
-        frame = pd.read_parquet(source)
+        frame = read_split(source)
         results[split] = validate_split(frame, contract, split, max_share, samples)
         report = results[split].report
         progress(

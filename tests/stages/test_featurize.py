@@ -50,6 +50,9 @@ def test_target_becomes_0_1_and_a_split_without_target_has_none() -> None:
     current = transform(featurizer, frame().drop(columns="income"), schema())
     assert "income" not in current.columns
     assert list(current.columns) == ["age", "hours_per_week", "sex", "workclass"]
+    # a current batch with some labels unknown: unknown stays missing, not negative
+    partly = transform(featurizer, frame(income=[">50K", None, None, "<=50K"]), schema())
+    assert partly["income"].tolist()[::3] == [1, 0] and partly["income"][1:3].isna().all()
 
 
 def test_drop_and_rare_category_folding() -> None:

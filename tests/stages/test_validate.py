@@ -11,6 +11,7 @@ from stages.common import StageError
 from stages.schema import DataContract, parse_contract
 from stages.validate import validate_split
 from tests.stages.conftest import SCHEMA_PARAMS, VALIDATE_PARAMS
+from tests.stages.stage_runner import run_stage
 
 
 def run(frame: pd.DataFrame, contract: DataContract, split: str = "train", share: float = 0.25):
@@ -71,7 +72,13 @@ def test_row_failures_above_the_threshold_fail_naming_row_and_column(
         (lambda f: f.rename(columns={"age": "agee"}), "missing column 'age'"),
         (lambda f: f.assign(age=["a", "b", "c", "d"]), "column 'age' has type"),
         (lambda f: f.assign(sex=[0, 1, 0, 1]), "column 'sex' has type int64, expected text"),
-        (lambda f: f.head(2), "2 rows, fewer than validate.min_rows"),
+        # booleans and dates would convert to numbers silently (True -> 1, a date -> ns)
+        (lambda f: f.assign(age=[True] * 4), "column 'age' has type bool, expected numeric"),
+        (
+            lambda f: f.assign(age=pd.to_datetime(["2020-01-01"] * 4)),
+            "column 'age' has type datetime64",
+        ),
+        (lambda f: f.head(2), "2 valid rows, fewer than validate.min_rows=3"),
         (lambda f: pd.concat([f.head(1)] * 4, ignore_index=True), "duplicates"),
     ],
 )
@@ -80,6 +87,36 @@ def test_schema_failures_fail_the_split(
 ) -> None:
     result = run(change(good_frame), contract)
     assert result.error is not None and message in result.error
+
+
+def test_a_column_of_the_wrong_type_is_one_error(
+    good_frame: pd.DataFrame, contract: DataContract
+) -> None:
+    result = run(good_frame.assign(age=["a", "b", "c", "d"]), contract)
+    assert result.report["schema_errors"] == [
+        "column 'age' has type str, expected numeric (row 1: 'a')"
+    ]
+
+
+def test_min_rows_counts_the_rows_left_after_quarantine(
+    good_frame: pd.DataFrame, contract: DataContract
+) -> None:
+    frame = good_frame.copy()
+    frame.loc[[1, 3], "age"] = 200
+    result = run(frame, contract, share=0.5)  # within the quarantine share, min_rows is 3
+    assert result.error == "2 valid rows (2 quarantined), fewer than validate.min_rows=3"
+    assert result.report["schema_errors"] == [result.error]
+
+
+def test_current_batch_may_have_unknown_labels(
+    good_frame: pd.DataFrame, contract: DataContract
+) -> None:
+    unlabelled = good_frame.assign(income=None)
+    assert run(unlabelled, contract, split="current").error is None
+    assert "not_nullable" in str(run(unlabelled, contract, split="test", share=0).error)
+    mislabelled = good_frame.assign(income=["yes", None, None, None])
+    current = run(mislabelled, contract, split="current")
+    assert current.report["failures"] == {"income: isin(['<=50K', '>50K'])": 1}
 
 
 def test_current_batch_may_come_without_target(
@@ -100,6 +137,7 @@ def test_current_batch_may_come_without_target(
         ({"positive_label": "yes"}, "'schema.positive_label'"),
         ({"sensitive": ["age"]}, "not categorical columns"),
         ({"labels": "yes"}, "'schema.labels' must be list"),
+        ({"labels": [">50K"], "positive_label": ">50K"}, "two distinct classes"),
     ],
 )
 def test_invalid_schema_params(schema_change: dict[str, Any], message: str) -> None:
@@ -110,6 +148,23 @@ def test_invalid_schema_params(schema_change: dict[str, Any], message: str) -> N
 def test_invalid_validate_params() -> None:
     with pytest.raises(StageError, match="'validate.min_rows' must be int"):
         parse_contract(SCHEMA_PARAMS, {**VALIDATE_PARAMS, "min_rows": 1.5})
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"max_quarantine_share": -0.1}, {"max_quarantine_share": 5}, {"sample_failures": -2}],
+)
+def test_stage_rejects_out_of_range_params(
+    tmp_path: Path, good_frame: pd.DataFrame, change: dict[str, Any]
+) -> None:
+    good_frame.to_parquet(tmp_path / "split.parquet")
+    args = ["--inputs", *["split.parquet"] * 3, "--outputs", "a", "b", "c"]
+    args += ["--quarantine", "q", "--report", "report.json"]
+    params = {"schema": SCHEMA_PARAMS, "validate": {**VALIDATE_PARAMS, **change}}
+    proc = run_stage("validate", args, tmp_path, params)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    expected = "validate: error: params.yaml: 'validate.max_quarantine_share' must be within"
+    assert proc.stderr.strip().splitlines()[-1].startswith(expected)
 
 
 def test_stage_cli_writes_report_and_no_valid_output_on_failure(
