@@ -37,10 +37,16 @@ from stages.splits import read_split, require_columns
 SECTION = "evaluate"
 
 
-def _int_param(params: Mapping[str, Any], key: str, minimum: int) -> int:
+MAX_SEED = 2**32 - 1  # numpy's RandomState, which the importance permutations use
+
+
+def _int_param(
+    params: Mapping[str, Any], key: str, minimum: int, maximum: int | None = None
+) -> int:
     value: int = require(params, key, int, SECTION)
-    if value < minimum:
-        raise StageError(f"{PARAMS_FILE}: 'evaluate.{key}' must be >= {minimum}, got {value}")
+    if value < minimum or (maximum is not None and value > maximum):
+        within = f">= {minimum}" if maximum is None else f"within [{minimum}, {maximum}]"
+        raise StageError(f"{PARAMS_FILE}: 'evaluate.{key}' must be {within}, got {value}")
     return value
 
 
@@ -51,7 +57,7 @@ def check_params(params: Mapping[str, Any]) -> dict[str, Any]:
         raise StageError(f"{PARAMS_FILE}: 'evaluate.threshold' must be in (0, 1), got {threshold}")
     return {
         "threshold": float(threshold),
-        "seed": require(params, "seed", int, SECTION),
+        "seed": _int_param(params, "seed", 0, MAX_SEED),
         "importance_rows": _int_param(params, "importance_rows", 10),
         "importance_repeats": _int_param(params, "importance_repeats", 1),
         "importance_top": _int_param(params, "importance_top", 1),

@@ -97,6 +97,11 @@ def build_classifier(
     unknown = sorted(set(hyper) - set(accepted) - {"random_state"})
     if "random_state" in hyper:
         raise StageError(f"{PARAMS_FILE}: 'train.{family}.random_state': set 'train.seed' instead")
+    if "categorical_features" in hyper:
+        raise StageError(
+            f"{PARAMS_FILE}: 'train.{family}.categorical_features' is set by the pipeline "
+            "(the data contract's categorical columns)"
+        )
     if unknown:
         raise StageError(
             f"{PARAMS_FILE}: 'train.{family}' has unknown hyperparameter(s) {', '.join(unknown)}"
@@ -111,9 +116,12 @@ def fit_model(
     params: Mapping[str, Any],
     source: str = "train features",
 ) -> Pipeline:
-    """The inference pipeline (featurizer, then the classifier fitted on `features`)."""
-    from sklearn.utils._param_validation import InvalidParameterError
+    """The inference pipeline (featurizer, then the classifier fitted on `features`).
 
+    The data reaching here is validated and featurized, so what scikit-learn rejects while
+    fitting is the hyperparameters (a value out of range, or values that do not go together,
+    like an l1 penalty with the lbfgs solver): a StageError naming the family's params.
+    """
     numeric, categorical = feature_groups(featurizer)
     classifier = build_classifier(params, numeric, categorical)
     require_columns(features, [*numeric, *categorical, target], source)
@@ -122,8 +130,9 @@ def fit_model(
         raise StageError(f"{source}: column '{target}' has a single class; cannot train")
     try:
         classifier.fit(X, y)
-    except InvalidParameterError as exc:
-        raise StageError(f"{PARAMS_FILE}: 'train.{params['model']}': {exc}") from exc
+    except (ValueError, TypeError) as exc:  # incl. scikit-learn's InvalidParameterError
+        message = " ".join(str(exc).split())
+        raise StageError(f"{PARAMS_FILE}: 'train.{params['model']}': {message}") from exc
     return Pipeline([("features", featurizer), ("classifier", classifier)])
 
 

@@ -315,6 +315,8 @@ def test_scoring_pass_counts_as_the_first_batch_repeat(model, monkeypatch) -> No
         ({"threshold": "high"}, r"'evaluate.threshold' must be int or float"),
         ({"importance_rows": True}, r"'evaluate.importance_rows' must be int"),
         ({"curve_points": 1}, r"'evaluate.curve_points' must be >= 2"),
+        ({"seed": -1}, r"'evaluate.seed' must be within \[0, 4294967295\], got -1"),
+        ({"seed": 2**40}, r"'evaluate.seed' must be within \[0, 4294967295\]"),
     ],
 )
 def test_invalid_params_name_the_key(override, message) -> None:

@@ -71,6 +71,10 @@ def test_same_params_same_model_bytes(prepared) -> None:
             {**LOGREG_PARAMS, "logistic_regression": {"random_state": 1}},
             r"'train.logistic_regression.random_state': set 'train.seed' instead",
         ),
+        (
+            {**HGB_PARAMS, "hist_gradient_boosting": {"categorical_features": "from_dtype"}},
+            r"'train.hist_gradient_boosting.categorical_features' is set by the pipeline",
+        ),
     ],
 )
 def test_invalid_params_name_the_key(params, message) -> None:
@@ -83,6 +87,34 @@ def test_invalid_hyperparameter_value_names_the_family(prepared) -> None:
     params = {**HGB_PARAMS, "hist_gradient_boosting": {"learning_rate": "fast"}}
     with pytest.raises(StageError, match=r"'train.hist_gradient_boosting': .*'learning_rate'"):
         fit_model(featurizer, features, "income", params)
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        # values scikit-learn accepts one by one but rejects together, or only once fitting
+        (
+            {**LOGREG_PARAMS, "logistic_regression": {"l1_ratio": 1}},
+            r"'train.logistic_regression': Solver lbfgs supports only",
+        ),
+        (
+            {**HGB_PARAMS, "hist_gradient_boosting": {"monotonic_cst": {"nope": 1}}},
+            r"'train.hist_gradient_boosting': monotonic_cst .*nope",
+        ),
+        (
+            {
+                **HGB_PARAMS,
+                "hist_gradient_boosting": {"early_stopping": True, "validation_fraction": 1e-5},
+            },
+            r"'train.hist_gradient_boosting': .*test_size",
+        ),
+    ],
+)
+def test_hyperparameters_rejected_while_fitting_name_the_family(prepared, params, message) -> None:
+    featurizer, features = prepared
+    with pytest.raises(StageError, match=message) as error:
+        fit_model(featurizer, features, "income", params)
+    assert "\n" not in str(error.value)
 
 
 def test_single_class_or_missing_target_is_an_error(prepared) -> None:
