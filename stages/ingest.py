@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import codecs
+import csv
 import lzma
 import re
 import warnings
@@ -64,6 +65,10 @@ def check_params(params: Mapping[str, Any]) -> dict[str, Any]:
     return checked
 
 
+def _fields(count: int) -> str:
+    return f"{count} field{'s' * (count != 1)}"
+
+
 def _named_columns(frame: pd.DataFrame, params: Mapping[str, Any], source: str) -> pd.DataFrame:
     """A headerless CSV's columns named by `ingest.columns`, once the widths agree.
 
@@ -76,10 +81,53 @@ def _named_columns(frame: pd.DataFrame, params: Mapping[str, Any], source: str) 
         names = names[:-1]
     if width != len(names):
         raise StageError(
-            f"{source}: the first data row has {width} field{'s' * (width != 1)}, but "
+            f"{source}: the first data row has {_fields(width)}, but "
             f"'ingest.columns' names {len(params['columns'])} columns"
         )
     return frame.set_axis(names, axis="columns")
+
+
+def _first_short_row(source: str, params: Mapping[str, Any], width: int) -> tuple[int, int] | None:
+    """(line, fields) of the first data row with fewer than `width` fields, if any.
+
+    pandas pads a short row with empty values, which then read as missing: the row would be
+    quarantined for the wrong reason. Counting fields takes a second pass over the file, so
+    read_source makes it only when some row ends in an empty value (never, in Adult).
+    Comment and blank lines are skipped as pandas skips them; `line` counts every line.
+    """
+    import fsspec
+
+    comment = params["comment"]
+    header_pending = params["header"]
+    with fsspec.open(
+        source, "rt", compression="infer", encoding=params["encoding"], newline=""
+    ) as handle:
+        for line_number, line in enumerate(handle, start=1):
+            text = line.split(comment, 1)[0] if comment else line
+            if not text.strip():
+                continue
+            if header_pending:
+                header_pending = False
+                continue
+            fields = len(next(csv.reader([text], skipinitialspace=True)))
+            if fields < width:
+                return line_number, fields
+    return None
+
+
+def _check_short_rows(frame: pd.DataFrame, source: str, params: Mapping[str, Any]) -> None:
+    last = frame.iloc[:, -1]
+    empty = last.isna()
+    if not pd.api.types.is_numeric_dtype(last):
+        empty |= last.astype("string").eq("").fillna(False)
+    if not empty.any():
+        return
+    short = _first_short_row(source, params, frame.shape[1])
+    if short is not None:
+        line, fields = short
+        raise StageError(
+            f"{source}: ragged row at line {line}: {_fields(fields)}, expected {frame.shape[1]}"
+        )
 
 
 def read_source(source: str, params: Mapping[str, Any]) -> pd.DataFrame:
@@ -133,7 +181,10 @@ def read_source(source: str, params: Mapping[str, Any]) -> pd.DataFrame:
         raise StageError(f"{source}: cannot read: {exc}") from exc
     except (OSError, ValueError) as exc:
         raise StageError(f"{source}: cannot read: {exc}") from exc
-    return frame if params["header"] else _named_columns(frame, params, source)
+    if not params["header"]:
+        frame = _named_columns(frame, params, source)
+    _check_short_rows(frame, source, params)
+    return frame
 
 
 def normalise(frame: pd.DataFrame, params: Mapping[str, Any], source: str) -> pd.DataFrame:

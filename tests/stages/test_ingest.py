@@ -95,6 +95,22 @@ def test_a_headerless_batch_may_come_without_its_label_only(tmp_path: Path) -> N
         ingest(source, check_params(label_first))
 
 
+def test_rows_with_fewer_fields_are_ragged_not_missing_values(tmp_path: Path) -> None:
+    # pandas pads a short row with empty values; it must not pass as a row of missing ones
+    headerless = "|comment\n25, Private, >50K\n\n26, Private\n27, Private, <=50K\n"
+    source = write(tmp_path / "d.csv", headerless)
+    with pytest.raises(StageError, match="d.csv: ragged row at line 4: 2 fields, expected 3"):
+        ingest(source, params())
+    gz = tmp_path / "h.csv.gz"
+    with gzip.open(gz, "wt") as handle:
+        handle.write('age,work class,income\n25,"Private, Inc",>50K\n26\n')
+    with pytest.raises(StageError, match="ragged row at line 3: 1 field, expected 3"):
+        ingest(str(gz), params(header=True))
+    # explicit empty trailing values are missing values, not a ragged row
+    explicit = ingest(write(tmp_path / "e.csv", "25, Private,\n26, ?, >50K\n"), params())
+    assert explicit["income"].isna().tolist() == [True, False]
+
+
 def test_more_fields_than_the_header_names_is_an_error(tmp_path: Path) -> None:
     source = write(tmp_path / "d.csv", "age,income\n0, 25, >50K\n1, 26, >50K\n")
     with pytest.raises(StageError, match="d.csv: data rows have more fields than the header"):
