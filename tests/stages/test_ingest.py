@@ -206,3 +206,13 @@ def test_a_bad_later_source_leaves_no_earlier_output(tmp_path: Path) -> None:
     )
     assert "Traceback" not in proc.stderr
     assert not any(path.exists() for path in outputs.values())
+
+
+def test_a_url_whose_filesystem_is_not_installed(monkeypatch: pytest.MonkeyPatch) -> None:
+    # fsspec raises ImportError naming the package (s3fs, gcsfs, ...) the protocol needs
+    def missing_backend(*args: Any, **kwargs: Any) -> None:
+        raise ImportError("Install s3fs to access S3")
+
+    monkeypatch.setattr(pd, "read_csv", missing_backend)
+    with pytest.raises(StageError, match="s3://bucket/d.csv: cannot read: Install s3fs"):
+        ingest("s3://bucket/d.csv", params())
