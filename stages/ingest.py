@@ -15,7 +15,7 @@ import lzma
 import re
 import warnings
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import pandas as pd
@@ -87,13 +87,15 @@ def _named_columns(frame: pd.DataFrame, params: Mapping[str, Any], source: str) 
     return frame.set_axis(names, axis="columns")
 
 
-def _first_short_row(source: str, params: Mapping[str, Any], width: int) -> tuple[int, int] | None:
-    """(line, fields) of the first data row with fewer than `width` fields, if any.
+def _first_row_where(
+    source: str, params: Mapping[str, Any], wrong: Callable[[int], bool]
+) -> tuple[int, int] | None:
+    """(line, fields) of the first data row whose field count is `wrong`, if any.
 
-    pandas pads a short row with empty values, which then read as missing: the row would be
-    quarantined for the wrong reason. Counting fields takes a second pass over the file, so
-    read_source makes it only when some row ends in an empty value (never, in Adult).
-    Comment and blank lines are skipped as pandas skips them; `line` counts every line.
+    A second, slower pass (the csv module) that only error paths and rare files pay. Quoted
+    delimiters and line breaks count as pandas counts them; blank lines and lines starting
+    with the comment character are skipped as pandas skips them; `line` is where the row
+    starts in the file.
     """
     import fsspec
 
@@ -102,32 +104,50 @@ def _first_short_row(source: str, params: Mapping[str, Any], width: int) -> tupl
     with fsspec.open(
         source, "rt", compression="infer", encoding=params["encoding"], newline=""
     ) as handle:
-        for line_number, line in enumerate(handle, start=1):
-            text = line.split(comment, 1)[0] if comment else line
-            if not text.strip():
+        reader = csv.reader(handle, skipinitialspace=True)
+        line = 1
+        for row in reader:
+            start, line = line, reader.line_num + 1
+            if not any(field.strip() for field in row):
+                continue
+            if comment and row[0].startswith(comment):
                 continue
             if header_pending:
                 header_pending = False
                 continue
-            fields = len(next(csv.reader([text], skipinitialspace=True)))
-            if fields < width:
-                return line_number, fields
+            if wrong(len(row)):
+                return start, len(row)
     return None
 
 
 def _check_short_rows(frame: pd.DataFrame, source: str, params: Mapping[str, Any]) -> None:
+    """A row with fewer fields than the others is a ragged-row error naming its line.
+
+    pandas pads a short row with empty strings, which normalise would turn into missing
+    values: the row would be quarantined for the wrong reason. Padding ends a row with ""
+    (a missing-value marker such as `?` reads as NA instead), so the field count is checked
+    only when some row ends with an empty value (never, in Adult).
+    """
     last = frame.iloc[:, -1]
-    empty = last.isna()
-    if not pd.api.types.is_numeric_dtype(last):
-        empty |= last.astype("string").eq("").fillna(False)
-    if not empty.any():
+    if pd.api.types.is_numeric_dtype(last) or not last.eq("").any():
         return
-    short = _first_short_row(source, params, frame.shape[1])
+    width = frame.shape[1]
+    short = _first_row_where(source, params, lambda fields: fields < width)
     if short is not None:
         line, fields = short
         raise StageError(
-            f"{source}: ragged row at line {line}: {_fields(fields)}, expected {frame.shape[1]}"
+            f"{source}: ragged row at line {line}: {_fields(fields)}, expected {width}"
         )
+
+
+def _longer_than_header(source: str, params: Mapping[str, Any]) -> str:
+    """The error for data rows with more fields than the header names."""
+    header = pd.read_csv(
+        source, nrows=0, comment=params["comment"], encoding=params["encoding"]
+    ).shape[1]
+    row = _first_row_where(source, params, lambda fields: fields > header)
+    where = f"line {row[0]} has {_fields(row[1])}" if row else "a data row has more fields"
+    return f"{source}: {where}, but the header names {header} columns"
 
 
 def read_source(source: str, params: Mapping[str, Any]) -> pd.DataFrame:
@@ -169,12 +189,14 @@ def read_source(source: str, params: Mapping[str, Any]) -> pd.DataFrame:
         match = _C_ERROR.search(str(exc))
         if match:
             expected, line, seen = match.groups()
+            like = "the header" if params["header"] else "the first data row"
             raise StageError(
-                f"{source}: ragged row at line {line}: {seen} fields, expected {expected}"
+                f"{source}: ragged row at line {line}: {seen} fields, expected {expected} "
+                f"(as {like} has)"
             ) from exc
         raise StageError(f"{source}: cannot parse: {str(exc).strip()}") from exc
-    except pd.errors.ParserWarning as exc:
-        raise StageError(f"{source}: data rows have more fields than the header names") from exc
+    except pd.errors.ParserWarning as exc:  # only with a header: a row longer than it
+        raise StageError(_longer_than_header(source, params)) from exc
     except (EOFError, zlib.error, lzma.LZMAError) as exc:
         raise StageError(f"{source}: cannot decompress (truncated or corrupt): {exc}") from exc
     except ImportError as exc:  # fsspec: the URL's protocol needs a package not installed

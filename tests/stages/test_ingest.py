@@ -67,7 +67,10 @@ def test_does_not_mutate_or_coerce_types(tmp_path: Path) -> None:
     [
         (b"", "file is empty"),
         (b"|only a comment\n", "file is empty"),
-        (b"25, Private, >50K\n26, Private, >50K, extra, more\n", "ragged row at line 2"),
+        (
+            b"25, Private, >50K\n26, Private, >50K, extra, more\n",
+            r"ragged row at line 2: 5 fields, expected 3 \(as the first data row has\)",
+        ),
         (b"25, Priv\xe9, >50K\n", "not valid utf-8"),
         # an extra field on every row: pandas would make the first one an index and drop it
         (b"0, 25, Private, >50K\n1, 26, Private, >50K\n", "first data row has 4 fields"),
@@ -106,15 +109,23 @@ def test_rows_with_fewer_fields_are_ragged_not_missing_values(tmp_path: Path) ->
         handle.write('age,work class,income\n25,"Private, Inc",>50K\n26\n')
     with pytest.raises(StageError, match="ragged row at line 3: 1 field, expected 3"):
         ingest(str(gz), params(header=True))
-    # explicit empty trailing values are missing values, not a ragged row
-    explicit = ingest(write(tmp_path / "e.csv", "25, Private,\n26, ?, >50K\n"), params())
-    assert explicit["income"].isna().tolist() == [True, False]
+    # explicit empty trailing values are missing values, not a ragged row; quoted commas,
+    # comment characters and line breaks are inside one field, as pandas reads them
+    text = '25, Private,\n26, "Priv|ate, Inc", >50K\n27, "Pri\nvate", ?\n28, Private, <=50K\n'
+    explicit = ingest(write(tmp_path / "e.csv", text), params())
+    assert explicit["income"].isna().tolist() == [True, False, True, False]
+    assert explicit["work_class"].tolist()[1:3] == ["Priv|ate, Inc", "Pri\nvate"]
+    late = write(tmp_path / "late.csv", '26, "Pri\nvate", >50K\n27, Private\n')
+    with pytest.raises(StageError, match="ragged row at line 3: 2 fields, expected 3"):
+        ingest(late, params())
 
 
 def test_more_fields_than_the_header_names_is_an_error(tmp_path: Path) -> None:
-    source = write(tmp_path / "d.csv", "age,income\n0, 25, >50K\n1, 26, >50K\n")
-    with pytest.raises(StageError, match="d.csv: data rows have more fields than the header"):
-        ingest(source, params(header=True))
+    # pandas would make the extra first field an index when every row (or the first) has one
+    for rows in ("0, 25, >50K\n1, 26, >50K\n", "0, 25, >50K\n26, >50K\n"):
+        source = write(tmp_path / "d.csv", "|note\nage,income\n" + rows)
+        with pytest.raises(StageError, match="d.csv: line 3 has 3 fields, but the header names 2"):
+            ingest(source, params(header=True))
 
 
 def test_truncated_or_corrupt_compressed_files(tmp_path: Path) -> None:
