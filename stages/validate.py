@@ -154,9 +154,13 @@ def validate_split(
     schema = build_schema(contract, labelled=split != "current")
     coerced, numeric_cases, wrong_type = coerce_numeric(frame, list(contract.numeric))
     cases, validated = schema_failures(coerced, schema)
-    # A column of the wrong type is one error: not also each check pandera ran on it.
-    cases = cases[~cases["column"].isin(list(wrong_type))]
-    # A wrong dtype is a property of the column even when pandera lists it row by row.
+    # A column of the wrong type is one error (a property of the column, even when pandera
+    # lists it row by row): not also each value check pandera ran on it.
+    # coerce_numeric reported its columns already; pandera's dtype case reports the others.
+    is_dtype = cases["check"].astype(str).str.startswith("dtype(")
+    reported = cases["column"].isin(list(wrong_type))
+    mistyped = cases["column"].isin(list(cases.loc[is_dtype, "column"]))
+    cases = cases[~reported & (is_dtype | ~mistyped)]
     is_row = cases["index"].notna() & ~cases["check"].astype(str).str.startswith("dtype(")
     schema_errors = list(wrong_type.values()) + [
         describe_schema_failure(case, coerced)

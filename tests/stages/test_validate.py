@@ -96,6 +96,9 @@ def test_a_column_of_the_wrong_type_is_one_error(
     assert result.report["schema_errors"] == [
         "column 'age' has type str, expected numeric (row 1: 'a')"
     ]
+    coded = run(good_frame.assign(sex=[0, 1, 0, 1]), contract)
+    assert coded.report["schema_errors"] == ["column 'sex' has type int64, expected text"]
+    assert coded.report["failures"] == {}  # not also four rows failing isin(...)
 
 
 def test_min_rows_counts_the_rows_left_after_quarantine(
