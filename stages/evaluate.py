@@ -321,6 +321,18 @@ def inference_timing(
     }
 
 
+def class_names(schema: Mapping[str, Any]) -> list[str]:
+    """[negative, positive] label names, or a StageError when schema.labels is not binary."""
+    labels, positive = list(schema["labels"]), schema["positive_label"]
+    negatives = [label for label in labels if label != positive]
+    if positive not in labels or len(negatives) != 1:
+        raise StageError(
+            f"{PARAMS_FILE}: 'schema.labels' must be two classes, one of them "
+            f"schema.positive_label {positive!r}; got {labels}"
+        )
+    return [negatives[0], positive]
+
+
 class Evaluation(NamedTuple):
     metrics: dict[str, Any]
     plots: dict[str, list[dict[str, Any]]]
@@ -341,6 +353,7 @@ def evaluate(
     main): a tree's predictions do not depend on the thread count, but a linear model's
     BLAS products may in their last bits, and these metrics are tracked and gated.
     """
+    names = class_names(schema)
     X, y = split_target(test, schema, source)
     require_columns(X, [*schema["sensitive"], *model.feature_names_in_], source)
     proba, scored_seconds = timed_proba(model, X[model.feature_names_in_])
@@ -353,8 +366,7 @@ def evaluate(
         "fairness": fairness_metrics(y, predicted, X[list(schema["sensitive"])]),
         "importance": dict(zip(top["feature"], top["importance"], strict=True)),
     }
-    negative = next(label for label in schema["labels"] if label != schema["positive_label"])
-    plots = plot_data(y, proba, importance, params, [negative, schema["positive_label"]])
+    plots = plot_data(y, proba, importance, params, names)
     return Evaluation(metrics, plots, scored_seconds)
 
 

@@ -59,6 +59,15 @@ def feature_columns(
     )
 
 
+def _declared_values(schema: Mapping[str, Any], column: str) -> list[Any]:
+    """The categories the data contract declares for `column` (validate checks them too)."""
+    where = f"schema.categorical.{column}"
+    spec = schema["categorical"][column]
+    if not isinstance(spec, Mapping):
+        raise StageError(f"{PARAMS_FILE}: '{where}' must be a mapping with 'values'")
+    return list(require(spec, "values", list, where))
+
+
 def build_featurizer(schema: Mapping[str, Any], params: Mapping[str, Any]) -> ColumnTransformer:
     """An unfitted transformer; column order is numeric then categorical, names unchanged."""
     numeric, categorical = feature_columns(schema, params)
@@ -76,7 +85,7 @@ def build_featurizer(schema: Mapping[str, Any], params: Mapping[str, Any]) -> Co
             f"{PARAMS_FILE}: 'featurize.min_category_frequency' must be >= 1, got {min_frequency}"
         )
     encoder = OrdinalEncoder(
-        categories=[list(schema["categorical"][c]["values"]) for c in categorical],
+        categories=[_declared_values(schema, column) for column in categorical],
         handle_unknown="use_encoded_value",
         unknown_value=np.nan,
         encoded_missing_value=np.nan,

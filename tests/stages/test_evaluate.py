@@ -8,6 +8,7 @@ import pytest
 from stages.common import StageError
 from stages.evaluate import (
     check_params,
+    class_names,
     evaluate,
     fairness_metrics,
     inference_timing,
@@ -322,6 +323,16 @@ def test_scoring_pass_counts_as_the_first_batch_repeat(model, monkeypatch) -> No
 def test_invalid_params_name_the_key(override, message) -> None:
     with pytest.raises(StageError, match=message):
         check_params({**PARAMS, **override})
+
+
+@pytest.mark.parametrize(
+    "labels", [[">50K"], [">50K", "<=50K", "unknown"], ["<=50K", "other"]], ids=str
+)
+def test_labels_must_be_binary_with_the_positive_one(labels) -> None:
+    # validate rejects these first under dvc repro; the stage run alone must say so too
+    with pytest.raises(StageError, match=r"'schema.labels' must be two classes"):
+        class_names({**schema(), "labels": labels})
+    assert class_names(schema()) == ["<=50K", ">50K"]
 
 
 def test_main_writes_metrics_plots_and_timing(model, tmp_path: Path) -> None:

@@ -83,6 +83,17 @@ def test_invalid_params_name_the_key(override, message) -> None:
         build_featurizer(schema(), {**FEATURIZE_PARAMS, **override})
 
 
+def test_a_categorical_column_without_declared_values() -> None:
+    # validate rejects this first under dvc repro; the stage run alone must say so too
+    broken = schema()
+    broken["categorical"] = {**broken["categorical"], "sex": {"nullable": True}}
+    with pytest.raises(StageError, match=r"missing key 'schema.categorical.sex.values'"):
+        build_featurizer(broken, FEATURIZE_PARAMS)
+    broken["categorical"]["sex"] = None
+    with pytest.raises(StageError, match=r"'schema.categorical.sex' must be a mapping"):
+        build_featurizer(broken, FEATURIZE_PARAMS)
+
+
 def test_missing_params_key_and_missing_column() -> None:
     with pytest.raises(StageError, match=r"missing key 'featurize.numeric_impute'"):
         build_featurizer(schema(), {"drop": [], "min_category_frequency": 1})
