@@ -183,7 +183,8 @@ def release(
         click.echo(note)
     short_sha = outcome.sha[:8]
     if outcome.status == "already-released":
-        click.echo(f"{short_sha} is already released as {outcome.tag}; nothing to do")
+        done = f"pushed it to {remote}" if outcome.pushed else "nothing to do"
+        click.echo(f"{short_sha} is already released as {outcome.tag}; {done}")
         click.echo(outcome.tag)
         return
     verdict = outcome.check

@@ -70,6 +70,14 @@ def _dirty_paths(repo_root: Path) -> list[str]:
     return [line[3:] for line in out.splitlines() if line.strip()]
 
 
+def _hidden_paths(repo_root: Path) -> list[str]:
+    """Tracked files git is told not to compare (assume-unchanged or skip-worktree): git
+    status says nothing about their edits, so a release could judge files its commit lacks."""
+    out = git(repo_root, "ls-files", "-v", "-z")
+    entries = [entry for entry in out.split("\0") if entry]
+    return [entry[2:] for entry in entries if entry[0].islower() or entry[0] == "S"]
+
+
 def _tool() -> dict[str, str]:
     import importlib.metadata  # ~0.1 s to import: kept off the history path
 
@@ -148,6 +156,21 @@ class _Publisher:
             f"gave up after {MAX_ATTEMPTS} attempts: every tag name mlgate chose was taken on "
             f"'{self.remote_name}' before it could push; try again"
         )
+
+    def ensure_published(self, name: str) -> bool:
+        """Push the existing local tag ``name`` if the remote (as last read) lacks it, e.g.
+        a release made with --no-push; returns whether it pushed. Without a remote, no-op."""
+        if not self.push or self.remote is None or name in self.remote.tags:
+            return False
+        result = push_tag(self.repo_root, self.remote_name, name)
+        if result.outcome is not Pushed.ACCEPTED:
+            raise RefusedError(
+                f"{name} exists here but not on git remote '{self.remote_name}', and pushing it "
+                f"failed ({result.detail})"
+            )
+        self.remote = read_remote(self.repo_root, self.remote_name)
+        self.notes.append(f"{name} was only in this clone; pushed it to {self.remote_name}")
+        return True
 
     def _taken(self, name: str) -> bool:
         """Whether the remote now has ``name``: two pushes of one tag at the same moment make
@@ -276,6 +299,14 @@ def release(
             f"({gitio.short(head)}); check it out first so its pipeline outputs can be checked"
         )
     name = _artifact_name(root, artifact)
+    hidden = _hidden_paths(root)
+    if hidden:
+        more = f" and {len(hidden) - 1} more" if len(hidden) > 1 else ""
+        raise RefusedError(
+            f"git is told to ignore changes to {hidden[0]}{more} (assume-unchanged or "
+            "skip-worktree), so a clean status proves nothing; clear it with "
+            f"'git update-index --no-assume-unchanged --no-skip-worktree {hidden[0]}'"
+        )
     dirty = _dirty_paths(root)
     if dirty:
         more = f" and {len(dirty) - 1} more" if len(dirty) > 1 else ""
@@ -324,6 +355,9 @@ def release(
         return _NewTag(tag_name, sha, message)
 
     published = publisher.publish(plan)
+    pushed = published is not None and push
+    if outcome["status"] == "already-released":  # released with --no-push, or push lost
+        pushed = publisher.ensure_published(outcome["tag"])
     return ReleaseOutcome(
         status=outcome["status"],
         artifact=name,
@@ -331,7 +365,7 @@ def release(
         tag=outcome.get("tag"),
         version=outcome.get("version"),
         check=outcome.get("check"),
-        pushed=published is not None and push,
+        pushed=pushed,
         notes=tuple(publisher.notes),
     )
 
@@ -474,6 +508,7 @@ def promote(
                 f"'{required}' is held by {holder or 'no version'}; promote {wanted} to "
                 f"'{required}' first, or pass --force --message REASON"
             )
+        publisher.ensure_published(target.name)  # never a stage of a version others lack
         counter = max_counter(names, name) + 1
         tag_name = f"{tag_artifact_name(name)}#{stage}#{counter}"
         result.update(status="assigned", tag=tag_name)

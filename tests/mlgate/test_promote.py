@@ -218,3 +218,16 @@ def test_promote_in_a_repo_without_commits(tmp_path: Path, monkeypatch: pytest.M
     monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(cli, ["promote", "v1.0.0", "dev"])
     assert result.exit_code == 2 and "has no commits yet" in result.stderr
+
+
+def test_promoting_a_release_the_remote_lacks_pushes_the_release_first(
+    published: Published,
+) -> None:
+    assert published.mlgate("release", "--no-push").exit_code == 0
+    release = f"{ARTIFACT}@v0.0.1"
+    assert release not in published.remote_tags()
+    result = published.mlgate("promote", "v0.0.1", "dev")
+    assert result.exit_code == 0, result.output
+    assert f"{release} was only in this clone; pushed it to origin" in result.stdout
+    remote = published.remote_tags()
+    assert release in remote and any(name.startswith(f"{ARTIFACT}#dev#") for name in remote)

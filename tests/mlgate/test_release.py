@@ -134,6 +134,21 @@ def test_detached_head_on_the_default_branch_works(published: Published) -> None
     assert last_line(result.stdout) == f"{ARTIFACT}@v0.0.1"
 
 
+def test_a_release_made_without_push_is_pushed_by_the_next_release(
+    published: Published,
+) -> None:
+    local = published.mlgate("release", "--no-push")
+    assert local.exit_code == 0, local.output
+    tag = f"{ARTIFACT}@v0.0.1"
+    assert tag not in published.remote_tags()
+    again = published.mlgate("release")
+    assert again.exit_code == 0, again.output
+    assert f"already released as {tag}; pushed it to origin" in again.stdout
+    assert tag in published.remote_tags()
+    third = published.mlgate("release")
+    assert f"already released as {tag}; nothing to do" in third.stdout
+
+
 def test_no_push_needs_no_remote(published: Published) -> None:
     published.repo.git("remote", "remove", "origin")
     result = published.mlgate("release", "--no-push")
@@ -163,6 +178,16 @@ def test_refuses_untracked_file(published: Published) -> None:
 def test_refuses_modified_file(published: Published) -> None:
     published.repo.write_params(gates=None, seed=2)
     assert "uncommitted changes (params.yaml)" in refused(published)
+
+
+@pytest.mark.parametrize("flag", ["--assume-unchanged", "--skip-worktree"])
+def test_refuses_edits_git_is_told_to_hide(published: Published, flag: str) -> None:
+    # git status is clean, but params.yaml on disk (the gates judged) differs from the commit
+    published.repo.git("update-index", flag, "params.yaml")
+    published.repo.write_params(gates=None, seed=2)
+    assert published.repo.git("status", "--porcelain") == ""
+    message = refused(published)
+    assert "git is told to ignore changes to params.yaml" in message
 
 
 def test_refuses_stale_pipeline(published: Published) -> None:
