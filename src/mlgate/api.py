@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from mlgate import __version__, gitio
-from mlgate.dvcfiles import DVC_YAML, artifacts, default_artifact, parse_yaml
+from mlgate.dvcfiles import DVC_YAML, artifacts, default_artifact, parse_yaml, read_text_file
 from mlgate.errors import ConfigError, InputError, MlgateError, RefusedError
 from mlgate.gates import (
     LATEST_RELEASE,
@@ -89,10 +89,9 @@ def _open(repo_root: Path, rev: str | None, label: str | None = None) -> gitio.S
 def load_gates(snap: gitio.Snapshot, gates_file: Path | None) -> Gates:
     """Gates from ``--gates FILE`` (on disk) or from ``params.yaml`` at the snapshot."""
     if gates_file is not None:
-        try:
-            file_text = Path(gates_file).read_text(encoding="utf-8")
-        except (FileNotFoundError, IsADirectoryError) as exc:
-            raise InputError(f"{gates_file}: gates file not found") from exc
+        file_text = read_text_file(Path(gates_file))
+        if file_text is None:
+            raise InputError(f"{gates_file}: gates file not found")
         return gates_from_document(parse_yaml(file_text, str(gates_file)), str(gates_file))
     text = snap.read_text(PARAMS_YAML)
     where = snap.where(PARAMS_YAML)

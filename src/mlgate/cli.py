@@ -126,8 +126,13 @@ def report(base: str, head: str, output: Path | None, gates_file: Path | None) -
     markdown = api.report(root, base, head, gates_file)
     if output is None:
         click.echo(markdown, nl=False)
-    else:
+        return
+    try:
         output.write_text(markdown, encoding="utf-8")
+    except OSError as exc:
+        from mlgate.errors import InputError
+
+        raise InputError(f"{output}: cannot write the report ({exc.strerror or exc})") from exc
 
 
 # --- registry: release / promote / rollback / history (issue 4) ------------

@@ -29,6 +29,12 @@ def artifacts(dvc_yaml: dict[str, Any] | None, source: str = DVC_YAML) -> dict[s
     section = (dvc_yaml or {}).get("artifacts") or {}
     if not isinstance(section, dict):
         raise ConfigError(f"{source}: 'artifacts' must be a mapping of name to spec")
+    for name, spec in section.items():
+        if spec is not None and not isinstance(spec, dict):
+            raise ConfigError(
+                f"{source}: artifact '{name}' must be a mapping (type, path, ...), "
+                f"got {type(spec).__name__}"
+            )
     return {str(name): dict(spec or {}) for name, spec in section.items()}
 
 
@@ -52,12 +58,24 @@ def default_artifact(dvc_yaml: dict[str, Any] | None, requested: str | None = No
     )
 
 
+def read_text_file(path: Path) -> str | None:
+    """A UTF-8 text file on disk, or None when it does not exist; a file that exists but
+    cannot be read (a directory, not UTF-8, no permission) is an InputError naming it."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not valid UTF-8 text") from exc
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from exc
+
+
 def load_dvc_yaml(root: str | Path) -> dict[str, Any]:
     path = Path(root) / DVC_YAML
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError as exc:
-        raise InputError(f"{path}: not found (is this a DVC project?)") from exc
+    text = read_text_file(path)
+    if text is None:
+        raise InputError(f"{path}: not found (is this a DVC project?)")
     data = parse_yaml(text, str(path))
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping at the top level")

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from mlgate.dvcfiles import parse_yaml
+from mlgate.dvcfiles import parse_yaml, read_text_file
 from mlgate.errors import ConfigError, InputError
 from mlgate.tags import Version
 
@@ -60,11 +60,7 @@ def parse_stage_order(text: str | None, source: str = GTO_CONFIG) -> tuple[str, 
 
 def load_stage_order(repo_root: str | Path) -> tuple[str, ...]:
     path = Path(repo_root) / GTO_CONFIG
-    try:
-        text: str | None = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        text = None
-    return parse_stage_order(text, str(path))
+    return parse_stage_order(read_text_file(path), str(path))
 
 
 def check_stage(order: tuple[str, ...], stage: str) -> None:
