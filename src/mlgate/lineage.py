@@ -31,6 +31,7 @@ END = f"{END_PREFIX}-----"  # the end line without a checksum (accepted when rea
 SCHEMA = 1
 _METRICS_KEY = '\n "metrics": '  # how ``render`` writes the top-level metrics key
 _DECODER = json.JSONDecoder()
+_IDENTITY_KEYS = ("commit", "version")  # what ties a release block to its tag
 
 OK = "ok"
 MISSING = "missing"
@@ -147,11 +148,34 @@ def headline(message: str) -> Lineage:
     at = body.find(_METRICS_KEY)
     if at < 0 or not body.startswith("{"):
         return _parse_json(body)
+    data: dict[str, Any] = {}
     try:
-        metrics, _ = _DECODER.raw_decode(body, at + len(_METRICS_KEY))
+        data["metrics"], _ = _DECODER.raw_decode(body, at + len(_METRICS_KEY))
+        for key in _IDENTITY_KEYS:  # top-level keys: indented by one space, as render writes
+            at = body.find(f'\n "{key}": ')
+            if at >= 0:
+                data[key], _ = _DECODER.raw_decode(body, at + len(f'\n "{key}": '))
     except ValueError:
         return _parse_json(body)
-    return Lineage(OK, {"metrics": metrics})
+    return Lineage(OK, data)
+
+
+def verified_for(block: Lineage, sha: str, version: str) -> Lineage:
+    """``block`` if it was written for this commit and version, else a corrupt Lineage: a
+    block copied onto another tag must not lend that tag its metrics (the checksum only
+    proves the block is intact, not where it belongs)."""
+    if block.status != OK:
+        return block
+    recorded = {key: block.get_str(key) for key in _IDENTITY_KEYS}
+    expected = {"commit": sha, "version": version}
+    for key in _IDENTITY_KEYS:
+        if recorded[key] is not None and recorded[key] != expected[key]:
+            return Lineage(
+                CORRUPT,
+                problem=f"lineage block records {key} {recorded[key]}, not this tag's "
+                f"{expected[key]} (copied from another tag?)",
+            )
+    return block
 
 
 def _parse_json(body: str) -> Lineage:

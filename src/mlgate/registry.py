@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlgate import __version__, gitio, lineage
 from mlgate.dvcfiles import DVC_YAML, artifacts, default_artifact, load_dvc_yaml
-from mlgate.errors import InputError, RefusedError
+from mlgate.errors import InputError, MlgateError, RefusedError
 from mlgate.remote import Pushed, RemoteState, fetch, git, on_default_branch, push_tag, read_remote
 from mlgate.stages import (
     Assignment,
@@ -617,14 +617,14 @@ def _fallback_metrics(repo_root: Path, shas: list[str]) -> dict[str, dict[str, f
         try:
             # Resolves ${...} in the declared paths (this repository's dvc.yaml uses vars).
             declared[snap.sha] = metrics_files(snap, read_dvc_yaml(snap))
-        except InputError:
+        except MlgateError:  # one old commit's broken dvc.yaml must not break the listing
             declared[snap.sha] = []
     gitio.prefetch_all(snaps, sorted({p for paths in declared.values() for p in paths}))
     found: dict[str, dict[str, float]] = {}
     for snap in snaps:
         try:
             found[str(snap.sha)] = read_metrics(snap, declared[snap.sha]).numbers()
-        except InputError:
+        except MlgateError:
             found[str(snap.sha)] = {}
     return found
 
@@ -649,7 +649,12 @@ def history(
         key=lambda item: (order.index(item[0]) if item[0] in order else len(order), item[0]),
     ):
         stages_of.setdefault(version, []).append(stage)
-    blocks = {rel.name: lineage.headline(by_name[rel.name].message) for rel in found}
+    blocks = {
+        rel.name: lineage.verified_for(
+            lineage.headline(by_name[rel.name].message), rel.sha, str(rel.version)
+        )
+        for rel in found
+    }
     need_files = [rel.sha for rel in found if blocks[rel.name].status != lineage.OK]
     fallback = _fallback_metrics(root, list(dict.fromkeys(need_files)))
     entries = []

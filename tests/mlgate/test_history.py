@@ -101,6 +101,42 @@ def test_corrupted_lineage_is_listed_and_marked(published: Published) -> None:
     assert "lineage corrupt" in text and "v1.0.0" in text
 
 
+def test_a_lineage_block_copied_onto_another_tag_is_not_believed(published: Published) -> None:
+    p = published
+    assert p.mlgate("release").exit_code == 0  # v0.0.1, its block records roc_auc 0.93
+    message = subprocess.run(
+        ["git", "for-each-ref", "--format=%(contents)", f"refs/tags/{ARTIFACT}@v0.0.1"],
+        cwd=p.root,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    p.repo.set_committed_metrics(metrics_with(roc_auc=0.5))
+    p.repo.commit("a much worse model")
+    annotated(p, f"{ARTIFACT}@v7.0.0", message)  # intact block, copied from v0.0.1
+    forged, genuine = history(p)
+    assert forged["version"] == "v7.0.0" and forged["lineage"] == "corrupt"
+    assert "records commit" in forged["problem"] and "copied from another tag" in forged["problem"]
+    assert forged["metrics"]["roc_auc"] == 0.5  # what its commit's files say
+    assert genuine["lineage"] == "ok" and genuine["metrics"]["roc_auc"] == 0.93
+
+
+def test_an_old_release_at_a_broken_dvc_yaml_does_not_break_the_listing(
+    published: Published,
+) -> None:
+    p = published
+    assert p.mlgate("release").exit_code == 0
+    dvc_yaml = (p.root / "dvc.yaml").read_text()
+    (p.root / "dvc.yaml").write_text(dvc_yaml + "  broken: [\n")
+    p.repo.commit("broken dvc.yaml")
+    annotated(p, f"{ARTIFACT}@v0.5.0", "hand-made release without lineage")
+    (p.root / "dvc.yaml").write_text(dvc_yaml)
+    p.repo.commit("fixed")
+    hand_made, genuine = history(p)
+    assert hand_made["version"] == "v0.5.0" and hand_made["lineage"] == "missing"
+    assert hand_made["metrics"] == {} and genuine["lineage"] == "ok"
+
+
 def test_stages_show_current_holders(published: Published) -> None:
     p = published
     assert p.mlgate("release").exit_code == 0
