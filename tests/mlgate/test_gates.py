@@ -371,3 +371,15 @@ def test_describe_rules() -> None:
     assert rule(direction="lower", max=10, severity="warn").describe() == "↓ ≤ 10 (warn)"
     assert rule(direction="lower", max_regression_pct=5).describe() == "↓ Δ within +5%"
     assert rule(max_regression=-0.01).describe() == "↑ improve ≥ 0.01"
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [("5e-3", 0.005), ("1e-5", 1e-5), ("1.5e3", 1500.0), (".5E3", 500.0), ("-2e+2", -200.0)],
+)
+def test_exponent_floats_in_yaml_are_numbers_as_dvc_reads_them(text: str, value: float) -> None:
+    # YAML 1.1 (PyYAML) reads these as strings; YAML 1.2 (DVC's ruamel) as floats.
+    from mlgate.dvcfiles import parse_yaml
+
+    assert parse_yaml(f"max_regression: {text}\n", "params.yaml") == {"max_regression": value}
+    assert parse_yaml(f"quoted: '{text}'\nhex: 12e4f\n", "x") == {"quoted": text, "hex": "12e4f"}
