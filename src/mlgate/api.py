@@ -169,8 +169,14 @@ def read_baseline_metrics(
     return read_metrics(snap, metrics_files(snap, read_dvc_yaml(snap)))
 
 
-def locate(metric: str, head: MetricsAt, base: MetricsAt | None, source: str) -> tuple[str, str]:
-    """The (file, key) a rule's metric names; unknown or ambiguous names are ConfigErrors."""
+def locate(
+    metric: str, head: MetricsAt, base: MetricsAt | None, source: str, key: str | None = None
+) -> tuple[str, str]:
+    """The (file, key) a rule's metric names; unknown or ambiguous names are ConfigErrors.
+
+    ``key``: the gates key naming the metric in messages (default: its rule).
+    """
+    name = f"{key} '{metric}'" if key else f"gates rule '{metric}'"
     declared = list(head.files)
     if ":" in metric:
         for path in sorted(head.files, key=len, reverse=True):
@@ -178,13 +184,13 @@ def locate(metric: str, head: MetricsAt, base: MetricsAt | None, source: str) ->
                 return path, metric[len(path) + 1 :]
         path = metric.split(":", 1)[0]
         raise ConfigError(
-            f"{source}: gates rule '{metric}': '{path}' is not a metrics file declared in "
+            f"{source}: {name}: '{path}' is not a metrics file declared in "
             f"dvc.yaml (declared: {', '.join(declared) or 'none'})"
         )
     holders = [path for path, values in head.files.items() if values and metric in values]
     if len(holders) > 1:
         raise ConfigError(
-            f"{source}: gates rule '{metric}' is ambiguous, found in {', '.join(holders)}; "
+            f"{source}: {name} is ambiguous, found in {', '.join(holders)}; "
             f"write it as '{holders[0]}:{metric}'"
         )
     if holders:
@@ -195,7 +201,7 @@ def locate(metric: str, head: MetricsAt, base: MetricsAt | None, source: str) ->
             if values and metric in values and path in head.files:
                 return path, metric
     raise ConfigError(
-        f"{source}: gates rule '{metric}': no metrics file declared in dvc.yaml has this key "
+        f"{source}: {name}: no metrics file declared in dvc.yaml has this key "
         f"(declared: {', '.join(declared) or 'none'})"
     )
 
@@ -249,6 +255,8 @@ def check(
                 baseline_where=base_metrics.label if base_metrics else "the baseline",
             )
         )
+    if gates.main_metric:  # charted by `mlgate report`: a typo should fail here, not there
+        locate(gates.main_metric, head_metrics, base_metrics, gates.source, "gates.main_metric")
     return CheckResult(
         passed=verdict(results),
         baseline=chosen.ref,
@@ -437,7 +445,8 @@ def report(
     history_metric = gates.main
     points: list[tuple[str, float]] = []
     if history_metric and all_releases:
-        path, key = locate(history_metric, head_metrics, base_metrics, gates.source)
+        named_by = "gates.main_metric" if gates.main_metric else None
+        path, key = locate(history_metric, head_metrics, base_metrics, gates.source, named_by)
         shown = list(reversed(all_releases[:history]))
         blobs = gitio.read_blobs(root, [(r.sha, prefix + path) for r in shown])
         for rel in shown:

@@ -82,6 +82,15 @@ def test_bad_rules_are_configuration_errors(
     assert "params.yaml" in line
 
 
+def test_an_unknown_main_metric_fails_the_check_naming_its_key(
+    scratch_repo: ScratchRepo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gates = {**gates_with(), "main_metric": "nope"}
+    scratch_repo.write_params(gates=gates)
+    line = one_error_line(check(scratch_repo.root, monkeypatch, "--allow-stale"))
+    assert "params.yaml: gates.main_metric 'nope': no metrics file declared" in line
+
+
 def test_file_qualified_metric_and_ambiguous_metric(
     scratch_repo: ScratchRepo, monkeypatch: pytest.MonkeyPatch
 ) -> None:
