@@ -29,8 +29,12 @@ def git(repo_root: str | Path, *args: str, stdin: str | None = None) -> str:
 
 
 def _last_line(text: str) -> str:
+    """The line of git's stderr that says what went wrong: its first ``fatal:``/``error:``
+    line (git follows it with generic advice such as "...and the repository exists."),
+    else the last line."""
     lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
-    return lines[-1] if lines else "no message"
+    reasons = [line for line in lines if line.startswith(("fatal:", "error:"))]
+    return (reasons or lines or ["no message"])[0 if reasons else -1]
 
 
 @dataclass(frozen=True)

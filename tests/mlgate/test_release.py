@@ -215,7 +215,9 @@ def test_refuses_commit_not_on_remote_default_branch(published: Published) -> No
 
 def test_refuses_unreachable_remote(published: Published, tmp_path: Path) -> None:
     published.repo.git("remote", "set-url", "origin", str(tmp_path / "gone.git"))
-    assert "cannot reach git remote 'origin'" in refused(published)
+    line = refused(published)
+    assert "cannot reach git remote 'origin'" in line
+    assert "does not appear to be a git repository" in line  # git's reason, not its advice
 
 
 def test_refuses_without_remote(published: Published) -> None:
