@@ -232,7 +232,10 @@ def check(
         raise InputError(
             f"{head.where(absent[0])}: metrics file declared in dvc.yaml but not found"
         )
-    chosen = resolve_baseline(head, baseline or gates.baseline, gates, dvc_yaml)
+    # An empty --baseline (an unset CI variable, say) is an error, not the gates' default.
+    chosen = resolve_baseline(
+        head, gates.baseline if baseline is None else baseline, gates, dvc_yaml
+    )
     base_metrics = (
         read_baseline_metrics(head.repo_root, chosen.ref, head.prefix, files)
         if chosen.ref

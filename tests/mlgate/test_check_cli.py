@@ -155,6 +155,7 @@ def test_baseline_git_ref_and_text_output(
         (["--baseline", "no-such-branch"], "unknown git ref 'no-such-branch'"),
         (["--rev", "nope"], "unknown git ref 'nope'"),
         (["--gates", "missing.yaml"], "missing.yaml: gates file not found"),
+        (["--baseline", ""], "'' is not a git ref"),
     ],
 )
 def test_bad_refs_and_files_exit_2(
