@@ -70,6 +70,11 @@ def _dirty_paths(repo_root: Path) -> list[str]:
     return [line[3:] for line in out.splitlines() if line.strip()]
 
 
+def _some(paths: list[str]) -> str:
+    """'a.txt' or 'a.txt and 2 more'."""
+    return paths[0] + (f" and {len(paths) - 1} more" if len(paths) > 1 else "")
+
+
 def _hidden_paths(repo_root: Path) -> list[str]:
     """Tracked files git is told not to compare (assume-unchanged or skip-worktree): git
     status says nothing about their edits, so a release could judge files its commit lacks."""
@@ -301,17 +306,15 @@ def release(
     name = _artifact_name(root, artifact)
     hidden = _hidden_paths(root)
     if hidden:
-        more = f" and {len(hidden) - 1} more" if len(hidden) > 1 else ""
         raise RefusedError(
-            f"git is told to ignore changes to {hidden[0]}{more} (assume-unchanged or "
+            f"git is told to ignore changes to {_some(hidden)} (assume-unchanged or "
             "skip-worktree), so a clean status proves nothing; clear it with "
             f"'git update-index --no-assume-unchanged --no-skip-worktree {hidden[0]}'"
         )
     dirty = _dirty_paths(root)
     if dirty:
-        more = f" and {len(dirty) - 1} more" if len(dirty) > 1 else ""
         raise RefusedError(
-            f"the working tree has uncommitted changes ({dirty[0]}{more}); "
+            f"the working tree has uncommitted changes ({_some(dirty)}); "
             "commit or remove them first: a release must be exactly a commit"
         )
     if check is None:
