@@ -199,9 +199,7 @@ def read_source(source: str, params: Mapping[str, Any]) -> pd.DataFrame:
         raise StageError(_longer_than_header(source, params)) from exc
     except (EOFError, zlib.error, lzma.LZMAError) as exc:
         raise StageError(f"{source}: cannot decompress (truncated or corrupt): {exc}") from exc
-    except ImportError as exc:  # fsspec: the URL's protocol needs a package not installed
-        raise StageError(f"{source}: cannot read: {exc}") from exc
-    except (OSError, ValueError) as exc:
+    except (ImportError, OSError, ValueError) as exc:  # ImportError: fsspec lacks a backend
         raise StageError(f"{source}: cannot read: {exc}") from exc
     if not params["header"]:
         frame = _named_columns(frame, params, source)

@@ -17,7 +17,7 @@ from typing import Any
 import click
 
 from mlgate import __version__
-from mlgate.errors import MlgateError
+from mlgate.errors import InputError, MlgateError
 
 
 class MlgateGroup(click.Group):
@@ -130,8 +130,6 @@ def report(base: str, head: str, output: Path | None, gates_file: Path | None) -
     try:
         output.write_text(markdown, encoding="utf-8")
     except OSError as exc:
-        from mlgate.errors import InputError
-
         raise InputError(f"{output}: cannot write the report ({exc.strerror or exc})") from exc
 
 

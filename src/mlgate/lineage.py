@@ -29,7 +29,6 @@ BEGIN = "-----BEGIN MLGATE LINEAGE-----"
 END_PREFIX = "-----END MLGATE LINEAGE"
 END = f"{END_PREFIX}-----"  # the end line without a checksum (accepted when reading)
 SCHEMA = 1
-_METRICS_KEY = '\n "metrics": '  # how ``render`` writes the top-level metrics key
 _DECODER = json.JSONDecoder()
 _IDENTITY_KEYS = ("commit", "version")  # what ties a release block to its tag
 
@@ -132,10 +131,9 @@ def parse(message: str) -> Lineage:
 
 
 def headline(message: str) -> Lineage:
-    """Like ``parse``, but reads only ``metrics`` when the checksum vouches for the rest.
-
-    ``data`` then holds just ``{"metrics": {...}}``; a block without a checksum, or not laid
-    out as ``render`` writes it, is parsed in full.
+    """Like ``parse``, but reads only ``metrics``, ``commit`` and ``version`` when the
+    checksum vouches for the rest; a block without a checksum, or not laid out as ``render``
+    writes it, is parsed in full.
     """
     found = _block(message)
     if isinstance(found, Lineage):
@@ -145,19 +143,18 @@ def headline(message: str) -> Lineage:
         return _parse_json(body)
     if checksum != _crc(body):
         return Lineage(CORRUPT, problem="lineage block was modified (checksum mismatch)")
-    at = body.find(_METRICS_KEY)
-    if at < 0 or not body.startswith("{"):
+    if not body.startswith("{"):
         return _parse_json(body)
     data: dict[str, Any] = {}
     try:
-        data["metrics"], _ = _DECODER.raw_decode(body, at + len(_METRICS_KEY))
-        for key in _IDENTITY_KEYS:  # top-level keys: indented by one space, as render writes
-            at = body.find(f'\n "{key}": ')
+        for key in ("metrics", *_IDENTITY_KEYS):
+            marker = f'\n "{key}": '  # a top-level key: indented by one space, as render writes
+            at = body.find(marker)
             if at >= 0:
-                data[key], _ = _DECODER.raw_decode(body, at + len(f'\n "{key}": '))
+                data[key], _ = _DECODER.raw_decode(body, at + len(marker))
     except ValueError:
         return _parse_json(body)
-    return Lineage(OK, data)
+    return Lineage(OK, data) if "metrics" in data else _parse_json(body)
 
 
 def verified_for(block: Lineage, sha: str, version: str) -> Lineage:
