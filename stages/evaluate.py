@@ -167,10 +167,22 @@ IMPORTANCE_BATCH_ROWS = 200_000
 
 
 def _ranking_scores(model: Any, X: pd.DataFrame) -> np.ndarray:
-    """What sklearn's roc_auc scorer ranks by: the decision function, else P(positive)."""
+    """What sklearn's roc_auc scorer ranks by: the decision function, else P(positive).
+
+    A model fitted on an array (train.py's classifiers) is given the frame's values.
+    """
+    inputs = X if hasattr(model, "feature_names_in_") else X.to_numpy()
     if hasattr(model, "decision_function"):
-        return np.asarray(model.decision_function(X))
-    return np.asarray(model.predict_proba(X))[:, 1]
+        return np.asarray(model.decision_function(inputs))
+    return np.asarray(model.predict_proba(inputs))[:, 1]
+
+
+def _feature_names(featurizer: Any) -> list[str] | None:
+    """The featurizer's output column names, or None when it cannot say."""
+    try:
+        return [str(name) for name in featurizer.get_feature_names_out()]
+    except (AttributeError, ValueError, TypeError):
+        return None
 
 
 def _permuted_columns(
@@ -214,10 +226,10 @@ def permutation_importance(
         )
     # The featurizer maps each input column to one feature column, so shuffling a feature
     # column is shuffling its input column: featurize the sample once, permute after.
-    if isinstance(model, Pipeline) and len(model.steps) > 1:
-        features = model[:-1].transform(sample_X)
-        if list(features.columns) == list(sample_X.columns):
-            model, sample_X = model[-1], features.reset_index(drop=True)
+    has_featurizer = isinstance(model, Pipeline) and len(model.steps) > 1
+    if has_featurizer and _feature_names(model[:-1]) == list(sample_X.columns):
+        features = np.asarray(model[:-1].transform(sample_X))
+        model, sample_X = model[-1], pd.DataFrame(features, columns=sample_X.columns)
     baseline = skm.roc_auc_score(sample_y, _ranking_scores(model, sample_X))
     repeats = params["importance_repeats"]
     drops = np.empty((sample_X.shape[1], repeats))
@@ -282,17 +294,26 @@ def plot_data(
     }
 
 
+def single_worker() -> Any:
+    """Timings are taken as a single-worker server would score: one OpenMP thread (a thread
+    team per one-row call costs more than it saves and makes the timings erratic), and the
+    batch throughput is per core, comparable between machines."""
+    return threadpool_limits(1, user_api="openmp")
+
+
 def timed_proba(model: Any, X: pd.DataFrame) -> tuple[np.ndarray, float]:
     """P(positive) of every row in one call, and the seconds that call took.
 
     The scoring pass is itself a whole-split batch prediction, so the batch throughput needs
     no second pass over the data. One small call first, so that the timed one is not the
-    model's first (lazy imports, first allocations).
+    model's first (lazy imports, first allocations). One OpenMP thread, as every timing
+    here (see single_worker).
     """
-    model.predict_proba(X.iloc[:1])
-    start = time.perf_counter()
-    proba = np.asarray(model.predict_proba(X))[:, 1]
-    return proba, time.perf_counter() - start
+    with single_worker():
+        model.predict_proba(X.iloc[:1])
+        start = time.perf_counter()
+        proba = np.asarray(model.predict_proba(X))[:, 1]
+        return proba, time.perf_counter() - start
 
 
 def inference_timing(
@@ -300,6 +321,13 @@ def inference_timing(
 ) -> dict[str, Any]:
     """Batch throughput (median over `batch_repeats` whole-split predictions, the scoring pass
     counting as the first when its time is given) and single-row latency percentiles."""
+    with single_worker():
+        return _inference_timing(model, X, params, scored_seconds)
+
+
+def _inference_timing(
+    model: Any, X: pd.DataFrame, params: Mapping[str, Any], scored_seconds: float | None
+) -> dict[str, Any]:
     batch_seconds = [] if scored_seconds is None else [scored_seconds]
     while len(batch_seconds) < params["batch_repeats"]:
         start = time.perf_counter()
@@ -349,9 +377,12 @@ def evaluate(
 ) -> Evaluation:
     """Metrics and plot rows of `model` on `test`; `params` as returned by check_params.
 
-    Only `scored_seconds` depends on the machine. The stage runs this on one thread (see
-    main): a tree's predictions do not depend on the thread count, but a linear model's
-    BLAS products may in their last bits, and these metrics are tracked and gated.
+    Only `scored_seconds` depends on the machine. The stage runs this with one BLAS thread
+    (see main): a linear model's products may change in their last bits with the thread
+    count, and these metrics are tracked and gated. OpenMP threads are left to the machine
+    outside the timings: gradient boosting predicts each row on its own, so the thread
+    count changes its speed (the importance copies score about 1.8x faster on two cores),
+    never a number (tests/stages/test_evaluate.py runs it on 1 and 2 threads).
     """
     names = class_names(schema)
     X, y = split_target(test, schema, source)
@@ -378,10 +409,9 @@ def main(argv: Sequence[str]) -> None:
     parser.add_argument("--inference", required=True)
     parser.add_argument("--plots", required=True, help="directory for the plot data files")
     args = parser.parse_args(argv)
-    # One OpenMP/BLAS thread for the whole evaluation: tracked metrics must not depend on the
-    # machine's core count, and timings are taken as a single-worker server would score
-    # (an OpenMP team per one-row call costs more than it saves and makes them erratic).
-    with threadpool_limits(1):
+    # One BLAS thread for the whole evaluation: tracked metrics must not depend on the
+    # machine's core count (see evaluate; timings also limit OpenMP, see single_worker).
+    with threadpool_limits(1, user_api="blas"):
         _evaluate_files(args)
 
 

@@ -13,6 +13,7 @@ import argparse
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
 from sklearn.compose import ColumnTransformer
@@ -40,18 +41,44 @@ SECTION = "train"
 MISSING_CODE = -1.0  # the code logistic regression's one-hot gives to a missing category
 
 
+def _positions(numeric: list[str], categorical: list[str]) -> tuple[list[int], list[int]]:
+    """Where the numeric and the categorical columns are in the featurizer's output array."""
+    return list(range(len(numeric))), list(range(len(numeric), len(numeric) + len(categorical)))
+
+
+def _monotonic_by_position(constraints: Mapping[str, Any], features: list[str]) -> list[Any]:
+    """`monotonic_cst` given by feature name, as the per-column list an array-fed model takes."""
+    unknown = sorted(set(map(str, constraints)) - set(features))
+    if unknown:
+        raise StageError(
+            f"{PARAMS_FILE}: 'train.hist_gradient_boosting': monotonic_cst names unknown "
+            f"feature(s) {', '.join(unknown)} (features: {', '.join(features)})"
+        )
+    return [constraints.get(name, 0) for name in features]
+
+
 def _gradient_boosting(
     numeric: list[str], categorical: list[str], seed: int, hyper: Mapping[str, Any]
 ) -> BaseEstimator:
-    # Codes are categories: split on them natively instead of ordering them.
+    # Codes are categories: split on them natively instead of ordering them. The model is
+    # fed the featurizer's array, so columns are marked by position (names would need a
+    # DataFrame, whose column bookkeeping doubled the cost of a single-row prediction).
+    hyper = dict(hyper)
+    if isinstance(hyper.get("monotonic_cst"), Mapping):
+        hyper["monotonic_cst"] = _monotonic_by_position(
+            hyper["monotonic_cst"], numeric + categorical
+        )
     return HistGradientBoostingClassifier(
-        categorical_features=list(categorical) or None, random_state=seed, **hyper
+        categorical_features=_positions(numeric, categorical)[1] or None,
+        random_state=seed,
+        **hyper,
     )
 
 
 def _logistic_regression(
     numeric: list[str], categorical: list[str], seed: int, hyper: Mapping[str, Any]
 ) -> BaseEstimator:
+    numeric_at, categorical_at = _positions(numeric, categorical)
     encode = Pipeline(
         [
             ("impute", SimpleImputer(strategy="constant", fill_value=MISSING_CODE)),
@@ -59,7 +86,7 @@ def _logistic_regression(
         ]
     )
     columns = ColumnTransformer(
-        [("scale", StandardScaler(), numeric), ("onehot", encode, categorical)],
+        [("scale", StandardScaler(), numeric_at), ("onehot", encode, categorical_at)],
         remainder="drop",
     )
     return Pipeline(
@@ -118,6 +145,9 @@ def fit_model(
 ) -> Pipeline:
     """The inference pipeline (featurizer, then the classifier fitted on `features`).
 
+    The classifier is fitted on the feature columns as one float array, in the featurizer's
+    output order, since that is what the featurizer hands it at inference time.
+
     The data reaching here is validated and featurized, so what scikit-learn rejects while
     fitting is the hyperparameters (a value out of range, or values that do not go together,
     like an l1 penalty with the lbfgs solver): a StageError naming the family's params.
@@ -125,7 +155,7 @@ def fit_model(
     numeric, categorical = feature_groups(featurizer)
     classifier = build_classifier(params, numeric, categorical)
     require_columns(features, [*numeric, *categorical, target], source)
-    X, y = features[numeric + categorical], features[target]
+    X, y = features[numeric + categorical].to_numpy(dtype=np.float64), features[target]
     if y.nunique() < 2:
         raise StageError(f"{source}: column '{target}' has a single class; cannot train")
     try:

@@ -129,7 +129,7 @@ def _pipeline(classifier: str):
     featurizer = fit_featurizer(train, schema(), FEATURIZE_PARAMS)
     features = transform(featurizer, train, schema())
     if classifier == "knn":
-        X = features.drop(columns="income").fillna(-1.0)
+        X = features.drop(columns="income").fillna(-1.0).to_numpy()  # what the featurizer gives
         knn = KNeighborsClassifier(n_neighbors=15).fit(X, features["income"])
         return Pipeline([("features", featurizer), ("classifier", knn)])
     family = {"hgb": HGB_PARAMS, "logreg": LOGREG_PARAMS}[classifier]
@@ -143,9 +143,10 @@ def _assert_sklearns_importances(table: pd.DataFrame, model, X: pd.DataFrame, y)
 
     rows = min(PARAMS["importance_rows"], len(X))
     chosen = np.sort(np.random.default_rng(PARAMS["seed"]).choice(len(X), rows, replace=False))
+    inputs = X.iloc[chosen]
     expected = sklearn_importance(
         model,
-        X.iloc[chosen],
+        inputs if hasattr(model, "feature_names_in_") else inputs.to_numpy(),
         y[chosen],
         scoring="roc_auc",
         n_repeats=PARAMS["importance_repeats"],
@@ -171,7 +172,8 @@ def test_permutation_importance_equals_sklearns(classifier, batch_rows, monkeypa
     if classifier == "knn":  # k-NN does not take missing values
         X = X.assign(workclass=X["workclass"].fillna("Private"))
     table = permutation_importance(model, X, y, PARAMS)
-    _assert_sklearns_importances(table, model[-1], model[:-1].transform(X), y)
+    features = pd.DataFrame(model[:-1].transform(X), columns=X.columns)
+    _assert_sklearns_importances(table, model[-1], features, y)
 
 
 @pytest.mark.parametrize("split_rows", [151, 300])  # 151 < importance_rows: every row
@@ -372,3 +374,21 @@ def test_main_writes_metrics_plots_and_timing(model, tmp_path: Path) -> None:
         "evaluate: error: params.yaml: 'evaluate.seed' must be int, got float 0.5"
     ]
     assert not (tmp_path / "m/metrics.json").exists() and not (tmp_path / "plots").exists()
+
+
+@pytest.mark.parametrize("classifier", ["hgb", "logreg"])
+def test_metrics_do_not_depend_on_the_thread_count(classifier, tmp_path: Path) -> None:
+    # Importance copies are scored on every OpenMP thread the machine has (gradient boosting
+    # predicts row by row); BLAS stays on one. Either way, no tracked number may change.
+    save_model(_pipeline(classifier), tmp_path / "model.skops")
+    validated_frame(600, seed=4).to_parquet(tmp_path / "test.parquet")
+    outputs = []
+    for threads in ("1", "2"):
+        args = ["--model", "model.skops", "--test", "test.parquet", "--metrics", "metrics.json"]
+        args += ["--inference", "inference.json", "--plots", f"plots-{threads}"]
+        params = {"schema": schema(), "evaluate": PARAMS}
+        done = run_stage("evaluate", args, tmp_path, params, env={"OMP_NUM_THREADS": threads})
+        assert done.returncode == 0, done.stderr
+        plots = sorted((tmp_path / f"plots-{threads}").iterdir())
+        outputs.append([(tmp_path / "metrics.json").read_bytes(), *map(Path.read_bytes, plots)])
+    assert outputs[0] == outputs[1]

@@ -1,5 +1,7 @@
+import warnings
 from pathlib import Path
 
+import numpy as np
 import pytest
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.metrics import roc_auc_score
@@ -38,12 +40,37 @@ def test_each_family_learns_and_scores_validated_rows(prepared, params) -> None:
     assert roc_auc_score(test["income"] == ">50K", proba) > 0.85
 
 
+@pytest.mark.parametrize("params", [HGB_PARAMS, LOGREG_PARAMS], ids=["hgb", "logreg"])
+def test_classifier_takes_the_featurizers_array_without_warnings(prepared, params) -> None:
+    # The featurizer hands the classifier a float array (a DataFrame between the two steps
+    # doubled a single-row prediction's time): fitted on one, it must not warn about names.
+    featurizer, features = prepared
+    model = fit_model(featurizer, features, "income", params)
+    one_row = validated_frame(5, seed=3).drop(columns="income").iloc[[0]]
+    assert isinstance(featurizer.transform(one_row), np.ndarray)
+    assert not hasattr(model[-1], "feature_names_in_")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert model.predict_proba(one_row).shape == (1, 2)
+
+
+def test_monotonic_constraints_by_feature_name_reach_their_columns(prepared) -> None:
+    featurizer, features = prepared  # columns: age, hours_per_week, sex, workclass
+    hyper = {"max_iter": 20, "monotonic_cst": {"hours_per_week": 1, "age": -1}}
+    params = {**HGB_PARAMS, "hist_gradient_boosting": hyper}
+    model = fit_model(featurizer, features, "income", params)
+    assert list(model[-1].monotonic_cst) == [-1, 1, 0, 0]
+    older = validated_frame(50, seed=2).drop(columns="income").assign(age=90)
+    younger = older.assign(age=20)
+    assert (model.predict_proba(older)[:, 1] <= model.predict_proba(younger)[:, 1]).all()
+
+
 def test_hyperparameters_and_seed_reach_the_estimator() -> None:
     params = {**HGB_PARAMS, "hist_gradient_boosting": {"learning_rate": 0.3, "max_iter": 5}}
     classifier = build_classifier(params, ["age"], ["sex"])
     assert isinstance(classifier, HistGradientBoostingClassifier)
     assert (classifier.learning_rate, classifier.max_iter) == (0.3, 5)
-    assert classifier.random_state == 7 and classifier.categorical_features == ["sex"]
+    assert classifier.random_state == 7 and classifier.categorical_features == [1]  # position
 
 
 def test_same_params_same_model_bytes(prepared) -> None:
