@@ -34,6 +34,15 @@ def parse_yaml(text: str, source: str) -> Any:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark is not None else ""
         raise ConfigError(f"{source}: malformed YAML{where}") from exc
+    except ValueError as exc:  # a value the constructor refuses: an integer with more digits
+        # than Python converts (4,300 by default), or an impossible date such as 2024-13-01
+        raise ConfigError(f"{source}: malformed YAML ({unreadable_value(exc)})") from exc
+
+
+def unreadable_value(exc: ValueError) -> str:
+    """Python's reason for refusing a value, without its advice to the programmer
+    ('...; use sys.set_int_max_str_digits() to increase the limit')."""
+    return str(exc).split(";")[0]
 
 
 def artifacts(dvc_yaml: dict[str, Any] | None, source: str = DVC_YAML) -> dict[str, dict[str, Any]]:

@@ -112,6 +112,10 @@ def fmt(number: float | None, digits: int = 6) -> str:
 def _number(value: Any, where: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ConfigError(f"{where}: expected a number, got {value!r}")
+    if isinstance(value, int) and too_large(value):
+        raise ConfigError(
+            f"{where}: expected a finite number, got an integer {describe_value(value)}"
+        )
     if not math.isfinite(value):
         raise ConfigError(f"{where}: expected a finite number, got {value!r}")
     return float(value)
@@ -202,7 +206,9 @@ def allowed_worsening(rule: Rule, baseline: float) -> float | None:
     if rule.max_regression is not None:
         limits.append(rule.max_regression)
     if rule.max_regression_pct is not None:
-        limits.append(abs(baseline) * rule.max_regression_pct / 100.0)
+        # Divide first: |baseline| * pct overflows to inf for a huge baseline, and an
+        # infinite allowance would pass any value.
+        limits.append(abs(baseline) / 100.0 * rule.max_regression_pct)
     return min(limits) if limits else None
 
 
@@ -214,12 +220,27 @@ def regression_threshold(rule: Rule, baseline: float) -> float | None:
     return baseline - allowed if rule.direction == HIGHER else baseline + allowed
 
 
+def too_large(number: int) -> bool:
+    """Whether an integer is beyond every float: JSON, YAML and TOML read a 400-digit number
+    as an exact ``int``, which ``float()`` and ``math.isfinite`` refuse with OverflowError."""
+    try:
+        float(number)
+    except OverflowError:
+        return True
+    return False
+
+
 def describe_value(value: Any) -> str | None:
     """Why a metric value cannot be judged, or None when it is a finite number."""
     if value is MISSING:
         return "missing"
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return f"not a number ({value!r})"
+    if isinstance(value, int):
+        # Named by its size: the digits themselves would make a 400-character message.
+        return (
+            f"too large for a float ({len(str(abs(value)))} digits)" if too_large(value) else None
+        )
     if math.isnan(value):
         return "NaN"
     if math.isinf(value):

@@ -25,6 +25,8 @@ import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
+from mlgate.metrics import as_number
+
 BEGIN = "-----BEGIN MLGATE LINEAGE-----"
 END_PREFIX = "-----END MLGATE LINEAGE"
 END = f"{END_PREFIX}-----"  # the end line without a checksum (accepted when reading)
@@ -56,15 +58,12 @@ class Lineage:
 
 
 def numeric_items(value: object) -> dict[str, float]:
+    """The finite numbers of a mapping; a tag message is anyone's text, so NaN, infinities
+    and integers beyond every float (which ``float()`` refuses) are left out, not raised."""
     if not isinstance(value, dict):
         return {}
-    return {
-        str(key): float(number)
-        for key, number in value.items()
-        if isinstance(number, (int, float))
-        and not isinstance(number, bool)
-        and math.isfinite(number)
-    }
+    numbers = {str(key): as_number(number) for key, number in value.items()}
+    return {key: number for key, number in numbers.items() if number is not None}
 
 
 def render(summary: str, block: dict[str, Any], details: tuple[str, ...] = ()) -> str:

@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from mlgate.dvcfiles import DVC_YAML, parse_yaml
+from mlgate.dvcfiles import DVC_YAML, parse_yaml, unreadable_value
 from mlgate.errors import ConfigError, InputError
 from mlgate.gitio import Snapshot, files_named
 
@@ -161,6 +161,8 @@ def parse_structured(text: str, path: str, where: str) -> Any:
             return json.loads(text)
         except json.JSONDecodeError as exc:
             raise InputError(f"{where}: malformed JSON (line {exc.lineno}: {exc.msg})") from exc
+        except ValueError as exc:  # an integer with more digits than Python converts
+            raise InputError(f"{where}: malformed JSON ({unreadable_value(exc)})") from exc
     if suffix == ".toml":
         try:
             import tomllib
@@ -170,6 +172,8 @@ def parse_structured(text: str, path: str, where: str) -> Any:
             return tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             raise InputError(f"{where}: malformed TOML ({exc})") from exc
+        except ValueError as exc:  # an integer with more digits than Python converts
+            raise InputError(f"{where}: malformed TOML ({unreadable_value(exc)})") from exc
     try:
         return parse_yaml(text, where)
     except ConfigError as exc:
@@ -192,7 +196,10 @@ def as_number(value: Any) -> float | None:
     """A finite number, or None for anything else (missing, NaN, infinite, text, bool)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # an integer beyond every float, e.g. 400 digits in a JSON file
+        return None
     return number if math.isfinite(number) else None
 
 

@@ -82,6 +82,24 @@ def test_bad_rules_are_configuration_errors(
     assert "params.yaml" in line
 
 
+HUGE = "1" + "0" * 400  # beyond every float; YAML and JSON read it as an exact int
+
+
+@pytest.mark.parametrize(("key", "raw"), [("min", HUGE), ("max_regression", "-" + HUGE)])
+def test_a_bound_beyond_every_float_is_a_configuration_error(
+    scratch_repo: ScratchRepo, monkeypatch: pytest.MonkeyPatch, key: str, raw: str
+) -> None:
+    scratch_repo.write(
+        "params.yaml",
+        f"gates:\n  rules:\n  - metric: roc_auc\n    direction: higher\n    {key}: {raw}\n",
+    )
+    line = one_error_line(check(scratch_repo.root, monkeypatch, "--allow-stale"))
+    assert line == (
+        f"mlgate: error: params.yaml: gates.rules[0] (roc_auc).{key}: expected a finite number, "
+        "got an integer too large for a float (401 digits)"
+    )
+
+
 def test_an_unknown_main_metric_fails_the_check_naming_its_key(
     scratch_repo: ScratchRepo, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -135,6 +153,25 @@ def test_nan_inf_and_string_metrics_fail_their_rule(
     assert result.exit_code == 1, result.output
     roc = json.loads(result.stdout)["rules"][0]
     assert roc["passed"] is False and roc["value"] is None and word in roc["reason"]
+
+
+@pytest.mark.parametrize("path", ["metrics/metrics.json", "metrics/metrics.yaml"])
+@pytest.mark.parametrize("raw", [HUGE, "-" + HUGE])
+def test_a_metric_beyond_every_float_fails_its_rule_like_infinity(
+    scratch_repo: ScratchRepo, monkeypatch: pytest.MonkeyPatch, path: str, raw: str
+) -> None:
+    if path.endswith(".yaml"):
+        dvc = json.loads(json.dumps(DVC_YAML).replace("metrics/metrics.json", path))
+        scratch_repo.write("dvc.yaml", dvc)
+    scratch_repo.write(path, json.dumps(metrics_with(roc_auc=0.0)).replace("0.0", raw, 1))
+    scratch_repo.commit("huge metric")
+    for output in ("json", "md", "text"):
+        result = check(scratch_repo.root, monkeypatch, "--rev", "HEAD", "--format", output)
+        assert result.exit_code == 1, result.output
+        assert "value too large for a float (401 digits) at HEAD (" in result.stdout
+    result = check(scratch_repo.root, monkeypatch, "--rev", "HEAD", "--format", "json")
+    roc = json.loads(result.stdout)["rules"][0]
+    assert roc["passed"] is False and roc["value"] is None
 
 
 def test_metric_missing_at_head_fails_its_rule(

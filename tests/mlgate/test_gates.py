@@ -98,6 +98,9 @@ def test_stricter_of_absolute_and_relative_regression_wins() -> None:
         ("0.95", "not a number"),
         (True, "not a number"),
         (None, "not a number"),
+        # JSON and YAML read a 400-digit number as an exact int, beyond every float
+        pytest.param(10**400, "too large for a float (401 digits)", id="huge-int"),
+        pytest.param(-(10**400), "too large for a float (401 digits)", id="huge-negative-int"),
     ],
 )
 def test_unjudgeable_value_fails_even_without_bounds_hit(value: Any, word: str) -> None:
@@ -113,11 +116,18 @@ def test_unjudgeable_value_of_warn_rule_is_a_warning_not_a_failure() -> None:
     assert verdict([result]) is True
 
 
-@pytest.mark.parametrize("baseline", [MISSING, math.nan, "x"])
+@pytest.mark.parametrize("baseline", [MISSING, math.nan, "x", pytest.param(10**400, id="huge-int")])
 def test_baseline_without_a_usable_value_fails_the_change_bound(baseline: Any) -> None:
     result = evaluate(rule(max_regression=0.01), 0.9, baseline, baseline_where="v1 (abc)")
     assert result.passed is False and result.skipped is False
     assert "baseline value" in result.reason and "v1 (abc)" in result.reason
+
+
+def test_huge_baseline_does_not_overflow_the_percentage_allowance() -> None:
+    # 1e307 * 50 overflows to inf; an infinite allowance would pass any value.
+    result = evaluate(rule(max_regression_pct=50), 0.0, 1e307)
+    assert result.passed is False
+    assert evaluate(rule(max_regression_pct=50), 5e306, 1e307).passed is True
 
 
 def test_no_baseline_skips_change_bound_but_keeps_absolute_bound() -> None:
@@ -252,6 +262,15 @@ def test_parse_does_not_mutate_input() -> None:
         (
             {"rules": [{"metric": "a", "direction": "lower", "max": float("nan")}]},
             "expected a finite number",
+        ),
+        (
+            {"rules": [{"metric": "a", "direction": "lower", "max": -(10**400)}]},
+            "rules[0] (a).max: expected a finite number, got an integer too large for a float "
+            "(401 digits)",
+        ),
+        (
+            {"rules": [{"metric": "a", "direction": "lower", "max_regression": float("inf")}]},
+            "rules[0] (a).max_regression: expected a finite number, got inf",
         ),
         (
             {"rules": [{"metric": "a", "direction": "lower", "max": 1, "severity": "error"}]},

@@ -101,6 +101,15 @@ def test_corrupted_lineage_is_listed_and_marked(published: Published) -> None:
     assert "lineage corrupt" in text and "v1.0.0" in text
 
 
+def test_a_lineage_metric_beyond_every_float_is_left_out(published: Published) -> None:
+    p = published
+    body = '{"schema": 1, "metrics": {"accuracy": 0.5, "roc_auc": 1' + "0" * 400 + "}}"
+    annotated(p, f"{ARTIFACT}@v1.0.0", f"Release\n\n{BEGIN}\n{body}\n{END}\n")
+    (entry,) = history(p)
+    assert entry["lineage"] == "ok" and entry["metrics"] == {"accuracy": 0.5}
+    assert p.mlgate("history").exit_code == 0
+
+
 def test_a_lineage_block_copied_onto_another_tag_is_not_believed(published: Published) -> None:
     p = published
     assert p.mlgate("release").exit_code == 0  # v0.0.1, its block records roc_auc 0.93

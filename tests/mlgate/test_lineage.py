@@ -42,6 +42,13 @@ def test_metrics_drop_non_numbers() -> None:
     assert lineage.parse(message).metrics == {"a": 1.0}
 
 
+def test_metrics_drop_numbers_beyond_every_float() -> None:
+    # A tag message is anyone's text: a 400-digit integer must be ignored, not raise.
+    huge = "9" * 400
+    body = '{"schema": 1, "metrics": {"a": 1, "b": ' + huge + ', "c": -' + huge + "}}"
+    assert lineage.parse(f"s\n\n{lineage.BEGIN}\n{body}\n{lineage.END}\n").metrics == {"a": 1.0}
+
+
 def test_message_without_block_is_missing() -> None:
     parsed = lineage.parse("Registering artifact income-model version v0.0.1")
     assert parsed.status == lineage.MISSING

@@ -86,6 +86,9 @@ def test_flatten_dots_nested_keys_and_keeps_leaves() -> None:
         (0.5, 0.5),
         (math.nan, None),
         (math.inf, None),
+        pytest.param(10**400, None, id="huge-int"),  # float() raises OverflowError
+        pytest.param(-(10**400), None, id="huge-negative-int"),
+        (10**300, 1e300),
         ("1", None),
         (True, None),
         (None, None),
@@ -104,6 +107,24 @@ def test_parse_structured_by_extension() -> None:
         parse_structured("{", "m.json", "m.json")
     with pytest.raises(InputError, match="m.yaml: malformed YAML"):
         parse_structured("a: [", "m.yaml", "m.yaml")
+
+
+@pytest.mark.parametrize(
+    ("path", "text"),
+    [("m.json", '{"a": N}'), ("m.yaml", "a: N"), ("m.toml", "a = N"), ("p.yaml", "b: [N]")],
+)
+def test_a_number_too_long_for_python_is_a_malformed_file(path: str, text: str) -> None:
+    kind = path.rsplit(".", 1)[1].upper()
+    with pytest.raises((InputError, ConfigError)) as excinfo:
+        parse_structured(text.replace("N", "1" * 5000), path, f"{path} at HEAD")
+    message = str(excinfo.value)
+    assert message.startswith(f"{path} at HEAD: malformed {kind} (") and "5000 digits" in message
+    assert "set_int_max_str_digits" not in message
+
+
+def test_an_impossible_yaml_date_is_a_malformed_file() -> None:
+    with pytest.raises(InputError, match=r"^m.yaml: malformed YAML \(month must be in 1..12\)"):
+        parse_structured("released: 2024-13-01", "m.yaml", "m.yaml")
 
 
 def test_read_metrics_marks_absent_files_and_rejects_non_mappings(tmp_path: Path) -> None:
