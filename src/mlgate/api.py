@@ -7,6 +7,7 @@ the Markdown) and returns plain data; ``cli.py`` only prints it.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -325,6 +326,13 @@ def _lock_changes(
     return sorted(rows, key=lambda r: order.get(r.kind, 3))
 
 
+def _same_value(before: Any, after: Any) -> bool:
+    """Equal, counting NaN as equal to NaN: a `.nan` param is not a change on every PR."""
+    if isinstance(before, float) and isinstance(after, float):
+        return before == after or (math.isnan(before) and math.isnan(after))
+    return bool(before == after)
+
+
 def _param_changes(
     base: dict[str, dict[str, Any]], head: dict[str, dict[str, Any]]
 ) -> list[ParamRow]:
@@ -335,7 +343,7 @@ def _param_changes(
             if path == PARAMS_YAML and (key == "gates" or key.startswith("gates.")):
                 continue  # gate policy has its own section
             before, after = old.get(key, ABSENT), new.get(key, ABSENT)
-            if before != after:
+            if not _same_value(before, after):
                 name = key if path == PARAMS_YAML else f"{path}:{key}"
                 rows.append(ParamRow(name, before, after))
     return rows

@@ -101,6 +101,8 @@ def fmt(number: float | None, digits: int = 6) -> str:
     """A compact, stable rendering of a number ('–' for none)."""
     if number is None:
         return "–"
+    if not math.isfinite(number):  # int() refuses NaN and infinity
+        return str(number)
     if number == int(number) and abs(number) < 1e15:
         return str(int(number))
     return f"{number:.{digits}g}"

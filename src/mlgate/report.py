@@ -152,11 +152,14 @@ def _num_delta(head: float | None, other: float | None) -> str:
     return delta(head, other)
 
 
+_YAML_SPECIAL = {"inf": ".inf", "-inf": "-.inf", "nan": ".nan"}
+
+
 def _value(value: Any) -> str:
     if value is _ABSENT:
         return "—"
     if isinstance(value, float):
-        return fmt(value)
+        return _YAML_SPECIAL.get(str(value)) or fmt(value)
     if isinstance(value, str):
         return value
     # YAML's own spelling for the rest: true/false, null, [lists], {mappings}

@@ -15,6 +15,7 @@ from mlgate.gates import (
     Gates,
     Rule,
     evaluate,
+    fmt,
     gates_from_document,
     parse_gates,
     policy_changes,
@@ -292,6 +293,16 @@ def test_bad_gates_are_config_errors_naming_file_and_key(raw: Any, message: str)
         parse_gates(raw, "params.yaml")
     assert message in str(excinfo.value)
     assert str(excinfo.value).startswith("params.yaml: gates")
+
+
+def test_fmt_renders_non_finite_numbers() -> None:
+    assert [fmt(v) for v in (math.inf, -math.inf, math.nan, None, 2.0)] == [
+        "inf",
+        "-inf",
+        "nan",
+        "–",
+        "2",
+    ]
 
 
 def test_document_without_gates_section() -> None:

@@ -121,6 +121,22 @@ def test_param_values_are_shown_as_yaml_would_write_them() -> None:
         "x",
         "—",
     ]
+    nonfinite = (float("inf"), float("-inf"), float("nan"))
+    assert [_value(v) for v in nonfinite] == [".inf", "-.inf", ".nan"]
+
+
+def test_non_finite_params_are_reported_and_nan_is_not_a_change(
+    scratch_repo: ScratchRepo,
+) -> None:
+    scratch_repo.write("params.yaml", scratch_repo.read("params.yaml") + "tune:\n  lr: .nan\n")
+    scratch_repo.commit("nan param")
+    scratch_repo.git("branch", "base")
+    text = scratch_repo.read("params.yaml").replace("seed: 1", "seed: .inf")
+    scratch_repo.write("params.yaml", text)
+    scratch_repo.commit("inf param")
+    report = api.report(scratch_repo.root, "base")
+    assert "| `train.seed` | 1 | .inf |" in report
+    assert "tune.lr" not in report  # .nan at both ends: unchanged
 
 
 def test_truncate_closes_open_blocks_and_cells_are_capped() -> None:
