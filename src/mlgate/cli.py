@@ -285,6 +285,8 @@ def history(
     """Releases newest first (by semantic version) with metrics and current stages."""
     from mlgate import registry
 
+    for name in metric_names:  # printed as column headers: must be encodable text
+        registry.require_text(name, f"--metric {name!r}")
     entries = registry.history(_project_root(), artifact, limit)
     if output_format == "json":
         click.echo(json.dumps([entry.as_dict() for entry in entries], indent=2))

@@ -439,6 +439,24 @@ def _find_release(tags: list[GitTagRef], artifact: str, version: Version) -> Rel
     raise InputError(f"no release {tag_artifact_name(artifact)}@{version} ({hint})")
 
 
+def require_text(text: str, what: str) -> str:
+    """``text`` if it can be written out (to a tag message, to stdout); else an InputError,
+    raised before anything is created.
+
+    A command-line argument that is not UTF-8 reaches Python as lone surrogates ('\\udcff' for
+    the byte 0xff), which UTF-8 cannot encode: git's stdin raised UnicodeEncodeError. A NUL
+    would be stored by git but split the NUL-separated records ``list_tags`` reads back.
+    """
+    bad = next((char for char in text if "\ud800" <= char <= "\udfff"), None)
+    if bad is not None:
+        code = ord(bad)
+        shown = f"the byte 0x{code - 0xDC00:02x}" if 0xDC80 <= code <= 0xDCFF else f"U+{code:04X}"
+        raise InputError(f"{what} is not UTF-8 text (it contains {shown}); write it in UTF-8")
+    if "\0" in text:
+        raise InputError(f"{what} contains a NUL character")
+    return text
+
+
 def _stage_message(
     action: str,
     artifact: str,
@@ -488,6 +506,8 @@ def promote(
     check_stage(order, stage)
     if force and not (message and message.strip()):
         raise InputError("--force needs --message REASON: the reason is recorded in the tag")
+    if message is not None:
+        require_text(message, "--message")
     _head(root)
     name = _artifact_name(root, artifact)
     required = previous_stage(order, stage)
@@ -543,6 +563,7 @@ def rollback(
     check_stage(load_stage_order(root), stage)
     if not (message and message.strip()):
         raise InputError("rollback needs --message REASON: the reason is recorded in the tag")
+    require_text(message, "--message")
     _head(root)
     name = _artifact_name(root, artifact)
     publisher = _Publisher(root, remote, push, with_messages=True)
@@ -692,5 +713,6 @@ __all__ = [
     "history",
     "promote",
     "release",
+    "require_text",
     "rollback",
 ]

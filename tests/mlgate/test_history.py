@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -13,6 +16,8 @@ from tests.mlgate.registry_repo import ARTIFACT, Published, metrics_with, publis
 from tests.mlgate.repo_factory import DVC_YAML
 
 __all__ = ["published"]
+
+MLGATE = str(Path(sys.executable).with_name("mlgate"))
 
 
 def history(p: Published, *args: str) -> list[dict]:
@@ -24,8 +29,6 @@ def history(p: Published, *args: str) -> list[dict]:
 def annotated(p: Published, name: str, message: str, date: str | None = None) -> None:
     env = None
     if date:
-        import os
-
         env = {**os.environ, "GIT_COMMITTER_DATE": date}
     subprocess.run(
         ["git", "tag", "-a", "--cleanup=verbatim", "-m", message, name],
@@ -167,6 +170,23 @@ def test_text_table_has_metric_columns(published: Published) -> None:
     assert out[2].startswith("v0.0.1") and "0.87" in out[2]
     chosen = p.mlgate("history", "--metric", "roc_auc").stdout.splitlines()[0].split()
     assert chosen == ["version", "date", "commit", "stages", "roc_auc", "note"]
+
+
+def test_a_non_utf8_metric_column_is_refused_not_a_traceback(published: Published) -> None:
+    p = published
+    assert p.mlgate("release").exit_code == 0
+    done = subprocess.run(
+        [MLGATE.encode(), b"history", b"--metric", b"\xff"],
+        cwd=p.root,
+        capture_output=True,
+        check=False,
+        env={**os.environ, "PYTHONIOENCODING": "utf-8:strict"},  # as in an en_US.UTF-8 locale
+    )
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.decode() == (
+        "mlgate: error: --metric '\\udcff' is not UTF-8 text (it contains the byte 0xff); "
+        "write it in UTF-8\n"
+    )
 
 
 def test_other_artifact_and_bad_limit(published: Published) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,8 @@ from mlgate import lineage
 from tests.mlgate.registry_repo import ARTIFACT, Published, published, tag_names
 
 __all__ = ["published"]
+
+MLGATE = str(Path(sys.executable).with_name("mlgate"))
 
 
 def message_of(root: Path, tag: str) -> str:
@@ -123,6 +126,43 @@ def test_bad_input_is_refused_with_one_line(
     two_releases: Published, args: tuple[str, ...], problem: str
 ) -> None:
     assert problem in refused(two_releases, *args)
+
+
+NOT_UTF8 = "--message is not UTF-8 text (it contains the byte 0xff); write it in UTF-8"
+
+
+@pytest.mark.parametrize(
+    ("args", "problem"),
+    [
+        # argv bytes that are not UTF-8 reach Python as lone surrogates: b"\xff" is "\udcff"
+        (("promote", "v0.0.1", "staging", "--message", "\udcff"), NOT_UTF8),
+        (("promote", "v0.0.2", "prod", "--force", "--message", "hotfix \udcff"), NOT_UTF8),
+        (("rollback", "dev", "--message", "bad \udcff build"), NOT_UTF8),
+        (("rollback", "dev", "--message", "a\0b"), "--message contains a NUL character"),
+    ],
+)
+def test_a_message_git_cannot_store_is_refused_before_any_tag(
+    two_releases: Published, args: tuple[str, ...], problem: str
+) -> None:
+    p = two_releases
+    ok(p, "promote", "v0.0.1", "dev")
+    ok(p, "promote", "v0.0.2", "dev")  # so that each command would otherwise succeed
+    assert refused(p, *args).endswith(problem)
+    assert tag_names(p.root) == p.remote_tags()
+
+
+def test_a_non_utf8_message_from_a_real_command_line(two_releases: Published) -> None:
+    p = two_releases
+    before = tag_names(p.root)
+    done = subprocess.run(
+        [MLGATE.encode(), b"promote", b"v0.0.1", b"dev", b"--message", b"\xff"],
+        cwd=p.root,
+        capture_output=True,
+        check=False,
+    )
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.decode() == f"mlgate: error: {NOT_UTF8}\n"
+    assert tag_names(p.root) == before
 
 
 def test_rollback_needs_a_message(two_releases: Published) -> None:
