@@ -287,12 +287,18 @@ def history(
 
     for name in metric_names:  # printed as column headers: must be encodable text
         registry.require_text(name, f"--metric {name!r}")
-    entries = registry.history(_project_root(), artifact, limit)
+    listing = registry.history(_project_root(), artifact, limit)
+    entries = listing.entries
+    # Named like a release or stage but on no commit: said, so that nobody wonders where
+    # the version went (on stderr with JSON, which stays a list of releases).
+    ignored = [f"ignored {name}: {why}" for name, why in listing.ignored]
     if output_format == "json":
         click.echo(json.dumps([entry.as_dict() for entry in entries], indent=2))
+        for line in ignored:
+            click.echo(line, err=True)
         return
     if not entries:
-        click.echo("no releases yet")
+        click.echo("\n".join(["no releases yet", *ignored]))
         return
     from mlgate.gates import fmt
 
@@ -315,6 +321,8 @@ def history(
         for entry in entries
     ]
     click.echo(_ascii_table(["version", "date", "commit", "stages", *columns, "note"], rows))
+    for line in ignored:
+        click.echo(line)
 
 
 def _ascii_table(headers: list[str], rows: list[list[str]]) -> str:

@@ -42,7 +42,9 @@ from mlgate.tags import (
     deregistered,
     list_tags,
     max_counter,
+    off_commit,
     parse_stage,
+    release_tag_name,
     releases,
     tag_artifact_name,
     taken_versions,
@@ -333,6 +335,10 @@ def release(
     outcome: dict[str, Any] = {}
 
     def plan(tags: list[GitTagRef], names: set[str]) -> _NewTag | None:
+        for ignored, why in off_commit(tags, name):
+            note = f"ignored {ignored}: {why}; its version is taken all the same"
+            if taken_versions([ignored], name) and note not in publisher.notes:
+                publisher.notes.append(note)  # explains a version that skips ahead
         found = [r for r in releases(tags, name) if r.sha == sha]
         if found:
             outcome.update(status="already-released", tag=found[0].name, version=found[0].version)
@@ -435,6 +441,10 @@ def _find_release(tags: list[GitTagRef], artifact: str, version: Version) -> Rel
             return rel
     if version in deregistered(tags, artifact):
         raise InputError(f"{tag_artifact_name(artifact)}@{version} was deregistered")
+    name = release_tag_name(artifact, version)
+    for ignored, why in off_commit(tags, artifact):
+        if ignored == name:  # a stage on it would point at no commit either
+            raise InputError(f"{name} is not a release: it {why}")
     hint = f"latest is {active[0].version}" if active else "no releases yet"
     raise InputError(f"no release {tag_artifact_name(artifact)}@{version} ({hint})")
 
@@ -622,6 +632,15 @@ class HistoryEntry:
         }
 
 
+@dataclass(frozen=True)
+class History:
+    """What ``history`` lists: the releases, and the tags named like a release or stage of
+    the artifact that are neither because they point at no commit (``tags.off_commit``)."""
+
+    entries: list[HistoryEntry]
+    ignored: list[tuple[str, str]]  # (tag name, why)
+
+
 def main_metrics(metrics: dict[str, Any]) -> dict[str, Any]:
     """The headline metrics: top-level keys (``accuracy``, not ``fairness.sex.…``)."""
     return {k: v for k, v in metrics.items() if "." not in k and ":" not in k}
@@ -653,9 +672,7 @@ def _fallback_metrics(repo_root: Path, shas: list[str]) -> dict[str, dict[str, f
     return found
 
 
-def history(
-    repo_root: Path, artifact: str | None = None, limit: int | None = None
-) -> list[HistoryEntry]:
+def history(repo_root: Path, artifact: str | None = None, limit: int | None = None) -> History:
     """Releases newest first by semantic version, with metrics and current stages."""
     root = Path(repo_root)
     if limit is not None and limit < 1:
@@ -703,10 +720,11 @@ def history(
                 block.problem if block.status == lineage.CORRUPT else "",
             )
         )
-    return entries
+    return History(entries, off_commit(tags, name))
 
 
 __all__ = [
+    "History",
     "HistoryEntry",
     "ReleaseOutcome",
     "StageOutcome",

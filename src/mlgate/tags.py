@@ -97,16 +97,48 @@ def release_tag_name(artifact: str, version: Version) -> str:
     return f"{tag_artifact_name(artifact)}@{version}"
 
 
+COMMIT = "commit"  # the only object a release or stage tag may point at
+
+
 @dataclass(frozen=True)
 class GitTagRef:
     """One tag as read from git: name, what it points at, and whether it is annotated."""
 
     name: str
-    sha: str  # the commit the tag points at (peeled)
+    sha: str  # the object the tag points at: a commit, unless target_type says otherwise
     annotated: bool
     tagger_date: str  # ISO 8601, empty for lightweight tags
     subject: str
     message: str = ""  # the full tag message, read only when asked for (list_tags)
+    target_type: str = COMMIT  # or tree, blob, tag (a tag of a tag): see off_commit
+
+
+_TARGETS = {
+    "tree": "a tree (a directory), not a commit",
+    "blob": "a blob (a file), not a commit",
+    "tag": "another tag, not a commit",
+}
+
+
+def off_commit(tags: Iterable[GitTagRef], artifact: str) -> list[tuple[str, str]]:
+    """(name, why) of every annotated tag named as a release or stage tag of ``artifact`` that
+    points at something other than a commit: not a release, nor a stage assignment.
+
+    ``git tag -a NAME <tree>`` (or a blob, or another tag) makes one. No commit means no
+    dvc.lock, metrics or model to release; GTO fails on a tree or blob ("'Tree' object has
+    no attribute 'commit_time'") and takes a tag of a tag's inner tag object for its commit,
+    so a stage put on the real commit would not reach it in ``gto show``. The name stays
+    taken all the same (``taken_versions`` and ``max_counter`` count names).
+    """
+    found = []
+    for tag in tags:
+        if not tag.annotated or tag.target_type == COMMIT:
+            continue
+        match = _RELEASE_RE.match(tag.name) or _STAGE_RE.match(tag.name)
+        if match and match["artifact"].replace("=", ":") == artifact:
+            why = _TARGETS.get(tag.target_type, f"a {tag.target_type}, not a commit")
+            found.append((tag.name, f"points at {why}"))
+    return sorted(found)
 
 
 @dataclass(frozen=True)
@@ -131,7 +163,7 @@ class StageTag:
 
 def parse_release(tag: GitTagRef) -> ReleaseTag | None:
     match = _RELEASE_RE.match(tag.name)
-    if not match or not tag.annotated:
+    if not match or not tag.annotated or tag.target_type != COMMIT:
         return None
     version = Version.from_match(match)
     artifact = match["artifact"].replace("=", ":")
@@ -140,7 +172,7 @@ def parse_release(tag: GitTagRef) -> ReleaseTag | None:
 
 def parse_stage(tag: GitTagRef) -> StageTag | None:
     match = _STAGE_RE.match(tag.name)
-    if not match or not tag.annotated:
+    if not match or not tag.annotated or tag.target_type != COMMIT:
         return None
     counter = int(match["counter"]) if match["counter"] else None
     artifact = match["artifact"].replace("=", ":")
@@ -153,6 +185,7 @@ _FOR_EACH_REF_FORMAT = "%00".join(
     [
         "%(refname:strip=2)",
         "%(objecttype)",
+        "%(*objecttype)",
         "%(*objectname)",
         "%(objectname)",
         "%(taggerdate:iso-strict)",
@@ -180,12 +213,13 @@ def list_tags(repo_root: str | Path, with_messages: bool = False) -> list[GitTag
     records = out.split(_RECORD_END)[:-1] if with_messages else out.splitlines()
     tags = []
     for record in records:
-        name, objtype, peeled, direct, date, subject, *rest = record.split("\0", 6)
+        name, objtype, target_type, peeled, direct, date, subject, *rest = record.split("\0", 7)
         annotated = objtype == "tag"
         message = rest[0] if rest else ""
-        tags.append(
-            GitTagRef(name, peeled if annotated else direct, annotated, date, subject, message)
-        )
+        # An annotated tag peeled once: its target, which is a commit unless someone tagged
+        # a tree, a blob or another tag (then it is no release: see off_commit).
+        target = (peeled, target_type) if annotated else (direct, objtype)
+        tags.append(GitTagRef(name, target[0], annotated, date, subject, message, target[1]))
     return tags
 
 

@@ -151,3 +151,30 @@ def test_a_version_deregistered_with_gto_disappears_from_both(
     assert ours(p)[0]["version"] == "v0.0.4"
     message = p.repo.git("for-each-ref", "--format=%(contents)", f"refs/tags/{ARTIFACT}@v0.0.4")
     assert f'"ref": "{ARTIFACT}@v0.0.2"' in message
+
+
+def test_gto_has_no_commit_for_a_release_tag_on_a_tag_or_a_tree(published: Published) -> None:
+    """Why mlgate ignores such tags (tests/mlgate/test_off_commit_tags.py): GTO records a tag
+    of a tag with the inner tag object as its "commit" (so a stage tag on the real commit
+    would not reach it), and fails outright on a tag of a tree."""
+    p = published
+    assert p.mlgate("release").exit_code == 0
+    p.repo.git(
+        "-c",
+        "advice.nestedTag=false",
+        "tag",
+        "-a",
+        f"{ARTIFACT}@v1.0.0",
+        "-m",
+        "x",
+        f"{ARTIFACT}@v0.0.1",
+    )
+    gto_commits = {
+        v["version"]: v["commit_hexsha"] for v in gto_api.show(str(p.root), name=ARTIFACT)
+    }
+    assert p.repo.git("cat-file", "-t", gto_commits["v1.0.0"]) == "tag"
+    assert [e["version"] for e in ours(p)] == ["v0.0.1"]
+    p.repo.git("tag", "-a", f"{ARTIFACT}@v2.0.0", "-m", "x", p.repo.git("rev-parse", "HEAD^{tree}"))
+    with pytest.raises(AttributeError, match="commit_time"):
+        gto_api.show(str(p.root), name=ARTIFACT)
+    assert [e["version"] for e in ours(p)] == ["v0.0.1"]

@@ -1,4 +1,5 @@
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -11,8 +12,10 @@ from mlgate.tags import (
     latest_release,
     list_tags,
     max_counter,
+    off_commit,
     parse_release,
     parse_stage,
+    releases,
     taken_versions,
 )
 
@@ -78,6 +81,51 @@ def test_list_tags_reads_annotated_and_lightweight(tmp_path: Path) -> None:
     tags = {t.name: t for t in list_tags(tmp_path)}
     assert tags["m@v1.0.0"].annotated and not tags["light"].annotated
     assert tags["m@v1.0.0"].sha == tags["light"].sha
+
+
+def test_list_tags_reads_what_each_tag_points_at(tmp_path: Path) -> None:
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+        return done.stdout.decode().strip()
+
+    git("init", "-q")
+    (tmp_path / "f").write_text("x")
+    git("add", "f")
+    git("commit", "-q", "-m", "first")
+    git("tag", "-a", "m@v1.0.0", "-m", "on the commit")
+    git("tag", "-a", "m@v2.0.0", "-m", "on the tree", git("rev-parse", "HEAD^{tree}"))
+    git("tag", "-a", "m@v3.0.0", "-m", "on a file", git("rev-parse", "HEAD:f"))
+    git("-c", "advice.nestedTag=false", "tag", "-a", "m#prod#1", "-m", "on a tag", "m@v1.0.0")
+    git("tag", "light-tree", git("rev-parse", "HEAD^{tree}"))
+    tags = {t.name: t for t in list_tags(tmp_path)}
+    assert {name: t.target_type for name, t in tags.items()} == {
+        "m@v1.0.0": "commit",
+        "m@v2.0.0": "tree",
+        "m@v3.0.0": "blob",
+        "m#prod#1": "tag",
+        "light-tree": "tree",
+    }
+    assert tags["m@v2.0.0"].sha == git("rev-parse", "HEAD^{tree}")
+    assert [r.name for r in releases(list(tags.values()), "m")] == ["m@v1.0.0"]
+    assert parse_stage(tags["m#prod#1"]) is None
+
+
+def test_off_commit_names_release_and_stage_tags_of_the_artifact_only() -> None:
+    tags = [
+        tag("m@v1.0.0"),
+        replace(tag("m@v2.0.0"), target_type="tree"),
+        replace(tag("m#prod#3"), target_type="blob"),
+        replace(tag("sub=m@v1.0.0"), target_type="tag"),
+        replace(tag("mm@v1.0.0"), target_type="tree"),
+        replace(tag("m@v4.0.0", annotated=False), target_type="tree"),
+        replace(tag("notes"), target_type="tree"),
+    ]
+    assert off_commit(tags, "m") == [
+        ("m#prod#3", "points at a blob (a file), not a commit"),
+        ("m@v2.0.0", "points at a tree (a directory), not a commit"),
+    ]
+    assert off_commit(tags, "sub:m") == [("sub=m@v1.0.0", "points at another tag, not a commit")]
+    assert parse_release(tags[1]) is None and parse_stage(tags[2]) is None
 
 
 def test_list_tags_outside_a_repo(tmp_path: Path) -> None:
