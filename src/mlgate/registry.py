@@ -586,6 +586,15 @@ def rollback(
             now = f"held by {stack[-1]}" if stack else "held by no version"
             raise RefusedError(f"cannot roll back '{stage}': no earlier version held it ({now})")
         current, target = stack[-1], stack[-2]
+        first = result.setdefault("from", current)
+        if current != first:
+            # Planning again after losing a race: a rollback is not idempotent (popping
+            # once more would undo a second promotion), so never act on the new state.
+            raise RefusedError(
+                f"'{stage}' changed while rolling it back: it is now held by {current}, not "
+                f"{first} (someone else published first); nothing done, check 'mlgate "
+                "history' before rolling back again"
+            )
         release_tag = _find_release(tags, name, target)
         counter = max_counter(names, name) + 1
         tag_name = f"{tag_artifact_name(name)}#{stage}#{counter}"

@@ -209,6 +209,40 @@ def test_rollback_walks_back_one_promotion_at_a_time(
     assert tag_names(p.root) == p.remote_tags()
 
 
+def test_a_rollback_that_loses_a_race_does_not_roll_back_twice(
+    two_releases: Published, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Clone B rolls dev back between A's plan and A's push. A's retry must not pop the
+    stack once more (that would undo a second promotion nobody asked to undo)."""
+    from mlgate import registry
+
+    p = two_releases
+    for version in ("v0.0.1", "v0.0.2", "v0.0.1"):
+        ok(p, "promote", version, "dev")  # dev's holders: v0.0.1, v0.0.2, v0.0.1
+    other = p.clone(tmp_path / "other")
+    real_push = registry.push_tag
+    calls = []
+
+    def b_rolls_back_first(root: Path, remote: str, tag: str) -> object:
+        calls.append(tag)
+        if len(calls) == 1:
+            registry.rollback(other.root, "dev", "B's reason")  # its push is call 2
+        return real_push(root, remote, tag)
+
+    monkeypatch.setattr(registry, "push_tag", b_rolls_back_first)
+    result = p.mlgate("rollback", "dev", "--message", "A's reason")
+    assert result.exit_code == 2, result.output
+    assert result.stderr == (
+        "mlgate: error: 'dev' changed while rolling it back: it is now held by v0.0.2, not "
+        "v0.0.1 (someone else published first); nothing done, check 'mlgate history' before "
+        "rolling back again\n"
+    )
+    monkeypatch.undo()
+    assert holders(p)["dev"] == "v0.0.2"  # rolled back once, by B
+    assert tag_names(p.root) == p.remote_tags()  # B's tag fetched, A's removed
+    assert len(calls) == 2
+
+
 def test_no_push_promotes_locally_without_remote(two_releases: Published) -> None:
     p = two_releases
     p.repo.git("remote", "remove", "origin")
