@@ -8,7 +8,10 @@ it unchanged. What mlgate adds:
 - publishing is race-safe: create the tag locally, push it without force, and when the remote
   already has that name (someone published first) delete the local tag, fetch, and plan again
   (a bounded number of times); a tag the remote refused never stays behind locally, and no
-  existing tag is ever moved or overwritten;
+  existing tag is ever moved or overwritten. Only a push that created the tag counts as
+  publishing it: a byte-identical tag already there (another clone, same commit, same
+  second) or a name another process in this clone took first also means "plan again", so a
+  run never says it created a tag it did not create;
 - "latest" is the highest semantic version, not the newest tag timestamp;
 - every tag carries a lineage block (``mlgate.lineage``) that ``history`` reads back.
 
@@ -141,7 +144,10 @@ class _Publisher:
             wanted = plan(tags, self.names(tags))
             if wanted is None:
                 return None
-            _create_tag(self.repo_root, wanted)
+            if not _create_tag(self.repo_root, wanted):
+                # Another mlgate in this clone created the name since the tags were read.
+                self.notes.append(f"{wanted.name} was created by someone else first; retrying")
+                continue
             if not self.push:
                 return wanted
             try:
@@ -151,6 +157,12 @@ class _Publisher:
                 raise
             if result.outcome is Pushed.ACCEPTED:
                 return wanted
+            if result.outcome is Pushed.ALREADY:
+                # The remote's tag is byte-identical to ours, so ours stays; but this run did
+                # not publish it and must not say it did: plan again, which now finds it.
+                self.notes.append(f"{wanted.name} was published by someone else first")
+                self.connect()
+                continue
             _delete_tag(self.repo_root, wanted.name)
             if result.outcome is Pushed.REFUSED and not self._taken(wanted.name):
                 raise RefusedError(
@@ -170,6 +182,9 @@ class _Publisher:
         if not self.push or self.remote is None or name in self.remote.tags:
             return False
         result = push_tag(self.repo_root, self.remote_name, name)
+        if result.outcome is Pushed.ALREADY:  # someone pushed it since the remote was read
+            self.remote = read_remote(self.repo_root, self.remote_name)
+            return False
         if result.outcome is not Pushed.ACCEPTED:
             raise RefusedError(
                 f"{name} exists here but not on git remote '{self.remote_name}', and pushing it "
@@ -185,22 +200,28 @@ class _Publisher:
         return name in read_remote(self.repo_root, self.remote_name).tags
 
 
-def _create_tag(repo_root: Path, tag: _NewTag) -> None:
-    exists = git(repo_root, "tag", "--list", tag.name).strip()
-    if exists:
-        raise RefusedError(f"tag {tag.name} already exists; mlgate never moves or overwrites a tag")
-    # verbatim: git's default cleanup would drop lines starting with '#' from the message.
-    git(
-        repo_root,
-        "tag",
-        "-a",
-        "--cleanup=verbatim",
-        "-F",
-        "-",
-        tag.name,
-        tag.sha,
-        stdin=tag.message,
-    )
+def _create_tag(repo_root: Path, tag: _NewTag) -> bool:
+    """Create the annotated tag; False when the name exists by now, which only another
+    process in this clone can have done since the plan read the tags. Without force, git
+    refuses an existing name, so no tag is ever moved or overwritten."""
+    try:
+        # verbatim: git's default cleanup would drop lines starting with '#' from the message.
+        git(
+            repo_root,
+            "tag",
+            "-a",
+            "--cleanup=verbatim",
+            "-F",
+            "-",
+            tag.name,
+            tag.sha,
+            stdin=tag.message,
+        )
+    except InputError:  # "already exists", or "cannot lock ref" while another git writes it
+        if git(repo_root, "tag", "--list", tag.name).strip():
+            return False
+        raise
+    return True
 
 
 def _delete_tag(repo_root: Path, name: str) -> None:

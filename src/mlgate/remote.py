@@ -156,8 +156,12 @@ def on_default_branch(repo_root: str | Path, remote: RemoteState, sha: str) -> b
 
 
 class Pushed(Enum):
-    ACCEPTED = "accepted"
+    ACCEPTED = "accepted"  # this push created the tag on the remote
     TAKEN = "taken"  # the remote already has a tag of that name: someone published first
+    # The remote already has this very tag object ("[up to date]"): someone else published
+    # a byte-identical tag first. Two clones releasing one commit in the same second make
+    # one (same name, commit, message, tagger and timestamp); this push created nothing.
+    ALREADY = "already"
     REFUSED = "refused"  # a hook, permissions or another error
 
 
@@ -189,6 +193,8 @@ def push_tag(repo_root: str | Path, remote: str, tag: str) -> PushResult:
     if not mine:
         return PushResult(Pushed.REFUSED, "git reported nothing for the tag")
     info = mine[0]
+    if info.flags & PushInfo.UP_TO_DATE:
+        return PushResult(Pushed.ALREADY, info.summary.strip())
     if info.flags & PushInfo.REJECTED:
         return PushResult(Pushed.TAKEN, info.summary.strip())
     if info.flags & (PushInfo.REMOTE_REJECTED | PushInfo.REMOTE_FAILURE | PushInfo.ERROR):

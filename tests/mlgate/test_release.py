@@ -354,6 +354,53 @@ def test_remote_rejected_because_a_simultaneous_push_won_is_retried(
     assert tag_names(published.root) == published.remote_tags()
 
 
+def test_an_identical_tag_published_first_is_reported_as_already_released(
+    published: Published, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two clones releasing one commit in the same second build byte-identical tags (same
+    name, commit, message, tagger, timestamp), so the loser's push is "[up to date]": it
+    created nothing and must not say "created"."""
+    real_push = registry.push_tag
+
+    def identical_one_lands_first(root: Path, remote: str, tag: str) -> object:
+        # The other clone's tag is this very object: push ours by plain git to stand for it.
+        published.repo.git("push", "-q", "origin", f"refs/tags/{tag}")
+        return real_push(root, remote, tag)
+
+    monkeypatch.setattr(registry, "push_tag", identical_one_lands_first)
+    result = published.mlgate("release")
+    assert result.exit_code == 0, result.output
+    assert "created" not in result.stdout
+    head = published.repo.git("rev-parse", "HEAD")[:8]
+    assert result.stdout.splitlines() == [
+        f"{ARTIFACT}@v0.0.1 was published by someone else first",
+        f"{head} is already released as {ARTIFACT}@v0.0.1; nothing to do",
+        f"{ARTIFACT}@v0.0.1",
+    ]
+    assert tag_names(published.root) == published.remote_tags() == {f"{ARTIFACT}@v0.0.1"}
+
+
+def test_a_tag_created_in_this_clone_meanwhile_is_found_not_refused(
+    published: Published, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two releases in one clone: the other process creates the name between this one's
+    reading the tags and its `git tag`. Not an error: the commit is released."""
+    real_lineage = registry.release_lineage
+
+    def other_process_tags_first(*args: object, **kwargs: object) -> dict:
+        published.repo.git("tag", "-a", f"{ARTIFACT}@v0.0.1", "-m", "the other process's")
+        return real_lineage(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(registry, "release_lineage", other_process_tags_first)
+    result = published.mlgate("release", "--no-push")
+    assert result.exit_code == 0, result.output
+    assert not [line for line in result.stdout.splitlines() if line.startswith("created ")]
+    assert f"{ARTIFACT}@v0.0.1 was created by someone else first; retrying" in result.stdout
+    assert f"is already released as {ARTIFACT}@v0.0.1; nothing to do" in result.stdout
+    message = published.repo.git("for-each-ref", "--format=%(contents)", "refs/tags")
+    assert message == "the other process's"  # untouched
+
+
 def test_refuses_when_a_local_tag_differs_from_the_remote_one(published: Published) -> None:
     """A tag of the same name but another object on each side is never overwritten."""
     subprocess.run(

@@ -51,6 +51,10 @@ def test_same_commit_gives_one_tag_and_one_already_released(
     tags = {result.stdout.strip().splitlines()[-1] for result in results}
     assert tags == {f"{ARTIFACT}@v0.0.1"}
     assert p.remote_tags() == {f"{ARTIFACT}@v0.0.1"}
+    # In the same second both build a byte-identical tag, whose second push is "up to
+    # date": only the one whose push created it may say "created".
+    said = sorted("created" if "\ncreated " in result.stdout else "already" for result in results)
+    assert said == ["already", "created"], [result.stdout for result in results]
     assert_nothing_refused_left_behind(p, p.root, other.root)
 
 
