@@ -21,11 +21,23 @@ from mlgate.errors import InputError, RefusedError
 def git(repo_root: str | Path, *args: str, stdin: str | None = None) -> str:
     """Run git in ``repo_root``; a failure becomes an InputError with git's last stderr line."""
     done = subprocess.run(
-        ["git", *args], cwd=repo_root, input=stdin, capture_output=True, text=True, check=False
+        ["git", *args],
+        cwd=repo_root,
+        input=None if stdin is None else stdin.encode("utf-8"),
+        capture_output=True,
+        check=False,
     )
     if done.returncode != 0:
-        raise InputError(f"git {args[0]} failed in '{repo_root}': {_last_line(done.stderr)}")
-    return done.stdout
+        detail = _last_line(done.stderr.decode("utf-8", "replace"))
+        raise InputError(f"git {args[0]} failed in '{repo_root}': {detail}")
+    return _text(done.stdout)
+
+
+def _text(output: bytes) -> str:
+    """git's output as text. Paths and ref names are bytes to git, and ``ls-files -z`` prints
+    them raw: a file named in Latin-1 is not UTF-8. Such bytes are kept as os.fsdecode keeps
+    them (surrogate escapes), so the name still round-trips and a message can show it."""
+    return output.decode("utf-8", "surrogateescape")
 
 
 def _last_line(text: str) -> str:
@@ -67,18 +79,15 @@ def read_remote(repo_root: str | Path, name: str) -> RemoteState:
     """The remote's default branch and tag names, in one ``git ls-remote``."""
     url = require_remote(repo_root, name)
     done = subprocess.run(
-        ["git", "ls-remote", "--symref", name],
-        cwd=repo_root,
-        capture_output=True,
-        text=True,
-        check=False,
+        ["git", "ls-remote", "--symref", name], cwd=repo_root, capture_output=True, check=False
     )
     if done.returncode != 0:
-        raise RefusedError(f"cannot reach git remote '{name}' ({url}): {_last_line(done.stderr)}")
+        detail = _last_line(done.stderr.decode("utf-8", "replace"))
+        raise RefusedError(f"cannot reach git remote '{name}' ({url}): {detail}")
     default_branch = None
     objects: dict[str, str] = {}
     heads: dict[str, str] = {}
-    for line in done.stdout.splitlines():
+    for line in _text(done.stdout).splitlines():
         if line.startswith("ref: ") and line.endswith("\tHEAD"):
             target = line[len("ref: ") : -len("\tHEAD")]
             default_branch = target.removeprefix("refs/heads/")
@@ -132,6 +141,7 @@ def fetch(repo_root: str | Path, remote: RemoteState) -> None:
         cwd=repo_root,
         capture_output=True,
         text=True,
+        errors="replace",  # git's messages quote ref names, which need not be UTF-8
         check=False,
     )
     if done.returncode != 0:

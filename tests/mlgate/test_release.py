@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from dataclasses import replace
 from pathlib import Path
@@ -168,6 +169,23 @@ def refused(published: Published, *args: str) -> str:
     assert tag_names(published.root) <= {f"{ARTIFACT}@v0.5.0"}
     assert published.remote_tags() == set()
     return lines[0]
+
+
+def test_file_and_tag_names_that_are_not_utf8_do_not_break_a_release(
+    published: Published,
+) -> None:
+    """Git names are bytes: a data file named in Latin-1 (listed raw by `ls-files -z`) and a
+    remote tag named so (listed raw by `ls-remote`) are names, not a UnicodeDecodeError."""
+    p = published
+    (p.root / os.fsdecode(b"caf\xe9.csv")).write_text("x", encoding="utf-8")
+    p.repo.commit("a Latin-1 file name")
+    p.push()
+    subprocess.run([b"git", b"tag", b"-a", b"caf\xe9", b"-m", b"x"], cwd=p.remote, check=True)
+    result = p.mlgate("release")
+    assert result.exit_code == 0, result.output
+    assert last_line(result.stdout) == f"{ARTIFACT}@v0.0.1"
+    pushed = ["git", "rev-parse", "--verify", "-q", f"refs/tags/{ARTIFACT}@v0.0.1"]
+    assert subprocess.run(pushed, cwd=p.remote, capture_output=True).returncode == 0
 
 
 def test_refuses_untracked_file(published: Published) -> None:
