@@ -36,6 +36,9 @@ def load_params(section: str, path: str | Path = PARAMS_FILE) -> dict[str, Any]:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
         raise StageError(f"{path}: malformed YAML{where}") from exc
+    except ValueError as exc:  # a scalar YAML accepts but Python cannot build: an impossible
+        # date, an integer past Python's 4300-digit limit for reading one
+        raise StageError(f"{path}: unreadable value ({str(exc).split(':')[0]})") from exc
     if not isinstance(params, dict) or not isinstance(params.get(section), dict):
         raise StageError(f"{path}: missing section '{section}' (expected a mapping)")
     return dict(params[section])
@@ -55,7 +58,31 @@ def require(
             f"{PARAMS_FILE}: '{section}.{key}' must be {names}, got {type(value).__name__} "
             f"{value!r}"
         )
+    return require_64_bits(value, f"{section}.{key}")
+
+
+def require_64_bits(value: Any, where: str) -> Any:
+    """`value`, unless it is an integer past 64 bits: numpy, pandas and scikit-learn count in
+    64 bits and overflow with a traceback beyond that (YAML reads any number of digits)."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 2**63:
+        raise StageError(
+            f"{PARAMS_FILE}: '{where}' is too large (an integer of {value.bit_length()} bits; "
+            "numbers must fit in 64)"
+        )
     return value
+
+
+def require_number(params: Mapping[str, Any], key: str, section: str) -> float:
+    """params[key] as a finite float (an int or a float, never a bool).
+
+    NaN compares false with everything, so as a threshold or bound it would silently turn a
+    check off, and infinity is no bound at all (leave the key out instead). Integers past
+    64 bits are refused by `require`.
+    """
+    number = float(require(params, key, (int, float), section))
+    if not math.isfinite(number):
+        raise StageError(f"{PARAMS_FILE}: '{section}.{key}' must be a finite number, got {number}")
+    return number
 
 
 class Progress:
@@ -132,7 +159,14 @@ def run_stage(stage: str, main: Callable[[Sequence[str]], None]) -> None:
         # Frozen objects are skipped; nothing here needs a finalizer.
         gc.freeze()
     except StageError as exc:
-        print(f"{stage}: error: {exc}", file=sys.stderr)
-        if os.environ.get("MLGATE_TRACEBACK"):
-            raise
-        sys.exit(1)
+        _fail(stage, str(exc))
+    except MemoryError as exc:  # one allocation larger than the machine (numpy says how large)
+        detail = f" ({exc})" if str(exc) else ""
+        _fail(stage, f"out of memory{detail}: a params value or the data is too large here")
+
+
+def _fail(stage: str, message: str) -> None:
+    print(f"{stage}: error: {message}", file=sys.stderr)
+    if os.environ.get("MLGATE_TRACEBACK"):
+        raise
+    sys.exit(1)

@@ -26,6 +26,7 @@ from stages.common import (
     load_params,
     removed_on_failure,
     require,
+    require_number,
     run_stage,
     write_json,
 )
@@ -37,8 +38,8 @@ MISSING = "__missing__"
 
 
 def check_params(params: Mapping[str, Any]) -> dict[str, Any]:
-    p_value = require(params, "p_value", (int, float), SECTION)
-    psi = require(params, "psi", (int, float), SECTION)
+    p_value = require_number(params, "p_value", SECTION)
+    psi = require_number(params, "psi", SECTION)
     bins = require(params, "psi_bins", int, SECTION)
     if not 0 < p_value < 1:
         raise StageError(f"{PARAMS_FILE}: 'drift.p_value' must be in (0, 1), got {p_value}")
@@ -46,7 +47,7 @@ def check_params(params: Mapping[str, Any]) -> dict[str, Any]:
         raise StageError(f"{PARAMS_FILE}: 'drift.psi' must be >= 0, got {psi}")
     if bins < 2:
         raise StageError(f"{PARAMS_FILE}: 'drift.psi_bins' must be >= 2, got {bins}")
-    return {"p_value": float(p_value), "psi": float(psi), "psi_bins": bins}
+    return {"p_value": p_value, "psi": psi, "psi_bins": bins}
 
 
 def psi(reference_counts: np.ndarray, current_counts: np.ndarray) -> float:

@@ -28,6 +28,7 @@ from stages.common import (
     load_params,
     removed_on_failure,
     require,
+    require_number,
     run_stage,
     write_json,
 )
@@ -52,11 +53,11 @@ def _int_param(
 
 def check_params(params: Mapping[str, Any]) -> dict[str, Any]:
     """The evaluate params, type- and range-checked, so a bad value fails before any work."""
-    threshold = require(params, "threshold", (int, float), SECTION)
+    threshold = require_number(params, "threshold", SECTION)
     if not 0 < threshold < 1:
         raise StageError(f"{PARAMS_FILE}: 'evaluate.threshold' must be in (0, 1), got {threshold}")
     return {
-        "threshold": float(threshold),
+        "threshold": threshold,
         "seed": _int_param(params, "seed", 0, MAX_SEED),
         "importance_rows": _int_param(params, "importance_rows", 10),
         "importance_repeats": _int_param(params, "importance_repeats", 1),

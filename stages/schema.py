@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 import pandera.pandas as pa
 
-from stages.common import StageError, require
+from stages.common import StageError, require, require_number
 
 DUPLICATE_CHECK = "max_duplicate_share"
 
@@ -50,12 +50,9 @@ class DataContract:
 
 
 def _bound(spec: Mapping[str, Any], key: str, where: str) -> float | None:
-    value = spec.get(key)
-    if value is None:
+    if spec.get(key) is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise StageError(f"params.yaml: '{where}.{key}' must be a number, got {value!r}")
-    return float(value)
+    return require_number(spec, key, where)
 
 
 def _mapping(value: Any, where: str) -> Mapping[str, Any]:
@@ -108,7 +105,7 @@ def parse_contract(schema: Mapping[str, Any], validate: Mapping[str, Any]) -> Da
             "which are not categorical columns"
         )
     min_rows = require(validate, "min_rows", int, "validate")
-    max_dup = float(require(validate, "max_duplicate_share", (int, float), "validate"))
+    max_dup = require_number(validate, "max_duplicate_share", "validate")
     if min_rows < 1 or not 0 <= max_dup <= 1:
         raise StageError(
             "params.yaml: 'validate.min_rows' must be ≥ 1 and "

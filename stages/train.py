@@ -31,6 +31,7 @@ from stages.common import (
     load_params,
     removed_on_failure,
     require,
+    require_64_bits,
     run_stage,
 )
 from stages.featurize import feature_groups
@@ -118,7 +119,9 @@ def build_classifier(
     declared = params.get(family) or {}
     if not isinstance(declared, Mapping):
         raise StageError(f"{PARAMS_FILE}: 'train.{family}' must be a mapping of hyperparameters")
-    hyper = {str(key): value for key, value in declared.items()}
+    hyper = {
+        str(key): require_64_bits(value, f"train.{family}.{key}") for key, value in declared.items()
+    }
     classifier = FAMILIES[family](numeric, categorical, seed, {})
     accepted = _final_estimator(classifier).get_params(deep=False)
     unknown = sorted(set(hyper) - set(accepted) - {"random_state"})
@@ -160,7 +163,9 @@ def fit_model(
         raise StageError(f"{source}: column '{target}' has a single class; cannot train")
     try:
         classifier.fit(X, y)
-    except (ValueError, TypeError) as exc:  # incl. scikit-learn's InvalidParameterError
+    # incl. scikit-learn's InvalidParameterError; ArithmeticError: a value its checks let
+    # through may still overflow in Python arithmetic while fitting
+    except (ValueError, TypeError, ArithmeticError) as exc:
         message = " ".join(str(exc).split())
         raise StageError(f"{PARAMS_FILE}: 'train.{params['model']}': {message}") from exc
     return Pipeline([("features", featurizer), ("classifier", classifier)])

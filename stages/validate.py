@@ -26,6 +26,7 @@ from stages.common import (
     remove_outputs,
     removed_on_failure,
     require,
+    require_number,
     run_stage,
     write_json,
 )
@@ -242,7 +243,7 @@ def main(argv: Sequence[str]) -> None:
     progress = Progress(SECTION)
     params = load_params(SECTION)
     contract = parse_contract(load_params("schema"), params)
-    max_share = float(require(params, "max_quarantine_share", (int, float), SECTION))
+    max_share = require_number(params, "max_quarantine_share", SECTION)
     samples = require(params, "sample_failures", int, SECTION)
     if not 0 <= max_share <= 1 or samples < 0:
         raise StageError(

@@ -77,6 +77,10 @@ def test_empty_numeric_column_names_both_files() -> None:
     [
         ({"p_value": 0}, r"'drift.p_value' must be in \(0, 1\)"),
         ({"psi": -1}, r"'drift.psi' must be >= 0"),
+        # NaN compares false: drift would never be flagged; a huge int overflowed
+        ({"psi": float("nan")}, r"'drift.psi' must be a finite number, got nan"),
+        ({"p_value": 10**400}, r"'drift.p_value' is too large \(an integer of 1329 bits"),
+        ({"psi_bins": 2**64}, r"'drift.psi_bins' is too large"),
         ({"psi_bins": 1.5}, r"'drift.psi_bins' must be int"),
         ({"psi_bins": 1}, r"'drift.psi_bins' must be >= 2"),
     ],

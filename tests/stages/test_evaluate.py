@@ -316,6 +316,7 @@ def test_scoring_pass_counts_as_the_first_batch_repeat(model, monkeypatch) -> No
     [
         ({"threshold": 1.5}, r"'evaluate.threshold' must be in \(0, 1\)"),
         ({"threshold": "high"}, r"'evaluate.threshold' must be int or float"),
+        ({"threshold": float("nan")}, r"'evaluate.threshold' must be a finite number"),
         ({"importance_rows": True}, r"'evaluate.importance_rows' must be int"),
         ({"curve_points": 1}, r"'evaluate.curve_points' must be >= 2"),
         ({"seed": -1}, r"'evaluate.seed' must be within \[0, 4294967295\], got -1"),
@@ -392,3 +393,18 @@ def test_metrics_do_not_depend_on_the_thread_count(classifier, tmp_path: Path) -
         plots = sorted((tmp_path / f"plots-{threads}").iterdir())
         outputs.append([(tmp_path / "metrics.json").read_bytes(), *map(Path.read_bytes, plots)])
     assert outputs[0] == outputs[1]
+
+
+def test_an_allocation_larger_than_the_machine_is_a_one_line_error(model, tmp_path: Path) -> None:
+    # 2**45 calibration bins pass every type check; numpy then cannot allocate the edges
+    save_model(model, tmp_path / "model.skops")
+    validated_frame(300, seed=4).to_parquet(tmp_path / "test.parquet")
+    args = ["--model", "model.skops", "--test", "test.parquet", "--metrics", "m/metrics.json"]
+    args += ["--inference", "m/inference.json", "--plots", "plots"]
+    params = {"schema": schema(), "evaluate": {**PARAMS, "calibration_bins": 2**45}}
+    failed = run_stage("evaluate", args, tmp_path, params)
+    assert failed.returncode == 1 and "Traceback" not in failed.stderr
+    last = failed.stderr.strip().splitlines()[-1]
+    assert last.startswith("evaluate: error: out of memory (Unable to allocate")
+    assert last.endswith("a params value or the data is too large here")
+    assert not (tmp_path / "m/metrics.json").exists() and not (tmp_path / "plots").exists()

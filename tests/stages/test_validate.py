@@ -135,7 +135,9 @@ def test_current_batch_may_come_without_target(
     [
         ({"numeric": {"age": {"min": 5, "max": 1}}}, "min 5.0 > max 1.0"),
         ({"numeric": {"age": {"minimum": 5}}}, "unknown key"),
-        ({"numeric": {"age": {"min": "5"}}}, "'schema.numeric.age.min' must be a number"),
+        ({"numeric": {"age": {"min": "5"}}}, "'schema.numeric.age.min' must be int or float"),
+        ({"numeric": {"age": {"max": float("nan")}}}, "'schema.numeric.age.max' must be a finite"),
+        ({"numeric": {"age": {"min": 10**400}}}, "'schema.numeric.age.min' is too large"),
         ({"categorical": {"sex": {"nullable": True}}}, "missing key"),
         ({"positive_label": "yes"}, "'schema.positive_label'"),
         ({"sensitive": ["age"]}, "not categorical columns"),
@@ -151,6 +153,8 @@ def test_invalid_schema_params(schema_change: dict[str, Any], message: str) -> N
 def test_invalid_validate_params() -> None:
     with pytest.raises(StageError, match="'validate.min_rows' must be int"):
         parse_contract(SCHEMA_PARAMS, {**VALIDATE_PARAMS, "min_rows": 1.5})
+    with pytest.raises(StageError, match="'validate.max_duplicate_share' is too large"):
+        parse_contract(SCHEMA_PARAMS, {**VALIDATE_PARAMS, "max_duplicate_share": 10**400})
 
 
 @pytest.mark.parametrize(
