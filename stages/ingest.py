@@ -23,13 +23,13 @@ import pandas as pd
 from stages.common import (
     Progress,
     StageError,
-    ensure_parent,
     load_params,
     remove_outputs,
     removed_on_failure,
     require,
     run_stage,
 )
+from stages.splits import write_split
 
 SECTION = "ingest"
 PARQUET_SUFFIXES = (".parquet", ".pq", ".parq")
@@ -251,7 +251,7 @@ def main(argv: Sequence[str]) -> None:
         for split, target in outputs.items():
             source = params[f"{split}_source"]
             frame = ingest(source, params)
-            frame.to_parquet(ensure_parent(target), index=False)
+            write_split(frame, target, source)
             progress(f"{split}: {len(frame):,} rows x {frame.shape[1]} columns from {source}")
 
 

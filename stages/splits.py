@@ -3,10 +3,47 @@
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import pandas as pd
 
-from stages.common import StageError
+from stages.common import StageError, ensure_parent
+
+# Parquet key-value metadata: the file or URL ingest read a split from, so that an error
+# about row N of data/interim/train.parquet can say which user file row N is in.
+SOURCE_KEY = b"mlgate.source"
+
+
+def shown_source(source: str) -> str:
+    """`source` without what may be a secret: a URL's user, password and query string."""
+    parts = urlsplit(source)
+    if not parts.scheme or len(parts.scheme) == 1:  # a path (or a Windows drive letter)
+        return source
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+def write_split(frame: pd.DataFrame, path: str | Path, source: str) -> None:
+    """Parquet, as `DataFrame.to_parquet(index=False)` writes it, plus where the rows came from."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    metadata = {**(table.schema.metadata or {}), SOURCE_KEY: shown_source(source).encode()}
+    pq.write_table(table.replace_schema_metadata(metadata), ensure_parent(path))
+
+
+def split_source(path: str | Path) -> str | None:
+    """The source `write_split` recorded in a parquet split, if any."""
+    import pyarrow.parquet as pq
+
+    try:
+        metadata = pq.read_schema(path).metadata or {}
+    except Exception:
+        return None
+    value = metadata.get(SOURCE_KEY)
+    return value.decode("utf-8", "replace") if value else None
 
 
 def read_split(path: str | Path) -> pd.DataFrame:

@@ -31,7 +31,7 @@ from stages.common import (
     write_json,
 )
 from stages.schema import DataContract, build_schema, parse_contract
-from stages.splits import read_split
+from stages.splits import read_split, split_source
 
 SECTION = "validate"
 NUMERIC_CHECK = "numeric"
@@ -266,7 +266,9 @@ def main(argv: Sequence[str]) -> None:
     if failed:
         split, error = next(iter(failed.items()))
         source = args.inputs[list(results).index(split)]
-        raise StageError(f"{source}: {error} (report: {args.report})")
+        origin = split_source(source)  # rows are numbered as in the file ingest read
+        where = f"{source} (rows of {origin})" if origin else source
+        raise StageError(f"{where}: {error} (report: {args.report})")
     quarantine_dir = Path(args.quarantine)
     with removed_on_failure([*args.outputs, args.quarantine]):
         quarantine_dir.mkdir(parents=True, exist_ok=True)

@@ -216,3 +216,26 @@ def test_stage_cli_writes_report_and_no_valid_output_on_failure(
     assert "Traceback" not in proc.stderr
     assert json.loads(report.read_text())["splits"]["test"]["passed"] is False
     assert not any(Path(p).exists() for p in outputs)
+
+
+def test_errors_say_which_ingested_file_the_rows_are_from(
+    tmp_path: Path, good_frame: pd.DataFrame
+) -> None:
+    # Row N of data/interim/<split>.parquet is data row N of the file ingest read: the
+    # error names both, since only the second is the user's.
+    from stages.splits import write_split
+
+    bad = good_frame.copy()
+    bad.loc[[1, 3], "age"] = 200
+    for split, frame in (("train", bad), ("test", good_frame), ("current", good_frame)):
+        write_split(frame, tmp_path / f"{split}.parquet", f"s3://key:secret@bucket/{split}.csv")
+    args = ["--inputs", "train.parquet", "test.parquet", "current.parquet"]
+    args += ["--outputs", "a", "b", "c", "--quarantine", "q", "--report", "report.json"]
+    params = {"schema": SCHEMA_PARAMS, "validate": VALIDATE_PARAMS}
+    proc = run_stage("validate", args, tmp_path, params)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith(
+        "validate: error: train.parquet (rows of s3://bucket/train.csv): 2 of 4 rows"
+    )
+    assert "first: row 2" in last and "secret" not in proc.stderr
