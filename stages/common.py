@@ -9,6 +9,7 @@ import math
 import os
 import sys
 import time
+import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -150,8 +151,12 @@ def run_stage(stage: str, main: Callable[[Sequence[str]], None]) -> None:
     """Run a stage's main(); a StageError becomes one line on stderr and exit code 1.
 
     For `python -m stages.<name>` only (the process exits right after): on success it freezes
-    the garbage collector, which a long-lived process calling this would regret.
+    the garbage collector, which a long-lived process calling this would regret. Warnings
+    (scikit-learn's convergence and deprecation notices, pandas') print as one line each
+    too, `<stage>: warning: <category>: <message>`, not Python's two-line form that quotes
+    a library's source line.
     """
+    warnings.showwarning = _one_line_warning(stage)
     try:
         main(sys.argv[1:])
         # Outputs are written and closed. Python's last garbage collection at exit walks every
@@ -163,6 +168,14 @@ def run_stage(stage: str, main: Callable[[Sequence[str]], None]) -> None:
     except MemoryError as exc:  # one allocation larger than the machine (numpy says how large)
         detail = f" ({exc})" if str(exc) else ""
         _fail(stage, f"out of memory{detail}: a params value or the data is too large here")
+
+
+def _one_line_warning(stage: str) -> Callable[..., None]:
+    def show(message: Warning | str, category: type[Warning], *_: Any, **__: Any) -> None:
+        text = " ".join(str(message).split())
+        print(f"{stage}: warning: {category.__name__}: {text}", file=sys.stderr, flush=True)
+
+    return show
 
 
 def _fail(stage: str, message: str) -> None:

@@ -171,6 +171,20 @@ def test_main_trains_and_bad_params_leave_no_model(prepared, tmp_path: Path) -> 
     assert not (tmp_path / "models/model.skops").exists()
 
 
+def test_library_warnings_are_one_line_each(prepared, tmp_path: Path) -> None:
+    featurizer, features = prepared
+    features.to_parquet(tmp_path / "features.parquet")
+    save_model(featurizer, tmp_path / "featurizer.skops")
+    args = ["--features", "features.parquet", "--featurizer", "featurizer.skops"]
+    args += ["--model", "model.skops"]
+    params = {**LOGREG_PARAMS, "logistic_regression": {"max_iter": 1}}  # cannot converge
+    done = run_stage("train", args, tmp_path, {"schema": schema(), "train": params})
+    assert done.returncode == 0, done.stderr
+    warned = [line for line in done.stderr.splitlines() if "ConvergenceWarning" in line]
+    assert len(warned) == 1 and warned[0].startswith("train: warning: ConvergenceWarning: ")
+    assert "warnings.warn" not in done.stderr and ".py:" not in done.stderr
+
+
 def test_model_bytes_do_not_depend_on_the_thread_count(prepared, tmp_path: Path) -> None:
     # Gradient boosting's binner stores the OpenMP thread count it was fitted with, so an
     # unpinned train stage writes other bytes (another md5 in dvc.lock) on another machine.
