@@ -32,9 +32,9 @@ from mlgate.metrics import (
     LockedFile,
     MetricsAt,
     as_number,
-    declared_params,
     flatten,
     metrics_files,
+    params_files,
     parse_structured,
     read_dvc_yaml,
     read_lock,
@@ -434,8 +434,8 @@ def report(
             other_rows.append(row)
 
     params = _param_changes(
-        read_params(base_snap, declared_params(base_dvc)) if base_dvc else {},
-        read_params(head_snap, declared_params(head_dvc)),
+        read_params(base_snap, params_files(base_snap, base_dvc)) if base_dvc else {},
+        read_params(head_snap, params_files(head_snap, head_dvc)),
     )
     models = {str(spec.get("path")) for spec in artifacts(head_dvc).values() if spec.get("path")}
     lock_rows = _lock_changes(

@@ -4,13 +4,15 @@ and parsing ``dvc.lock``.
 The declarations follow DVC's own rules (``dvc metrics show`` reads the same files):
 top-level ``metrics:`` paths, plus every stage's ``metrics:`` outputs (relative to the
 stage's ``wdir``); params files are ``params.yaml`` plus any file a stage or the
-top-level ``params:`` list names. Reading is our own so that a commit can be judged
+top-level ``params:`` list names. ``foreach`` and ``matrix`` stages count as the
+``name@key`` stages DVC generates from them. Reading is our own so that a commit can be judged
 straight from git objects without building DVC's repository index (the slow part of
 ``dvc metrics diff``); ``dvc.lock`` is validated with DVC's own schema.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import posixpath
@@ -92,21 +94,156 @@ def template_context(
     return context
 
 
+def _lookup(expression: str, context: Mapping[str, Any], source: str) -> Any:
+    value: Any = context
+    for part in re.findall(r"[^.\[\]]+", expression):
+        if isinstance(value, Mapping) and part in value:
+            value = value[part]
+        elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
+            value = value[int(part)]
+        else:
+            raise ConfigError(f"{source}: cannot resolve '${{{expression}}}'")
+    return value
+
+
+def _to_str(value: Any) -> str:
+    # DVC writes booleans the YAML way inside a string: "lr-${flag}" gives "lr-true".
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
 def interpolate(text: str, context: Mapping[str, Any], source: str = DVC_YAML) -> str:
     """Resolve ``${a.b}`` / ``${a[0]}`` references in a dvc.yaml string."""
 
     def lookup(match: re.Match[str]) -> str:
-        value: Any = context
-        for part in re.findall(r"[^.\[\]]+", match.group(1)):
-            if isinstance(value, Mapping) and part in value:
-                value = value[part]
-            elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
-                value = value[int(part)]
-            else:
-                raise ConfigError(f"{source}: cannot resolve '${{{match.group(1)}}}'")
-        return str(value)
+        return _to_str(_lookup(match.group(1), context, source))
 
     return _TEMPLATE.sub(lookup, text) if "${" in text else text
+
+
+def _resolve_data(data: Any, context: Mapping[str, Any], source: str) -> Any:
+    """Resolve templates inside ``foreach``/``matrix`` data as DVC does: a string that is
+    one whole ``${...}`` is the value it names (a list stays a list), other strings are
+    interpolated, lists and mappings are resolved item by item."""
+    if isinstance(data, str):
+        whole = _TEMPLATE.fullmatch(data.strip())
+        if whole:
+            return _lookup(whole.group(1), context, source)
+        return interpolate(data, context, source)
+    if isinstance(data, list):
+        return [_resolve_data(item, context, source) for item in data]
+    if isinstance(data, Mapping):
+        return {key: _resolve_data(value, context, source) for key, value in data.items()}
+    return data
+
+
+def _is_map_or_list(value: Any) -> bool:
+    return isinstance(value, (Mapping, list))
+
+
+def _foreach_items(data: Any, where: str) -> dict[str, dict[str, Any]]:
+    """``foreach`` data as DVC names its stages: ``{key: {"item": .., ["key": ..]}}``.
+
+    A mapping gives ``key`` and ``item``; a list of scalars is keyed by the values
+    themselves, a list holding any list or mapping by index (and gives no ``key``).
+    """
+    if isinstance(data, Mapping):
+        return {_to_str(key): {"item": item, "key": _to_str(key)} for key, item in data.items()}
+    if not isinstance(data, list):
+        raise ConfigError(
+            f"{where}: 'foreach' must be a list, a mapping or a ${{...}} reference to one,"
+            f" got {type(data).__name__}"
+        )
+    if any(map(_is_map_or_list, data)):
+        return {str(index): {"item": item} for index, item in enumerate(data)}
+    return {_to_str(item): {"item": item} for item in data}
+
+
+def _matrix_items(data: Any, where: str) -> dict[str, dict[str, Any]]:
+    """The cartesian product of a ``matrix`` as DVC names its stages (``a-b``; a list or
+    mapping value is named by its name and index); ``item`` maps each name to its value."""
+    if not isinstance(data, Mapping) or not data:
+        raise ConfigError(f"{where}: 'matrix' must be a mapping of names to lists")
+    for name, values in data.items():
+        if not isinstance(values, list):
+            raise ConfigError(
+                f"{where}: 'matrix.{name}' must be a list or a ${{...}} reference to one,"
+                f" got {type(values).__name__}"
+            )
+    combos: dict[str, dict[str, Any]] = {}
+    for combination in itertools.product(*(enumerate(v) for v in data.values())):
+        item = {str(name): value for name, (_, value) in zip(data, combination, strict=True)}
+        key = "-".join(
+            f"{name}{index}" if _is_map_or_list(value) else _to_str(value)
+            for name, (index, value) in zip(data, combination, strict=True)
+        )
+        combos[key] = {"item": item, "key": key}
+    return combos
+
+
+@dataclass(frozen=True)
+class _Stage:
+    """One stage as DVC generates it, with what resolves its templates (None: nothing)."""
+
+    name: str
+    definition: dict[str, Any]
+    where: str
+    context: Mapping[str, Any] | None
+
+    def resolve(self, text: str) -> str:
+        return interpolate(text, self.context, self.where) if self.context is not None else text
+
+    def wdir(self) -> str:
+        return self.resolve(str(self.definition.get("wdir") or ""))
+
+
+def _generated_stages(
+    dvc_yaml: Mapping[str, Any], source: str, context: Mapping[str, Any] | None
+) -> list[_Stage]:
+    """Every stage of a parsed dvc.yaml, ``foreach`` and ``matrix`` groups expanded into
+    DVC's ``name@key`` stages with ``item`` (and ``key``) in their template context.
+
+    Without a context nothing is resolved, so a group is kept as one unexpanded stage
+    whose templated paths the callers leave out.
+    """
+    found: list[_Stage] = []
+    for name, stage in _stages(dvc_yaml, source).items():
+        where = f"{source}: stage '{name}'"
+        if "foreach" in stage and "matrix" in stage:
+            raise ConfigError(f"{where}: use either 'foreach' or 'matrix', not both")
+        if "foreach" in stage:
+            body = stage.get("do")
+            if not isinstance(body, dict):
+                raise ConfigError(f"{where}: 'foreach' needs a 'do' mapping with the stage")
+            if set(stage) != {"foreach", "do"}:
+                extra = ", ".join(sorted(str(k) for k in stage if k not in ("foreach", "do")))
+                raise ConfigError(f"{where}: with 'foreach', keys go under 'do' (found {extra})")
+            if context is None:
+                found.append(_Stage(name, body, where, None))
+                continue
+            data = _resolve_data(stage["foreach"], context, where)
+            groups = _foreach_items(data, where)
+        elif "matrix" in stage:
+            if "do" in stage:
+                raise ConfigError(f"{where}: a 'matrix' stage takes no 'do'")
+            body = {key: value for key, value in stage.items() if key != "matrix"}
+            if context is None:
+                found.append(_Stage(name, body, where, None))
+                continue
+            data = stage["matrix"]
+            if isinstance(data, Mapping):
+                data = _resolve_data(data, context, where)
+            groups = _matrix_items(data, where)
+        else:
+            found.append(_Stage(name, stage, source, context))
+            continue
+        for key, inserted in groups.items():
+            generated = f"{name}@{key}"
+            found.append(
+                _Stage(generated, body, f"{source}: stage '{generated}'", {**context, **inserted})
+            )
+    return found
 
 
 def declared_metrics(
@@ -114,20 +251,19 @@ def declared_metrics(
 ) -> list[str]:
     """Metrics files declared in a parsed dvc.yaml, as normalised paths, in declaration order.
 
-    ``context`` resolves ``${...}`` templates (see ``template_context``); without it,
-    templated paths are left out.
+    ``context`` resolves ``${...}`` templates (see ``template_context``) and expands
+    ``foreach``/``matrix`` stages; without it, templated paths are left out.
     """
-
-    def resolve(path: str) -> str:
-        return interpolate(path, context, source) if context is not None else path
-
-    paths = [_norm(resolve(p)) for p in _out_paths(dvc_yaml.get("metrics"), source, "metrics")]
-    for name, stage in _stages(dvc_yaml, source).items():
-        if "foreach" in stage or "matrix" in stage:
-            continue  # per-item templates resolve only inside DVC's parser
-        wdir = resolve(str(stage.get("wdir") or ""))
-        for path in _out_paths(stage.get("metrics"), source, f"stages.{name}.metrics"):
-            paths.append(_norm(resolve(path), wdir))
+    top = _out_paths(dvc_yaml.get("metrics"), source, "metrics")
+    if context is not None:
+        top = [interpolate(path, context, source) for path in top]
+    paths = [_norm(path) for path in top]
+    for stage in _generated_stages(dvc_yaml, source, context):
+        wdir = stage.wdir()
+        for path in _out_paths(
+            stage.definition.get("metrics"), source, f"stages.{stage.name}.metrics"
+        ):
+            paths.append(_norm(stage.resolve(path), wdir))
     return [p for p in dict.fromkeys(paths) if "${" not in p]
 
 
@@ -135,21 +271,18 @@ def declared_params(
     dvc_yaml: Mapping[str, Any], source: str = DVC_YAML, context: Mapping[str, Any] | None = None
 ) -> list[str]:
     """Params files a parsed dvc.yaml uses (params.yaml first, as DVC's default)."""
-
-    def resolve(path: str) -> str:
-        return interpolate(path, context, source) if context is not None else path
-
     paths = [PARAMS_YAML]
     top = dvc_yaml.get("params") or []
     if isinstance(top, list):
-        paths.extend(_norm(resolve(p)) for p in top if isinstance(p, str))
-    for stage in _stages(dvc_yaml, source).values():
-        if "foreach" in stage or "matrix" in stage:
-            continue
-        wdir = resolve(str(stage.get("wdir") or ""))
-        for entry in stage.get("params") or []:
+        files = [p for p in top if isinstance(p, str)]
+        if context is not None:
+            files = [interpolate(path, context, source) for path in files]
+        paths.extend(_norm(path) for path in files)
+    for stage in _generated_stages(dvc_yaml, source, context):
+        wdir = stage.wdir()
+        for entry in stage.definition.get("params") or []:
             if isinstance(entry, dict):
-                paths.extend(_norm(resolve(str(file)), wdir) for file in entry)
+                paths.extend(_norm(stage.resolve(str(file)), wdir) for file in entry)
     return [p for p in dict.fromkeys(paths) if "${" not in p]
 
 
@@ -339,6 +472,11 @@ def snapshot_context(
 
     where = snap.where(_norm(DVC_YAML, directory))
     return template_context(dvc_yaml, read, where)
+
+
+def params_files(snap: Snapshot, dvc_yaml: Mapping[str, Any]) -> list[str]:
+    """The params files the root ``dvc.yaml`` of a snapshot uses, templates resolved."""
+    return declared_params(dvc_yaml, snap.where(DVC_YAML), snapshot_context(snap, dvc_yaml))
 
 
 def metrics_files(snap: Snapshot, dvc_yaml: Mapping[str, Any]) -> list[str]:

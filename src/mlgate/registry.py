@@ -266,7 +266,7 @@ def release_lineage(
     repo_root: Path, artifact: str, version: Version, sha: str, verdict: CheckResult
 ) -> dict[str, Any]:
     """The lineage block of a release: commit, metrics, gates, params, dvc.lock hashes, tool."""
-    from mlgate.metrics import declared_params, read_dvc_yaml, read_lock, read_params
+    from mlgate.metrics import params_files, read_dvc_yaml, read_lock, read_params
 
     snap = gitio.Snapshot(repo_root, sha, gitio.short(sha), gitio.git_prefix(repo_root))
     dvc_yaml = read_dvc_yaml(snap)
@@ -286,7 +286,7 @@ def release_lineage(
             "rules": [rule.as_dict() for rule in verdict.rules],
         },
         "metrics": verdict.metrics,
-        "params": read_params(snap, declared_params(dvc_yaml)),
+        "params": read_params(snap, params_files(snap, dvc_yaml)),
         "dvc_lock": {
             path: {"stage": f.stage, "kind": f.kind, "hash": f.hash, "size": f.size}
             for path, f in sorted(lock.items())

@@ -44,9 +44,126 @@ def test_declared_metrics_resolve_templates_wdir_and_order() -> None:
         "top.json",
         "sub/scores.json",
         "sub/b.json",
+        "1.json",
+        "2.json",
     ]
     # without a context templated paths are left out, never guessed
     assert declared_metrics(DVC_YAML) == ["top.json", "sub/scores.json"]
+
+
+FOREACH_YAML = {
+    "vars": [{"models": {"tree": {"depth": 3}, "linear": {"depth": 0}}, "folds": [1, 2]}],
+    "stages": {
+        "listed": {
+            "foreach": ["a", "b", "a"],  # a repeated value is one stage, as in DVC
+            "do": {"cmd": "x", "wdir": "runs/${item}", "metrics": ["m.json"]},
+        },
+        "keyed": {
+            "foreach": "${models}",
+            "do": {
+                "cmd": "x",
+                "params": [{"params/${key}.yaml": ["lr"]}],
+                "metrics": ["keyed/${key}-${item.depth}.json"],
+            },
+        },
+        "records": {
+            "foreach": [{"name": "x", "on": True}, {"name": "y", "on": False}],
+            "do": {"cmd": "x", "metrics": ["rec/${item.name}-${item.on}.json"]},
+        },
+        "referenced": {
+            "foreach": "${folds}",
+            "do": {"cmd": "x", "metrics": [{"fold${item}.json": {"cache": False}}]},
+        },
+    },
+}
+
+
+def test_foreach_over_list_dict_records_and_reference() -> None:
+    context = template_context(FOREACH_YAML, lambda path: None)
+    assert declared_metrics(FOREACH_YAML, context=context) == [
+        "runs/a/m.json",
+        "runs/b/m.json",
+        "keyed/tree-3.json",
+        "keyed/linear-0.json",
+        "rec/x-true.json",
+        "rec/y-false.json",
+        "fold1.json",
+        "fold2.json",
+    ]
+    assert declared_params(FOREACH_YAML, context=context) == [
+        "params.yaml",
+        "params/tree.yaml",
+        "params/linear.yaml",
+    ]
+    # without a context per-item paths are left out, never guessed
+    assert declared_metrics(FOREACH_YAML) == []
+
+
+MATRIX_YAML = {
+    "vars": [{"seeds": [1, 2]}],
+    "stages": {
+        "grid": {
+            "matrix": {"model": ["tree", "linear"], "seed": "${seeds}"},
+            "cmd": "x",
+            "wdir": "grid",
+            "params": [{"${item.model}.yaml": ["seed"]}],
+            "metrics": ["${item.model}/${item.seed}.json", "${key}.json"],
+        },
+        "nested": {
+            "matrix": {"cfg": [{"a": 1}, {"a": 2}]},
+            "cmd": "x",
+            "metrics": ["cfg-${item.cfg.a}-${key}.json"],
+        },
+    },
+}
+
+
+def test_matrix_is_the_cartesian_product_named_like_dvc() -> None:
+    context = template_context(MATRIX_YAML, lambda path: None)
+    assert declared_metrics(MATRIX_YAML, context=context) == [
+        "grid/tree/1.json",
+        "grid/tree-1.json",
+        "grid/tree/2.json",
+        "grid/tree-2.json",
+        "grid/linear/1.json",
+        "grid/linear-1.json",
+        "grid/linear/2.json",
+        "grid/linear-2.json",
+        "cfg-1-cfg0.json",
+        "cfg-2-cfg1.json",
+    ]
+    assert declared_params(MATRIX_YAML, context=context) == [
+        "params.yaml",
+        "grid/tree.yaml",
+        "grid/linear.yaml",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("stage", "message"),
+    [
+        ({"foreach": [1], "cmd": "x"}, "'foreach' needs a 'do' mapping"),
+        ({"foreach": 3, "do": {"cmd": "x"}}, "'foreach' must be a list, a mapping .* got int"),
+        ({"foreach": "${nope}", "do": {"cmd": "x"}}, r"cannot resolve '\$\{nope\}'"),
+        ({"foreach": [1], "do": {"cmd": "x"}, "wdir": "w"}, "keys go under 'do'"),
+        ({"foreach": [1], "matrix": {"a": [1]}, "do": {}}, "either 'foreach' or 'matrix'"),
+        ({"matrix": ["a"], "cmd": "x"}, "'matrix' must be a mapping of names to lists"),
+        ({"matrix": {"a": "${n}"}, "cmd": "x"}, r"'matrix.a' must be a list .* got int"),
+        ({"matrix": {"a": [1]}, "do": {"cmd": "x"}}, "a 'matrix' stage takes no 'do'"),
+        (
+            {"foreach": [1], "do": {"cmd": "x", "wdir": "${item.x}"}},
+            r"@1': cannot resolve '\$\{item.x\}'",
+        ),
+    ],
+)
+def test_malformed_foreach_or_matrix_is_one_line_config_error(
+    stage: dict[str, object], message: str
+) -> None:
+    doc = {"stages": {"bad": stage}}
+    for declared in (declared_metrics, declared_params):
+        with pytest.raises(ConfigError, match=f"^dvc.yaml: stage 'bad.*{message}") as caught:
+            declared(doc, context={"n": 1})
+        assert "\n" not in str(caught.value)
 
 
 def test_template_context_reads_params_and_vars_files() -> None:
