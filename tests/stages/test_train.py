@@ -152,12 +152,16 @@ def test_single_class_or_missing_target_is_an_error(prepared) -> None:
         fit_model(featurizer, features.drop(columns="income"), "income", HGB_PARAMS, "f.parquet")
 
 
-def test_main_trains_and_bad_params_leave_no_model(prepared, tmp_path: Path) -> None:
+def _stage_inputs(prepared, tmp_path: Path, model: str) -> list[str]:
+    """The train stage's files written to `tmp_path`, and its arguments writing `model`."""
     featurizer, features = prepared
     features.to_parquet(tmp_path / "features.parquet")
     save_model(featurizer, tmp_path / "featurizer.skops")
-    args = ["--features", "features.parquet", "--featurizer", "featurizer.skops"]
-    args += ["--model", "models/model.skops"]
+    return ["--features", "features.parquet", "--featurizer", "featurizer.skops", "--model", model]
+
+
+def test_main_trains_and_bad_params_leave_no_model(prepared, tmp_path: Path) -> None:
+    args = _stage_inputs(prepared, tmp_path, "models/model.skops")
     ok = run_stage("train", args, tmp_path, {"schema": schema(), "train": LOGREG_PARAMS})
     assert ok.returncode == 0, ok.stderr
     assert "training logistic_regression on 400 rows" in ok.stderr
@@ -172,11 +176,7 @@ def test_main_trains_and_bad_params_leave_no_model(prepared, tmp_path: Path) -> 
 
 
 def test_library_warnings_are_one_line_each(prepared, tmp_path: Path) -> None:
-    featurizer, features = prepared
-    features.to_parquet(tmp_path / "features.parquet")
-    save_model(featurizer, tmp_path / "featurizer.skops")
-    args = ["--features", "features.parquet", "--featurizer", "featurizer.skops"]
-    args += ["--model", "model.skops"]
+    args = _stage_inputs(prepared, tmp_path, "model.skops")
     params = {**LOGREG_PARAMS, "logistic_regression": {"max_iter": 1}}  # cannot converge
     done = run_stage("train", args, tmp_path, {"schema": schema(), "train": params})
     assert done.returncode == 0, done.stderr
@@ -188,13 +188,9 @@ def test_library_warnings_are_one_line_each(prepared, tmp_path: Path) -> None:
 def test_model_bytes_do_not_depend_on_the_thread_count(prepared, tmp_path: Path) -> None:
     # Gradient boosting's binner stores the OpenMP thread count it was fitted with, so an
     # unpinned train stage writes other bytes (another md5 in dvc.lock) on another machine.
-    featurizer, features = prepared
-    features.to_parquet(tmp_path / "features.parquet")
-    save_model(featurizer, tmp_path / "featurizer.skops")
     models = []
     for threads in ("1", "2"):
-        args = ["--features", "features.parquet", "--featurizer", "featurizer.skops"]
-        args += ["--model", f"model-{threads}.skops"]
+        args = _stage_inputs(prepared, tmp_path, f"model-{threads}.skops")
         params = {"schema": schema(), "train": HGB_PARAMS}
         done = run_stage("train", args, tmp_path, params, env={"OMP_NUM_THREADS": threads})
         assert done.returncode == 0, done.stderr
