@@ -382,7 +382,7 @@ def evaluate(
     (see main): a linear model's products may change in their last bits with the thread
     count, and these metrics are tracked and gated. OpenMP threads are left to the machine
     outside the timings: gradient boosting predicts each row on its own, so the thread
-    count changes its speed (the importance copies score about 1.8x faster on two cores),
+    count changes its speed (permutation importance ran about 1.5x faster on two cores),
     never a number (tests/stages/test_evaluate.py runs it on 1 and 2 threads).
     """
     names = class_names(schema)
