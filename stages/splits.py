@@ -40,7 +40,7 @@ def split_source(path: str | Path) -> str | None:
 
     try:
         metadata = pq.read_schema(path).metadata or {}
-    except Exception:
+    except Exception:  # only a hint for an error message being written: never a second error
         return None
     value = metadata.get(SOURCE_KEY)
     return value.decode("utf-8", "replace") if value else None
