@@ -14,7 +14,14 @@ from typing import Any
 
 from mlgate import __version__, gitio
 from mlgate.dvcfiles import DVC_YAML, artifacts, default_artifact, parse_yaml, read_text_file
-from mlgate.errors import ConfigError, InputError, MlgateError, RefusedError
+from mlgate.errors import (
+    ConfigError,
+    InputError,
+    MlgateError,
+    RefusedError,
+    ShallowCloneError,
+    no_release_in_shallow_clone,
+)
 from mlgate.gates import (
     LATEST_RELEASE,
     MISSING,
@@ -153,8 +160,24 @@ def resolve_baseline(
         raise ConfigError(f"{exc} (or set gates.artifact in {gates.source})") from None
     release = latest_release(list_tags(snap.repo_root), artifact)
     if release is None:
+        if gitio.is_shallow(snap.repo_root):
+            return _shallow_without_release(artifact, gates)
         return _Baseline(None, f"no release of '{artifact}' yet (no {artifact}@vX.Y.Z tag)")
     return _Baseline(BaselineRef(release.name, release.sha), None)
+
+
+def _shallow_without_release(artifact: str, gates: Gates) -> _Baseline:
+    """No release tag in a shallow clone proves nothing: CI's default checkout fetches none.
+
+    Change rules would be skipped and a regression would pass, so the check is refused: a green
+    run is all most people read. A brand-new project's first CI run pays with one red run
+    fixed by ``fetch-depth: 0`` (or an explicit ``--baseline none``). Gates without change
+    rules judge the same either way: they run, and the note says why there is no baseline.
+    """
+    why = no_release_in_shallow_clone(artifact)
+    if any(rule.has_change_bound for rule in gates.rules):
+        raise ShallowCloneError(f"{why}; before the first release, pass --baseline none")
+    return _Baseline(None, why)
 
 
 def read_baseline_metrics(

@@ -24,3 +24,22 @@ class InputError(MlgateError):
 
 class RefusedError(MlgateError):
     """An operation was refused because its preconditions do not hold."""
+
+
+class ShallowCloneError(RefusedError):
+    """A shallow clone lacks the tags or commits an answer depends on.
+
+    ``actions/checkout`` fetches one commit and no tags unless told ``fetch-depth: 0``, so a
+    copied CI step runs in such a clone; refusing beats answering from what is missing.
+    """
+
+
+FETCH_TAGS = "fetch them ('git fetch --tags', or 'fetch-depth: 0' in actions/checkout)"
+
+
+def no_release_in_shallow_clone(artifact: str) -> str:
+    """Why a shallow clone's missing release tags prove nothing, and the fetch that fixes it."""
+    return (
+        f"no release of '{artifact}' found in this shallow clone, whose tags may not have "
+        f"been fetched: {FETCH_TAGS}"
+    )

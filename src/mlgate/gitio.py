@@ -84,6 +84,12 @@ def has_commits(repo_root: str | Path) -> bool:
     return True
 
 
+def is_shallow(repo_root: str | Path) -> bool:
+    """Whether the repository is a shallow clone (``git clone --depth``, CI's default
+    checkout): commits beyond its depth, and tags not on what it fetched, are missing here."""
+    return git(repo_root, "rev-parse", "--is-shallow-repository").strip() == b"true"
+
+
 def merge_base(repo_root: str | Path, first: str, second: str) -> str | None:
     """The best common ancestor of two commits, or None when their histories are unrelated."""
     done = subprocess.run(

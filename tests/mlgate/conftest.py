@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -9,27 +11,29 @@ import pytest
 from tests.mlgate.repo_factory import ScratchRepo
 
 
+@contextmanager
+def isolated_identity(home: Path) -> Iterator[None]:
+    """HOME and git identity for a build that outlives one test (session or module scope):
+    the autouse isolated_env fixture is function-scoped."""
+    with pytest.MonkeyPatch.context() as mp:
+        for key, value in {
+            "HOME": str(home),
+            "GIT_CONFIG_NOSYSTEM": "1",
+            "GIT_AUTHOR_NAME": "mlgate tests",
+            "GIT_AUTHOR_EMAIL": "tests@mlgate.invalid",
+            "GIT_COMMITTER_NAME": "mlgate tests",
+            "GIT_COMMITTER_EMAIL": "tests@mlgate.invalid",
+            "DVC_NO_ANALYTICS": "1",
+            "DVC_SITE_CACHE_DIR": str(home / ".dvc-site-cache"),
+        }.items():
+            mp.setenv(key, value)
+        yield
+
+
 @pytest.fixture(scope="session")
 def _template_repo(tmp_path_factory: pytest.TempPathFactory) -> ScratchRepo:
-    # Session-scoped: the autouse isolated_env fixture is function-scoped, so set the
-    # identity for this one build explicitly.
-    mp = pytest.MonkeyPatch()
-    home = tmp_path_factory.mktemp("template-home")
-    for key, value in {
-        "HOME": str(home),
-        "GIT_CONFIG_NOSYSTEM": "1",
-        "GIT_AUTHOR_NAME": "mlgate tests",
-        "GIT_AUTHOR_EMAIL": "tests@mlgate.invalid",
-        "GIT_COMMITTER_NAME": "mlgate tests",
-        "GIT_COMMITTER_EMAIL": "tests@mlgate.invalid",
-        "DVC_NO_ANALYTICS": "1",
-        "DVC_SITE_CACHE_DIR": str(home / ".dvc-site-cache"),
-    }.items():
-        mp.setenv(key, value)
-    try:
+    with isolated_identity(tmp_path_factory.mktemp("template-home")):
         return ScratchRepo.create(tmp_path_factory.mktemp("template") / "repo")
-    finally:
-        mp.undo()
 
 
 @pytest.fixture

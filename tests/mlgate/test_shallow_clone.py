@@ -1,0 +1,167 @@
+"""Shallow clones never make mlgate silently wrong.
+
+``actions/checkout`` fetches one commit and no tags unless told ``fetch-depth: 0``; users copy
+our commands into such workflows. Each test makes a real shallow clone (``git clone --depth 1
+file://...``, with and without ``--no-tags``, or the init-and-fetch that actions/checkout runs)
+of a bare remote holding two releases, then runs mlgate in it.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from mlgate.cli import cli
+from tests.mlgate.conftest import isolated_identity
+from tests.mlgate.registry_repo import chdir, new_remote
+from tests.mlgate.repo_factory import DEFAULT_GATES, ScratchRepo, metrics_with, run
+
+FIX = "'git fetch --tags', or 'fetch-depth: 0' in actions/checkout"
+
+
+@dataclass(frozen=True)
+class Origin:
+    """The developer's clone and the bare remote its ``main`` and tags were pushed to."""
+
+    source: ScratchRepo
+    remote: Path
+
+
+@pytest.fixture(scope="module")
+def origin(_template_repo: ScratchRepo, tmp_path_factory: pytest.TempPathFactory) -> Origin:
+    """main: v1.0.0 (roc_auc 0.93), v1.1.0 (0.95), then an unreleased commit whose roc_auc
+    0.94 regresses beyond the gates' max_regression 0.005; all pushed with the tags. Built once:
+    tests that push copy the remote first (``remote_copy``)."""
+    with isolated_identity(tmp_path_factory.mktemp("home")):
+        repo = _template_repo.copy_to(tmp_path_factory.mktemp("origin") / "repo")
+        repo.tag_release("v1.0.0")
+        repo.release(metrics_with(roc_auc=0.95), "v1.1.0")
+        repo.set_metrics(metrics_with(roc_auc=0.94))
+        repo.repro()
+        repo.commit("a regression")
+        remote = new_remote(repo, repo.root.parent / "remote.git")
+        repo.git("push", "-q", "origin", "--tags")
+    return Origin(repo, remote)
+
+
+def remote_copy(origin: Origin, tmp_path: Path) -> Path:
+    return Path(shutil.copytree(origin.remote, tmp_path / "remote.git", symlinks=True))
+
+
+# How a shallow clone comes about: git clone --depth 1 (tags on the fetched commit follow), the
+# same with --no-tags, and what actions/checkout runs for a push to main.
+CLONE_WAYS = ["depth-1", "depth-1-no-tags", "checkout-action"]
+
+
+def shallow_clone(origin: Origin, path: Path, way: str, remote: Path | None = None) -> ScratchRepo:
+    """A shallow clone of ``remote`` (default: the origin's) with the pipeline's outputs in
+    place, as 'dvc pull' would bring them, so that the working tree is up to date."""
+    url = f"file://{remote or origin.remote}"  # a plain path would ignore --depth
+    if way == "checkout-action":
+        path.mkdir()
+        run(["git", "init", "-q"], path)
+        run(["git", "remote", "add", "origin", url], path)
+        fetch = ["git", "fetch", "-q", "--no-tags", "--depth=1", "origin"]
+        run([*fetch, "+main:refs/remotes/origin/main"], path)
+        run(["git", "checkout", "-q", "--force", "-B", "main", "refs/remotes/origin/main"], path)
+    else:
+        flags = ["--no-tags"] if way == "depth-1-no-tags" else []
+        run(["git", "clone", "-q", "--depth", "1", *flags, url, str(path)], path.parent)
+    clone = ScratchRepo(path)
+    assert clone.git("rev-parse", "--is-shallow-repository") == "true"
+    shutil.copytree(origin.source.root / ".dvc" / "cache", path / ".dvc" / "cache")
+    shutil.copy(origin.source.root / "models" / "model.bin", path / "models" / "model.bin")
+    return clone
+
+
+def mlgate(root: Path, *args: str) -> Result:
+    with chdir(root):
+        return CliRunner().invoke(cli, list(args))
+
+
+def error_line(result: Result) -> str:
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+# --- check ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("way", CLONE_WAYS)
+def test_check_refuses_when_the_release_tags_were_not_fetched(
+    origin: Origin, tmp_path: Path, way: str
+) -> None:
+    clone = shallow_clone(origin, tmp_path / "clone", way)
+    assert clone.git("tag", "--list") == ""
+    # Before: exit 0, roc_auc's change "not checked: no release yet", a regression passed.
+    result = mlgate(clone.root, "check")
+    assert result.exit_code == 2, result.output
+    assert result.stdout == ""
+    line = error_line(result)
+    assert line.startswith("mlgate: error: no release of 'demo-model' found in this shallow clone")
+    assert FIX in line and "--baseline none" in line
+
+
+@pytest.mark.parametrize("output_format", ["text", "json", "md"])
+def test_check_refuses_in_every_format(origin: Origin, tmp_path: Path, output_format: str) -> None:
+    clone = shallow_clone(origin, tmp_path / "clone", "depth-1")
+    result = mlgate(clone.root, "check", "--rev", "HEAD", "--format", output_format)
+    assert result.exit_code == 2 and result.stdout == ""
+    assert FIX in error_line(result)
+
+
+def test_fetching_the_tags_makes_check_judge_against_the_latest_release(
+    origin: Origin, tmp_path: Path
+) -> None:
+    clone = shallow_clone(origin, tmp_path / "clone", "depth-1-no-tags")
+    clone.git("fetch", "-q", "--tags")  # the fix the error names; the clone stays shallow
+    result = mlgate(clone.root, "check", "--format", "json")
+    assert result.exit_code == 1, result.output
+    verdict = json.loads(result.stdout)
+    assert verdict["baseline"]["ref"] == "demo-model@v1.1.0"
+    assert "beyond allowed" in verdict["rules"][0]["reason"]
+
+
+def test_an_explicit_baseline_none_is_judged_as_asked(origin: Origin, tmp_path: Path) -> None:
+    # The way out for a project whose first CI run really has no release yet.
+    clone = shallow_clone(origin, tmp_path / "clone", "depth-1")
+    result = mlgate(clone.root, "check", "--baseline", "none")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip().endswith("no baseline: baseline is 'none'")
+
+
+def test_gates_without_change_rules_run_and_say_why_there_is_no_baseline(
+    origin: Origin, tmp_path: Path
+) -> None:
+    # No rule compares with a release, so the verdict cannot depend on the missing tags;
+    # the summary still must not claim there is "no release yet".
+    clone = shallow_clone(origin, tmp_path / "clone", "depth-1")
+    absolute = {
+        **DEFAULT_GATES,
+        "rules": [{"metric": "roc_auc", "direction": "higher", "min": 0.92}],
+    }
+    clone.write("gates.yaml", {"gates": absolute})
+    text = mlgate(clone.root, "check", "--rev", "HEAD", "--gates", "gates.yaml")
+    assert text.exit_code == 0, text.output
+    summary = text.stdout.strip().splitlines()[-1]
+    assert summary.startswith("PASSED: 1 gate(s) on HEAD")
+    assert "no release of 'demo-model' found in this shallow clone" in summary and FIX in summary
+    as_json = mlgate(clone.root, "check", "--gates", "gates.yaml", "--format", "json")
+    assert as_json.exit_code == 0, as_json.output
+    verdict = json.loads(as_json.stdout)  # the JSON contract is unchanged
+    assert set(verdict) == {"passed", "baseline", "rules"} and verdict["baseline"] is None
+
+
+def test_a_full_clone_without_releases_still_passes_with_no_release_yet(
+    scratch_repo: ScratchRepo,
+) -> None:
+    # A brand-new project in a full clone: nothing to fetch, nothing refused.
+    result = mlgate(scratch_repo.root, "check")
+    assert result.exit_code == 0, result.output
+    assert "no release of 'demo-model' yet" in result.stdout
