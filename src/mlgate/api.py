@@ -15,6 +15,7 @@ from typing import Any
 from mlgate import __version__, gitio
 from mlgate.dvcfiles import DVC_YAML, artifacts, default_artifact, parse_yaml, read_text_file
 from mlgate.errors import (
+    FETCH_HISTORY,
     ConfigError,
     InputError,
     MlgateError,
@@ -398,6 +399,13 @@ def report(
     base_sha = gitio.resolve(root, base)
     notes: list[str] = []
     merge_base = gitio.merge_base(root, base_sha, head_snap.sha)
+    if merge_base is None and gitio.is_shallow(root):
+        # Cut-off history looks like unrelated history: comparing with the base's tip would
+        # show every commit merged there since the branch point as this change's doing.
+        raise ShallowCloneError(
+            f"'{base}' and '{head}' have no common commit in this shallow clone, so there is "
+            f"no merge-base to compare with: {FETCH_HISTORY}"
+        )
     if merge_base is None:
         notes.append(f"`{base}` and `{head}` share no history: comparing with `{base}` itself.")
     base_snap = gitio.Snapshot(

@@ -35,6 +35,10 @@ class ShallowCloneError(RefusedError):
 
 
 FETCH_TAGS = "fetch them ('git fetch --tags', or 'fetch-depth: 0' in actions/checkout)"
+FETCH_HISTORY = (
+    "fetch the history and tags ('git fetch --unshallow --tags', "
+    "or 'fetch-depth: 0' in actions/checkout)"
+)
 
 
 def no_release_in_shallow_clone(artifact: str) -> str:

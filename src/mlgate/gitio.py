@@ -67,6 +67,11 @@ def resolve(repo_root: str | Path, ref: str) -> str:
         return done.stdout.strip()
     if not has_commits(repo_root):
         raise InputError(f"'{repo_root}': the git repository has no commits yet")
+    if is_shallow(repo_root):  # most likely not fetched: CI's default checkout fetches one ref
+        raise InputError(
+            f"unknown git ref '{ref}' (no such branch, tag or commit in this shallow clone; "
+            "fetch it, or use 'fetch-depth: 0' in actions/checkout)"
+        )
     raise InputError(f"unknown git ref '{ref}' (no such branch, tag or commit)")
 
 

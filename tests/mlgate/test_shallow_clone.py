@@ -35,17 +35,22 @@ class Origin:
 @pytest.fixture(scope="module")
 def origin(_template_repo: ScratchRepo, tmp_path_factory: pytest.TempPathFactory) -> Origin:
     """main: v1.0.0 (roc_auc 0.93), v1.1.0 (0.95), then an unreleased commit whose roc_auc
-    0.94 regresses beyond the gates' max_regression 0.005; all pushed with the tags. Built once:
-    tests that push copy the remote first (``remote_copy``)."""
+    0.94 regresses beyond the gates' max_regression 0.005; a branch ``feature`` with one
+    commit on v1.1.0; all pushed with the tags. Built once: tests that push copy the remote
+    first (``remote_copy``)."""
     with isolated_identity(tmp_path_factory.mktemp("home")):
         repo = _template_repo.copy_to(tmp_path_factory.mktemp("origin") / "repo")
         repo.tag_release("v1.0.0")
         repo.release(metrics_with(roc_auc=0.95), "v1.1.0")
+        repo.git("checkout", "-q", "-b", "feature")
+        repo.set_committed_metrics(metrics_with(roc_auc=0.951))
+        repo.commit("feature work")  # history only: report reads it from git
+        repo.git("checkout", "-q", "main")
         repo.set_metrics(metrics_with(roc_auc=0.94))
         repo.repro()
         repo.commit("a regression")
         remote = new_remote(repo, repo.root.parent / "remote.git")
-        repo.git("push", "-q", "origin", "--tags")
+        repo.git("push", "-q", "origin", "feature", "--tags")
     return Origin(repo, remote)
 
 
@@ -165,3 +170,59 @@ def test_a_full_clone_without_releases_still_passes_with_no_release_yet(
     result = mlgate(scratch_repo.root, "check")
     assert result.exit_code == 0, result.output
     assert "no release of 'demo-model' yet" in result.stdout
+
+
+# --- report, and refs the clone never fetched --------------------------------------------
+
+
+def feature_clone(origin: Origin, path: Path) -> ScratchRepo:
+    """A pull request's shallow checkout: the feature branch, one commit deep, no tags."""
+    url = f"file://{origin.remote}"
+    flags = ["--depth", "1", "--no-tags", "--branch", "feature"]
+    run(["git", "clone", "-q", *flags, url, str(path)], path.parent)
+    return ScratchRepo(path)
+
+
+def test_report_refuses_when_the_merge_base_was_not_fetched(origin: Origin, tmp_path: Path) -> None:
+    clone = feature_clone(origin, tmp_path / "clone")
+    clone.git("fetch", "-q", "--depth", "1", "origin", "main:refs/remotes/origin/main")
+    # Before: exit 0, "share no history: comparing with `origin/main` itself", so the report
+    # blamed this change for main's regression.
+    result = mlgate(clone.root, "report", "--base", "origin/main")
+    assert result.exit_code == 2, result.output
+    assert result.stdout == ""
+    line = error_line(result)
+    assert "'origin/main' and 'HEAD' have no common commit in this shallow clone" in line
+    assert "'git fetch --unshallow --tags', or 'fetch-depth: 0' in actions/checkout" in line
+
+
+def test_fetching_the_history_makes_report_compare_with_the_merge_base(
+    origin: Origin, tmp_path: Path
+) -> None:
+    clone = feature_clone(origin, tmp_path / "clone")
+    clone.git("fetch", "-q", "--depth", "1", "origin", "main:refs/remotes/origin/main")
+    clone.git("fetch", "-q", "--unshallow", "--tags")  # the fix the error names
+    result = mlgate(clone.root, "report", "--base", "origin/main")
+    assert result.exit_code == 0, result.output
+    branch_point = origin.source.git("rev-parse", "demo-model@v1.1.0^{commit}")
+    assert f"merge-base with `origin/main` (`{branch_point[:8]}`)" in result.stdout
+    assert "share no history" not in result.stdout
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("report", "--base", "origin/main"),
+        ("check", "--rev", "HEAD", "--baseline", "demo-model@v1.1.0"),
+    ],
+)
+def test_a_ref_the_shallow_clone_lacks_is_named_with_the_fix(
+    origin: Origin, tmp_path: Path, args: tuple[str, ...]
+) -> None:
+    clone = feature_clone(origin, tmp_path / "clone")
+    result = mlgate(clone.root, *args)
+    assert result.exit_code == 2, result.output
+    line = error_line(result)
+    ref = args[-1]
+    assert line.startswith(f"mlgate: error: unknown git ref '{ref}'")
+    assert "in this shallow clone; fetch it, or use 'fetch-depth: 0' in actions/checkout" in line
