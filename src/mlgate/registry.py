@@ -28,7 +28,13 @@ from typing import TYPE_CHECKING, Any
 
 from mlgate import __version__, gitio, lineage
 from mlgate.dvcfiles import DVC_YAML, artifacts, default_artifact, load_dvc_yaml
-from mlgate.errors import InputError, MlgateError, RefusedError
+from mlgate.errors import (
+    InputError,
+    MlgateError,
+    RefusedError,
+    ShallowCloneError,
+    no_release_in_shallow_clone,
+)
 from mlgate.remote import Pushed, RemoteState, fetch, git, on_default_branch, push_tag, read_remote
 from mlgate.stages import (
     Assignment,
@@ -174,6 +180,17 @@ class _Publisher:
         raise RefusedError(
             f"gave up after {MAX_ATTEMPTS} attempts: every tag name mlgate chose was taken on "
             f"'{self.remote_name}' before it could push; try again"
+        )
+
+    def require_local_releases(self, names: set[str], artifact: str) -> None:
+        """Without the remote (``--no-push``), this clone's tags are all there is. In a shallow
+        clone that may be none of them (CI's default checkout fetches no tags): versions and
+        stage counters would start over and a release's gates would run without a baseline."""
+        if self.push or taken_versions(names, artifact) or not gitio.is_shallow(self.repo_root):
+            return
+        raise ShallowCloneError(
+            f"{no_release_in_shallow_clone(artifact)}; or drop --no-push: the remote's tags "
+            "are read then"
         )
 
     def ensure_published(self, name: str) -> bool:
@@ -356,6 +373,7 @@ def release(
     outcome: dict[str, Any] = {}
 
     def plan(tags: list[GitTagRef], names: set[str]) -> _NewTag | None:
+        publisher.require_local_releases(names, name)
         for ignored, why in off_commit(tags, name):
             note = f"ignored {ignored}: {why}; its version is taken all the same"
             if taken_versions([ignored], name) and note not in publisher.notes:
@@ -547,6 +565,7 @@ def promote(
     result: dict[str, Any] = {}
 
     def plan(tags: list[GitTagRef], names: set[str]) -> _NewTag | None:
+        publisher.require_local_releases(names, name)
         target = _find_release(tags, name, wanted)
         holders = current_holders(assignments(tags, name))
         previous = holders.get(stage)
@@ -602,6 +621,7 @@ def rollback(
     result: dict[str, Any] = {}
 
     def plan(tags: list[GitTagRef], names: set[str]) -> _NewTag | None:
+        publisher.require_local_releases(names, name)
         stack = holder_stack(assignments(tags, name), stage)
         if len(stack) < 2:
             now = f"held by {stack[-1]}" if stack else "held by no version"

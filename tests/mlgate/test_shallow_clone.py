@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
 
+from mlgate import lineage
 from mlgate.cli import cli
 from tests.mlgate.conftest import isolated_identity
-from tests.mlgate.registry_repo import chdir, new_remote
+from tests.mlgate.registry_repo import chdir, new_remote, tag_names
 from tests.mlgate.repo_factory import DEFAULT_GATES, ScratchRepo, metrics_with, run
 
 FIX = "'git fetch --tags', or 'fetch-depth: 0' in actions/checkout"
@@ -34,13 +36,14 @@ class Origin:
 
 @pytest.fixture(scope="module")
 def origin(_template_repo: ScratchRepo, tmp_path_factory: pytest.TempPathFactory) -> Origin:
-    """main: v1.0.0 (roc_auc 0.93), v1.1.0 (0.95), then an unreleased commit whose roc_auc
-    0.94 regresses beyond the gates' max_regression 0.005; a branch ``feature`` with one
-    commit on v1.1.0; all pushed with the tags. Built once: tests that push copy the remote
-    first (``remote_copy``)."""
+    """main: v1.0.0 (roc_auc 0.93, stage dev as demo-model#dev#1), v1.1.0 (0.95), then an
+    unreleased commit whose roc_auc 0.94 regresses beyond the gates' max_regression 0.005; a
+    branch ``feature`` with one commit on v1.1.0; all pushed with the tags. Built once: tests
+    that push copy the remote first (``remote_copy``)."""
     with isolated_identity(tmp_path_factory.mktemp("home")):
         repo = _template_repo.copy_to(tmp_path_factory.mktemp("origin") / "repo")
         repo.tag_release("v1.0.0")
+        repo.git("tag", "-a", "demo-model#dev#1", "-m", "promote v1.0.0 to dev")
         repo.release(metrics_with(roc_auc=0.95), "v1.1.0")
         repo.git("checkout", "-q", "-b", "feature")
         repo.set_committed_metrics(metrics_with(roc_auc=0.951))
@@ -226,3 +229,87 @@ def test_a_ref_the_shallow_clone_lacks_is_named_with_the_fix(
     ref = args[-1]
     assert line.startswith(f"mlgate: error: unknown git ref '{ref}'")
     assert "in this shallow clone; fetch it, or use 'fetch-depth: 0' in actions/checkout" in line
+
+
+# --- release, promote, rollback ------------------------------------------------------------
+
+
+def tag_message(root: Path, tag: str) -> str:
+    out = subprocess.run(
+        ["git", "for-each-ref", "--format=%(contents)", f"refs/tags/{tag}"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return out.stdout
+
+
+@pytest.mark.parametrize("way", CLONE_WAYS)
+def test_release_reads_the_remote_tags_and_judges_against_the_latest(
+    origin: Origin, tmp_path: Path, way: str
+) -> None:
+    clone = shallow_clone(origin, tmp_path / "clone", way, remote_copy(origin, tmp_path))
+    result = mlgate(clone.root, "release")
+    assert result.exit_code == 1, result.output  # the regression, as in a full clone
+    assert "baseline demo-model@v1.1.0" in result.stdout
+    assert "no release: the gates failed" in result.stdout
+
+
+def test_release_continues_the_remote_version_numbering(origin: Origin, tmp_path: Path) -> None:
+    remote = remote_copy(origin, tmp_path)
+    clone = shallow_clone(origin, tmp_path / "clone", "depth-1-no-tags", remote)
+    loosened = json.loads(json.dumps(DEFAULT_GATES))
+    loosened["rules"][0]["max_regression"] = 0.02
+    clone.write_params(gates=loosened)
+    clone.commit("accept the regression")
+    clone.git("push", "-q", "origin", "HEAD:main")  # pushing from a shallow clone works
+    result = mlgate(clone.root, "release")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip().splitlines()[-1] == "demo-model@v1.1.1"
+    block = lineage.parse(tag_message(clone.root, "demo-model@v1.1.1"))
+    assert block.data["gates"]["baseline"]["ref"] == "demo-model@v1.1.0"
+    assert "demo-model@v1.1.1" in tag_names(remote)
+
+
+def test_promote_counts_the_remote_stage_tags(origin: Origin, tmp_path: Path) -> None:
+    remote = remote_copy(origin, tmp_path)
+    clone = shallow_clone(origin, tmp_path / "clone", "checkout-action", remote)
+    result = mlgate(clone.root, "promote", "v1.1.0", "dev")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == ["dev: v1.1.0 (was v1.0.0)", "demo-model#dev#2"]
+    assert "demo-model#dev#2" in tag_names(remote)
+
+
+NO_PUSH = [
+    ("release", "--no-push"),
+    ("release", "--no-push", "--dry-run"),
+    ("promote", "v1.1.0", "dev", "--no-push"),
+    ("rollback", "dev", "--message", "undo", "--no-push"),
+]
+
+
+@pytest.mark.parametrize("args", NO_PUSH, ids=lambda args: " ".join(args))
+def test_no_push_without_the_tags_is_refused(
+    origin: Origin, tmp_path: Path, args: tuple[str, ...]
+) -> None:
+    # Before: release --no-push created demo-model@v0.0.1 with "no baseline" (and the next
+    # plain release pushed it after v1.1.0); promote and rollback said "no releases yet".
+    clone = shallow_clone(origin, tmp_path / "clone", "depth-1")
+    result = mlgate(clone.root, *args)
+    assert result.exit_code == 2, result.output
+    line = error_line(result)
+    assert line.startswith("mlgate: error: no release of 'demo-model' found in this shallow")
+    assert FIX in line and "drop --no-push" in line
+    assert tag_names(clone.root) == set()
+
+
+def test_no_push_after_fetching_the_tags_numbers_from_them(origin: Origin, tmp_path: Path) -> None:
+    clone = shallow_clone(origin, tmp_path / "clone", "depth-1-no-tags")
+    clone.git("fetch", "-q", "--tags")
+    released = mlgate(clone.root, "release", "--no-push")
+    assert released.exit_code == 1, released.output
+    assert "baseline demo-model@v1.1.0" in released.stdout
+    promoted = mlgate(clone.root, "promote", "v1.1.0", "dev", "--no-push")
+    assert promoted.exit_code == 0, promoted.output
+    assert promoted.stdout.splitlines()[-1] == "demo-model#dev#2"
