@@ -289,16 +289,20 @@ def history(
         registry.require_text(name, f"--metric {name!r}")
     listing = registry.history(_project_root(), artifact, limit)
     entries = listing.entries
-    # Named like a release or stage but on no commit: said, so that nobody wonders where
-    # the version went (on stderr with JSON, which stays a list of releases).
-    ignored = [f"ignored {name}: {why}" for name, why in listing.ignored]
+    # A tag named like a release or stage but on no commit is said, so that nobody wonders
+    # where the version went; so is a shallow clone, whose tags may not all be here (both on
+    # stderr with JSON, which stays a list of releases).
+    remarks = [f"ignored {name}: {why}" for name, why in listing.ignored]
+    remarks += [listing.note] if listing.note else []
     if output_format == "json":
         click.echo(json.dumps([entry.as_dict() for entry in entries], indent=2))
-        for line in ignored:
+        for line in remarks:
             click.echo(line, err=True)
         return
     if not entries:
-        click.echo("\n".join(["no releases yet", *ignored]))
+        click.echo(
+            "\n".join(["no releases found" if listing.note else "no releases yet", *remarks])
+        )
         return
     from mlgate.gates import fmt
 
@@ -321,7 +325,7 @@ def history(
         for entry in entries
     ]
     click.echo(_ascii_table(["version", "date", "commit", "stages", *columns, "note"], rows))
-    for line in ignored:
+    for line in remarks:
         click.echo(line)
 
 

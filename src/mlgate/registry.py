@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from mlgate import __version__, gitio, lineage
 from mlgate.dvcfiles import DVC_YAML, artifacts, default_artifact, load_dvc_yaml
 from mlgate.errors import (
+    FETCH_TAGS,
     InputError,
     MlgateError,
     RefusedError,
@@ -689,6 +690,7 @@ class History:
 
     entries: list[HistoryEntry]
     ignored: list[tuple[str, str]]  # (tag name, why)
+    note: str | None = None  # why the listing may be incomplete (a shallow clone)
 
 
 def main_metrics(metrics: dict[str, Any]) -> dict[str, Any]:
@@ -770,7 +772,15 @@ def history(repo_root: Path, artifact: str | None = None, limit: int | None = No
                 block.problem if block.status == lineage.CORRUPT else "",
             )
         )
-    return History(entries, off_commit(tags, name))
+    # A shallow clone holds only the tags it fetched (none, with CI's default checkout; those
+    # on the fetched commit, with `git clone --depth`): the listing cannot tell.
+    note = (
+        f"this is a shallow clone: releases and stages whose tags were not fetched are not "
+        f"listed; {FETCH_TAGS}"
+        if gitio.is_shallow(root)
+        else None
+    )
+    return History(entries, off_commit(tags, name), note)
 
 
 __all__ = [

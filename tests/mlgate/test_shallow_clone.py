@@ -313,3 +313,32 @@ def test_no_push_after_fetching_the_tags_numbers_from_them(origin: Origin, tmp_p
     promoted = mlgate(clone.root, "promote", "v1.1.0", "dev", "--no-push")
     assert promoted.exit_code == 0, promoted.output
     assert promoted.stdout.splitlines()[-1] == "demo-model#dev#2"
+
+
+# --- history --------------------------------------------------------------------------------
+
+SHALLOW_NOTE = (
+    "this is a shallow clone: releases and stages whose tags were not fetched are not listed; "
+    f"fetch them ({FIX})"
+)
+
+
+def test_history_without_tags_does_not_say_no_releases_yet(origin: Origin, tmp_path: Path) -> None:
+    clone = shallow_clone(origin, tmp_path / "clone", "checkout-action")
+    result = mlgate(clone.root, "history")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == ["no releases found", SHALLOW_NOTE]
+    as_json = mlgate(clone.root, "history", "--format", "json")
+    assert as_json.exit_code == 0 and json.loads(as_json.stdout) == []
+    assert as_json.stderr.splitlines() == [SHALLOW_NOTE]
+
+
+def test_history_with_some_tags_says_others_may_be_missing(origin: Origin, tmp_path: Path) -> None:
+    # As `git clone --depth 1` brings the tags on the commit it fetched, and only those.
+    clone = shallow_clone(origin, tmp_path / "clone", "depth-1-no-tags")
+    clone.git("fetch", "-q", "--depth", "1", "origin", "tag", "demo-model@v1.1.0")
+    result = mlgate(clone.root, "history")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert [line.split()[0] for line in lines[2:-1]] == ["v1.1.0"]  # v1.0.0 was not fetched
+    assert lines[-1] == SHALLOW_NOTE
