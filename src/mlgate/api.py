@@ -177,7 +177,10 @@ def _shallow_without_release(artifact: str, gates: Gates) -> _Baseline:
     """
     why = no_release_in_shallow_clone(artifact)
     if any(rule.has_change_bound for rule in gates.rules):
-        raise ShallowCloneError(f"{why}; before the first release, pass --baseline none")
+        raise ShallowCloneError(
+            f"{why}; before the first release, pass --baseline none to check (or set "
+            f"baseline: none under gates in {gates.source})"
+        )
     return _Baseline(None, why)
 
 

@@ -114,6 +114,8 @@ def test_check_refuses_when_the_release_tags_were_not_fetched(
     line = error_line(result)
     assert line.startswith("mlgate: error: no release of 'demo-model' found in this shallow clone")
     assert FIX in line and "--baseline none" in line
+    # report has no --baseline option: the gates' own setting is named too
+    assert line.endswith("(or set baseline: none under gates in params.yaml)")
 
 
 @pytest.mark.parametrize("output_format", ["text", "json", "md"])
