@@ -169,7 +169,9 @@ def _option_remote(func: Any) -> Any:
 @click.option("--artifact", metavar="NAME", help="Artifact from dvc.yaml (default: the model).")
 @_option_remote
 @click.option(
-    "--dry-run", is_flag=True, help="Check everything and print the tag, but create nothing."
+    "--dry-run",
+    is_flag=True,
+    help="Check everything and say what would be done, but create and push no tag.",
 )
 def release(
     rev: str | None, bump: str, artifact: str | None, remote: str, no_push: bool, dry_run: bool
@@ -186,7 +188,12 @@ def release(
         click.echo(note)
     short_sha = outcome.sha[:8]
     if outcome.status == "already-released":
-        done = f"pushed it to {remote}" if outcome.pushed else "nothing to do"
+        if not outcome.pushed:
+            done = "nothing to do"
+        elif outcome.dry_run:
+            done = f"dry run: would publish the existing local tag {outcome.tag} to {remote}"
+        else:
+            done = f"pushed it to {remote}"
         click.echo(f"{short_sha} is already released as {outcome.tag}; {done}")
         click.echo(outcome.tag)
         return

@@ -120,12 +120,18 @@ class _NewTag:
 
 @dataclass
 class _Publisher:
-    """Fetches, plans, creates, pushes; retries when the remote already has the name."""
+    """Fetches, plans, creates, pushes; retries when the remote already has the name.
+
+    With ``dry_run`` it still reads (and fetches) the remote's tags and plans, but creates,
+    pushes and deletes no tag: every tag write of an operation goes through here, so a dry
+    run cannot reach one whichever path the operation takes.
+    """
 
     repo_root: Path
     remote_name: str
     push: bool
     with_messages: bool = False  # stage plans read tag messages (rollbacks); releases do not
+    dry_run: bool = False
     remote: RemoteState | None = None
     attempts: int = 0
     notes: list[str] = field(default_factory=list)
@@ -144,13 +150,16 @@ class _Publisher:
     def publish(
         self, plan: Callable[[list[GitTagRef], set[str]], _NewTag | None]
     ) -> _NewTag | None:
-        """Run ``plan`` on fresh tags until its tag is published or it decides none is needed."""
+        """Run ``plan`` on fresh tags until its tag is published or it decides none is needed.
+
+        A dry run returns the first plan's tag unpublished: what a real run would try first.
+        """
         for attempt in range(1, MAX_ATTEMPTS + 1):
             self.attempts = attempt
             tags = list_tags(self.repo_root, with_messages=self.with_messages)
             wanted = plan(tags, self.names(tags))
-            if wanted is None:
-                return None
+            if wanted is None or self.dry_run:
+                return wanted
             if not _create_tag(self.repo_root, wanted):
                 # Another mlgate in this clone created the name since the tags were read.
                 self.notes.append(f"{wanted.name} was created by someone else first; retrying")
@@ -196,9 +205,12 @@ class _Publisher:
 
     def ensure_published(self, name: str) -> bool:
         """Push the existing local tag ``name`` if the remote (as last read) lacks it, e.g.
-        a release made with --no-push; returns whether it pushed. Without a remote, no-op."""
+        a release made with --no-push; returns whether it pushed, or in a dry run whether a
+        real run would (without pushing). Without a remote, no-op."""
         if not self.push or self.remote is None or name in self.remote.tags:
             return False
+        if self.dry_run:
+            return True
         result = push_tag(self.repo_root, self.remote_name, name)
         if result.outcome is Pushed.ALREADY:  # someone pushed it since the remote was read
             self.remote = read_remote(self.repo_root, self.remote_name)
@@ -262,7 +274,9 @@ def _artifact_name(repo_root: Path, requested: str | None) -> str:
 
 @dataclass(frozen=True)
 class ReleaseOutcome:
-    """What ``release`` did. ``status``: released, already-released, gates-failed, dry-run."""
+    """What ``release`` did. ``status``: released, already-released, gates-failed, dry-run
+    (would release). With ``dry_run`` nothing was created or pushed, and ``pushed`` says
+    whether a real run would push the tag: the new one, or an existing one only here."""
 
     status: str
     artifact: str
@@ -272,6 +286,7 @@ class ReleaseOutcome:
     check: CheckResult | None = None
     pushed: bool = False
     notes: tuple[str, ...] = ()
+    dry_run: bool = False
 
 
 def next_version(names: set[str], artifact: str, bump: str) -> Version:
@@ -362,7 +377,7 @@ def release(
         from mlgate.api import check as api_check
 
         check = api_check
-    publisher = _Publisher(root, remote, push)
+    publisher = _Publisher(root, remote, push, dry_run=dry_run)
     state = publisher.connect()
     if state is not None and not on_default_branch(root, state, sha):
         branch = state.default_branch or "(none: the remote has no default branch yet)"
@@ -395,8 +410,7 @@ def release(
         version = next_version(names, name, bump)
         tag_name = f"{tag_artifact_name(name)}@{version}"
         outcome.update(status="dry-run" if dry_run else "released", tag=tag_name, version=version)
-        if dry_run:
-            return None
+        # Built in a dry run too: a commit whose lineage cannot be read fails either way.
         message = lineage.render(
             _release_summary(name, version, verdict),
             release_lineage(root, name, version, sha, verdict),
@@ -416,6 +430,7 @@ def release(
         check=outcome.get("check"),
         pushed=pushed,
         notes=tuple(publisher.notes),
+        dry_run=dry_run,
     )
 
 
