@@ -208,7 +208,8 @@ def release(
     rules = len(verdict.rules) if verdict else 0
     click.echo(f"gates passed against {against} ({rules} rules)")
     if outcome.status == "dry-run":
-        click.echo(f"dry run: would create {outcome.tag} on {short_sha}")
+        where = f" and push it to {remote}" if outcome.pushed else " (not pushed)"
+        click.echo(f"dry run: would create {outcome.tag} on {short_sha}{where}")
     else:
         where = f" and pushed it to {remote}" if outcome.pushed else " (not pushed)"
         click.echo(f"created {outcome.tag} on {short_sha}{where}")

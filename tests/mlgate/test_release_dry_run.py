@@ -75,6 +75,17 @@ def test_dry_run_with_no_push_does_not_offer_to_publish(published: Published) ->
     assert published.remote_tags() == set()
 
 
+def test_dry_run_says_whether_the_new_tag_would_be_pushed(published: Published) -> None:
+    # Before: both said only "would create <tag> on <sha>".
+    head = published.repo.git("rev-parse", "--short=8", "HEAD")
+    pushing = published.mlgate("release", "--dry-run")
+    would = f"dry run: would create {TAG} on {head}"
+    assert pushing.stdout.splitlines()[-2] == f"{would} and push it to origin"
+    local = published.mlgate("release", "--dry-run", "--no-push")
+    assert local.stdout.splitlines()[-2] == f"{would} (not pushed)"
+    assert published.remote_tags() == set() and tag_names(published.root) == set()
+
+
 def test_dry_run_fetches_the_remote_tags_it_plans_with(published: Published) -> None:
     """Documented: like a real run, a dry run copies the remote's tags here (the version and
     the baseline depend on them); it adds no tag of its own and changes nothing remote."""
