@@ -157,6 +157,10 @@ def run_stage(stage: str, main: Callable[[Sequence[str]], None]) -> None:
     a library's source line.
     """
     warnings.showwarning = _one_line_warning(stage)
+    # The stage module's imports ran without the collector (see stages/__init__.py): freeze
+    # what they made, so later collections skip it, and collect the work's garbage as usual.
+    gc.freeze()
+    gc.enable()
     try:
         main(sys.argv[1:])
         # Outputs are written and closed. Python's last garbage collection at exit walks every

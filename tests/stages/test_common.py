@@ -1,5 +1,8 @@
 """Params reading shared by every stage: bad values are one-line errors, never tracebacks."""
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -44,3 +47,33 @@ def test_load_params_names_the_file_for_values_python_cannot_build(
     with pytest.raises(StageError, match=rf"params.yaml: {message}") as error:
         load_params("train", path)
     assert "\n" not in str(error.value)
+
+
+def _python(code: str) -> str:
+    """stdout of a fresh interpreter running `code` with the repository importable."""
+    repo = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": str(repo)}
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    return done.stdout.strip()
+
+
+def test_a_stage_imports_without_the_collector_and_works_with_it() -> None:
+    # `python -m stages.<name>`: Python imports the package while sys.argv[0] is "-m"
+    code = (
+        "import sys; sys.argv = ['-m']\n"
+        "import gc, stages\n"
+        "during_imports = gc.isenabled()\n"
+        "from stages.common import run_stage\n"
+        "sys.argv = ['stage']\n"
+        "def main(argv): print(during_imports, gc.isenabled(), gc.get_freeze_count() > 0)\n"
+        "run_stage('t', main)"
+    )
+    assert _python(code) == "False True True"
+
+
+def test_importing_the_stages_any_other_way_leaves_the_collector_alone() -> None:
+    assert _python("import gc, stages.train; print(gc.isenabled(), gc.get_freeze_count())") == (
+        "True 0"
+    )
