@@ -1,17 +1,21 @@
 """Which files a DVC project declares as metrics and params, reading and flattening them,
 and parsing ``dvc.lock``.
 
-The declarations follow DVC's own rules (``dvc metrics show`` reads the same files):
-top-level ``metrics:`` paths, plus every stage's ``metrics:`` outputs (relative to the
-stage's ``wdir``); params files are ``params.yaml`` plus any file a stage or the
-top-level ``params:`` list names. ``foreach`` and ``matrix`` stages count as the
-``name@key`` stages DVC generates from them. Reading is our own so that a commit can be judged
-straight from git objects without building DVC's repository index (the slow part of
-``dvc metrics diff``); ``dvc.lock`` is validated with DVC's own schema.
+The declarations follow DVC's own rules (``dvc metrics show`` and ``dvc params diff``
+read the same files), in the root ``dvc.yaml`` and every nested one: top-level
+``metrics:`` paths, plus every stage's ``metrics:`` outputs (relative to the stage's
+``wdir``); params files are the root ``params.yaml`` plus any file a stage or the
+top-level ``params:`` list names (a stage's bare key: ``params.yaml`` in its ``wdir``).
+``${...}`` resolves against ``params.yaml`` and ``vars:``, the file's and the stage's own.
+``foreach`` and ``matrix`` stages count as the ``name@key`` stages DVC generates from them.
+Reading is our own so that a commit can be judged straight from git objects without
+building DVC's repository index (the slow part of ``dvc metrics diff``); ``dvc.lock`` is
+validated with DVC's own schema.
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import math
@@ -66,32 +70,95 @@ def _out_paths(entries: Any, source: str, where: str) -> list[str]:
 
 _TEMPLATE = re.compile(r"\$\{\s*([^}]*?)\s*\}")
 
+# ``read(path)``: a file parsed, or None when it does not exist (paths relative to the
+# directory of the dvc.yaml being read).
+Reader = Callable[[str], Any]
 
-def template_context(
-    dvc_yaml: Mapping[str, Any], read: Callable[[str], Any], source: str = DVC_YAML
+
+def _no_files(path: str) -> Any:
+    return None
+
+
+def _has_template(value: Any) -> bool:
+    if isinstance(value, str):
+        return "${" in value
+    if isinstance(value, Mapping):
+        return any(map(_has_template, [*value, *value.values()]))
+    return isinstance(value, list) and any(map(_has_template, value))
+
+
+def _merged(
+    base: Mapping[str, Any], update: Mapping[str, Any], where: str, prefix: str = ""
 ) -> dict[str, Any]:
-    """The values ``${...}`` in dvc.yaml can name, as DVC builds them: ``params.yaml`` (when
-    present) updated by each ``vars:`` entry, a mapping or a file (``file`` or ``file:k1,k2``).
-    ``read(path)`` returns a parsed file or None when it does not exist.
-    """
-    context: dict[str, Any] = {}
-    default = read(PARAMS_YAML)
-    if isinstance(default, Mapping):
-        context.update(default)
-    entries = dvc_yaml.get("vars") or []
+    """``base`` updated by ``update`` as DVC merges ``vars``: mappings merge key by key,
+    and redefining any other value is an error."""
+    merged = dict(base)
+    for key, value in update.items():
+        current = merged.get(key)
+        if isinstance(current, Mapping) and isinstance(value, Mapping):
+            merged[key] = _merged(current, value, where, f"{prefix}{key}.")
+        elif key in merged:
+            raise ConfigError(f"{where}: 'vars' cannot redefine '{prefix}{key}', already set")
+        else:
+            merged[key] = value
+    return merged
+
+
+def _load_vars(
+    context: Mapping[str, Any],
+    entries: Any,
+    read: Reader,
+    wdir: str,
+    where: str,
+    imported: frozenset[str],
+) -> tuple[dict[str, Any], frozenset[str]]:
+    """``context`` with each ``vars`` entry merged in: a mapping, or a file (``file`` or
+    ``file:k1,k2``, relative to ``wdir``); also the whole files now loaded, which DVC lets
+    a later entry name again."""
     if not isinstance(entries, list):
-        raise ConfigError(f"{source}: 'vars' must be a list")
+        raise ConfigError(f"{where}: 'vars' must be a list")
+    loaded = dict(context)
     for entry in entries:
+        if _has_template(entry):
+            raise ConfigError(f"{where}: 'vars' cannot use ${{...}} (DVC does not resolve them)")
         if isinstance(entry, Mapping):
-            context.update(entry)
+            loaded = _merged(loaded, entry, where)
             continue
         path, _, keys = str(entry).partition(":")
-        data = read(_norm(path))
+        full = _norm(path, wdir)
+        selected = [k.strip() for k in keys.split(",") if k.strip()]
+        if not selected and full in imported:
+            continue
+        data = read(full)
         if not isinstance(data, Mapping):
-            raise ConfigError(f"{source}: vars file '{path}' not found or not a mapping")
-        selected = [k.strip() for k in keys.split(",") if k.strip()] or list(data)
-        context.update({key: data[key] for key in selected if key in data})
-    return context
+            raise ConfigError(f"{where}: vars file '{path}' not found or not a mapping")
+        if selected:
+            data = {key: data[key] for key in selected if key in data}
+        else:
+            imported = imported | {full}
+        loaded = _merged(loaded, data, where)
+    return loaded, imported
+
+
+def _top_vars(
+    dvc_yaml: Mapping[str, Any], read: Reader, source: str
+) -> tuple[dict[str, Any], frozenset[str]]:
+    default = read(PARAMS_YAML)
+    if isinstance(default, Mapping):
+        context, imported = dict(default), frozenset({PARAMS_YAML})
+    else:
+        context, imported = {}, frozenset()
+    return _load_vars(context, dvc_yaml.get("vars") or [], read, "", source, imported)
+
+
+def template_context(
+    dvc_yaml: Mapping[str, Any], read: Reader, source: str = DVC_YAML
+) -> dict[str, Any]:
+    """The values ``${...}`` in dvc.yaml can name, as DVC builds them: ``params.yaml`` (when
+    present) merged with each ``vars:`` entry, a mapping or a file (``file`` or
+    ``file:k1,k2``). A stage's own ``vars:`` add to this for that stage.
+    """
+    return _top_vars(dvc_yaml, read, source)[0]
 
 
 def _lookup(expression: str, context: Mapping[str, Any], source: str) -> Any:
@@ -160,23 +227,38 @@ def _foreach_items(data: Any, where: str) -> dict[str, dict[str, Any]]:
     return {_to_str(item): {"item": item} for item in data}
 
 
-def _matrix_items(data: Any, where: str) -> dict[str, dict[str, Any]]:
+def _matrix_axes(data: Any, context: Mapping[str, Any], where: str) -> dict[str, list[Any]]:
+    """Each axis of a ``matrix`` as the values DVC iterates over: a list, or a string's
+    characters; a whole ``${...}`` must name a list (a mapping gives its keys)."""
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{where}: 'matrix' must be a mapping of names to lists")
+    if not data:
+        raise ConfigError(f"{where}: 'matrix' is empty (DVC cannot generate stages from it)")
+    axes: dict[str, list[Any]] = {}
+    for name, raw in data.items():
+        reference = isinstance(raw, str) and _TEMPLATE.fullmatch(raw.strip())
+        values = _resolve_data(raw, context, where)
+        if isinstance(values, list) or (reference and isinstance(values, Mapping)):
+            axes[str(name)] = list(values)
+        elif isinstance(values, str) and not reference:
+            axes[str(name)] = list(values)  # DVC loops over the characters of a string
+        else:
+            raise ConfigError(
+                f"{where}: 'matrix.{name}' must be a list, a string or a ${{...}} reference"
+                f" to a list, got {type(values).__name__}"
+            )
+    return axes
+
+
+def _matrix_items(axes: Mapping[str, list[Any]]) -> dict[str, dict[str, Any]]:
     """The cartesian product of a ``matrix`` as DVC names its stages (``a-b``; a list or
     mapping value is named by its name and index); ``item`` maps each name to its value."""
-    if not isinstance(data, Mapping) or not data:
-        raise ConfigError(f"{where}: 'matrix' must be a mapping of names to lists")
-    for name, values in data.items():
-        if not isinstance(values, list):
-            raise ConfigError(
-                f"{where}: 'matrix.{name}' must be a list or a ${{...}} reference to one,"
-                f" got {type(values).__name__}"
-            )
     combos: dict[str, dict[str, Any]] = {}
-    for combination in itertools.product(*(enumerate(v) for v in data.values())):
-        item = {str(name): value for name, (_, value) in zip(data, combination, strict=True)}
+    for combination in itertools.product(*(enumerate(v) for v in axes.values())):
+        item = dict(zip(axes, (value for _, value in combination), strict=True))
         key = "-".join(
             f"{name}{index}" if _is_map_or_list(value) else _to_str(value)
-            for name, (index, value) in zip(data, combination, strict=True)
+            for name, (index, value) in zip(axes, combination, strict=True)
         )
         combos[key] = {"item": item, "key": key}
     return combos
@@ -198,15 +280,41 @@ class _Stage:
         return self.resolve(str(self.definition.get("wdir") or ""))
 
 
+def _stage_context(
+    definition: Mapping[str, Any],
+    context: Mapping[str, Any],
+    read: Reader,
+    where: str,
+    imported: Callable[[], frozenset[str]],
+) -> Mapping[str, Any]:
+    """A stage's template context: the file's, plus the stage's own ``vars:`` (files
+    relative to its ``wdir``, which is resolved without them, as DVC does)."""
+    entries = definition.get("vars")
+    if not entries:
+        return context
+    wdir = interpolate(str(definition.get("wdir") or ""), context, where)
+    return _load_vars(context, entries, read, wdir, where, imported())[0]
+
+
 def _generated_stages(
-    dvc_yaml: Mapping[str, Any], source: str, context: Mapping[str, Any] | None
+    dvc_yaml: Mapping[str, Any],
+    source: str,
+    context: Mapping[str, Any] | None,
+    read: Reader = _no_files,
 ) -> list[_Stage]:
     """Every stage of a parsed dvc.yaml, ``foreach`` and ``matrix`` groups expanded into
-    DVC's ``name@key`` stages with ``item`` (and ``key``) in their template context.
+    DVC's ``name@key`` stages with ``item`` (and ``key``) and the stage's ``vars:`` in
+    their template context.
 
     Without a context nothing is resolved, so a group is kept as one unexpanded stage
-    whose templated paths the callers leave out.
+    whose templated paths the callers leave out. A ``matrix`` inside ``foreach``'s ``do``
+    is not expanded: DVC ignores it.
     """
+
+    @functools.cache
+    def imported() -> frozenset[str]:  # only a stage with its own vars needs these
+        return _top_vars(dvc_yaml, read, source)[1]
+
     found: list[_Stage] = []
     for name, stage in _stages(dvc_yaml, source).items():
         where = f"{source}: stage '{name}'"
@@ -231,34 +339,41 @@ def _generated_stages(
             if context is None:
                 found.append(_Stage(name, body, where, None))
                 continue
-            data = stage["matrix"]
-            if isinstance(data, Mapping):
-                data = _resolve_data(data, context, where)
-            groups = _matrix_items(data, where)
+            groups = _matrix_items(_matrix_axes(stage["matrix"], context, where))
         else:
-            found.append(_Stage(name, stage, source, context))
+            if context is not None:
+                context_here = _stage_context(stage, context, read, where, imported)
+                found.append(_Stage(name, stage, where, context_here))
+            else:
+                found.append(_Stage(name, stage, source, None))
             continue
         for key, inserted in groups.items():
             generated = f"{name}@{key}"
-            found.append(
-                _Stage(generated, body, f"{source}: stage '{generated}'", {**context, **inserted})
+            where_generated = f"{source}: stage '{generated}'"
+            context_here = _stage_context(
+                body, {**context, **inserted}, read, where_generated, imported
             )
+            found.append(_Stage(generated, body, where_generated, context_here))
     return found
 
 
 def declared_metrics(
-    dvc_yaml: Mapping[str, Any], source: str = DVC_YAML, context: Mapping[str, Any] | None = None
+    dvc_yaml: Mapping[str, Any],
+    source: str = DVC_YAML,
+    context: Mapping[str, Any] | None = None,
+    read: Reader = _no_files,
 ) -> list[str]:
     """Metrics files declared in a parsed dvc.yaml, as normalised paths, in declaration order.
 
     ``context`` resolves ``${...}`` templates (see ``template_context``) and expands
-    ``foreach``/``matrix`` stages; without it, templated paths are left out.
+    ``foreach``/``matrix`` stages; without it, templated paths are left out. ``read``
+    loads the files a stage's own ``vars:`` name.
     """
     top = _out_paths(dvc_yaml.get("metrics"), source, "metrics")
     if context is not None:
         top = [interpolate(path, context, source) for path in top]
     paths = [_norm(path) for path in top]
-    for stage in _generated_stages(dvc_yaml, source, context):
+    for stage in _generated_stages(dvc_yaml, source, context, read):
         wdir = stage.wdir()
         for path in _out_paths(
             stage.definition.get("metrics"), source, f"stages.{stage.name}.metrics"
@@ -268,21 +383,30 @@ def declared_metrics(
 
 
 def declared_params(
-    dvc_yaml: Mapping[str, Any], source: str = DVC_YAML, context: Mapping[str, Any] | None = None
+    dvc_yaml: Mapping[str, Any],
+    source: str = DVC_YAML,
+    context: Mapping[str, Any] | None = None,
+    read: Reader = _no_files,
+    default: str | None = PARAMS_YAML,
 ) -> list[str]:
-    """Params files a parsed dvc.yaml uses (params.yaml first, as DVC's default)."""
-    paths = [PARAMS_YAML]
+    """Params files a parsed dvc.yaml uses: ``default`` first (DVC always reads the root
+    ``params.yaml``; pass None for a nested dvc.yaml), then the top-level ``params:``
+    files and those of each stage. A stage's bare key names ``params.yaml`` in its
+    ``wdir``, as in DVC."""
+    paths = [default] if default else []
     top = dvc_yaml.get("params") or []
     if isinstance(top, list):
         files = [p for p in top if isinstance(p, str)]
         if context is not None:
             files = [interpolate(path, context, source) for path in files]
         paths.extend(_norm(path) for path in files)
-    for stage in _generated_stages(dvc_yaml, source, context):
+    for stage in _generated_stages(dvc_yaml, source, context, read):
         wdir = stage.wdir()
         for entry in stage.definition.get("params") or []:
             if isinstance(entry, dict):
                 paths.extend(_norm(stage.resolve(str(file)), wdir) for file in entry)
+            else:
+                paths.append(_norm(PARAMS_YAML, wdir))
     return [p for p in dict.fromkeys(paths) if "${" not in p]
 
 
@@ -460,38 +584,52 @@ def read_lock(snap: Snapshot) -> dict[str, LockedFile] | None:
     return None if text is None else parse_lock(text, snap.where(DVC_LOCK))
 
 
-def snapshot_context(
-    snap: Snapshot, dvc_yaml: Mapping[str, Any], directory: str = ""
-) -> dict[str, Any]:
-    """``template_context`` with files read from a snapshot (relative to ``directory``)."""
+def _pipelines(
+    snap: Snapshot, dvc_yaml: Mapping[str, Any]
+) -> list[tuple[str, str, Mapping[str, Any], Reader]]:
+    """Every dvc.yaml of a snapshot as DVC finds them: the root one (already parsed), then
+    each one in a subdirectory, as (directory, name in messages, content, reader of the
+    files next to it)."""
+    nested = [path for path in files_named(snap, DVC_YAML) if path != DVC_YAML]
+    snap.prefetch(nested)
+    found: list[tuple[str, str, Mapping[str, Any], Reader]] = []
+    for path in [DVC_YAML, *nested]:
+        directory = posixpath.dirname(path)
+        if path == DVC_YAML:
+            data: Any = dvc_yaml
+        else:
+            data = parse_yaml(snap.read_text(path) or "", snap.where(path))
+            if not isinstance(data, dict):
+                continue  # an empty or foreign dvc.yaml declares nothing
 
-    def read(path: str) -> Any:
-        full = _norm(path, directory)
-        text = snap.read_text(full)
-        return None if text is None else parse_structured(text, full, snap.where(full))
+        def read(name: str, directory: str = directory) -> Any:
+            full = _norm(name, directory)
+            text = snap.read_text(full)
+            return None if text is None else parse_structured(text, full, snap.where(full))
 
-    where = snap.where(_norm(DVC_YAML, directory))
-    return template_context(dvc_yaml, read, where)
+        found.append((directory, snap.where(path), data, read))
+    return found
 
 
 def params_files(snap: Snapshot, dvc_yaml: Mapping[str, Any]) -> list[str]:
-    """The params files the root ``dvc.yaml`` of a snapshot uses, templates resolved."""
-    return declared_params(dvc_yaml, snap.where(DVC_YAML), snapshot_context(snap, dvc_yaml))
+    """The params files a snapshot uses, templates resolved: ``params.yaml`` and those of
+    the root ``dvc.yaml`` (already parsed) and of every ``dvc.yaml`` in a subdirectory,
+    as DVC does."""
+    files: list[str] = []
+    for directory, where, data, read in _pipelines(snap, dvc_yaml):
+        context = template_context(data, read, where)
+        default = None if directory else PARAMS_YAML
+        declared = declared_params(data, where, context, read, default)
+        files.extend(_norm(path, directory) for path in declared)
+    return list(dict.fromkeys(files))
 
 
 def metrics_files(snap: Snapshot, dvc_yaml: Mapping[str, Any]) -> list[str]:
     """The metrics files a snapshot declares, templates resolved: those of the root
     ``dvc.yaml`` (already parsed) and of every ``dvc.yaml`` in a subdirectory, as DVC does."""
-    files = declared_metrics(dvc_yaml, snap.where(DVC_YAML), snapshot_context(snap, dvc_yaml))
-    nested = [path for path in files_named(snap, DVC_YAML) if path != DVC_YAML]
-    snap.prefetch(nested)
-    for path in nested:
-        directory = posixpath.dirname(path)
-        text = snap.read_text(path)
-        data = parse_yaml(text or "", snap.where(path))
-        if not isinstance(data, dict):
-            continue  # an empty or foreign dvc.yaml declares nothing
-        context = snapshot_context(snap, data, directory)
-        declared = declared_metrics(data, snap.where(path), context)
-        files.extend(_norm(metric, directory) for metric in declared)
+    files: list[str] = []
+    for directory, where, data, read in _pipelines(snap, dvc_yaml):
+        context = template_context(data, read, where)
+        declared = declared_metrics(data, where, context, read)
+        files.extend(_norm(path, directory) for path in declared)
     return list(dict.fromkeys(files))

@@ -139,6 +139,74 @@ def test_matrix_is_the_cartesian_product_named_like_dvc() -> None:
     ]
 
 
+def test_matrix_axis_may_be_a_string_or_a_reference_to_a_mapping() -> None:
+    """DVC iterates a string axis over its characters and a referenced mapping over its
+    keys; an axis with nothing in it generates no stage."""
+    doc = {
+        "stages": {
+            "grid": {
+                "matrix": {"ch": "ab", "model": "${models}", "s": "x${suffix}"},
+                "cmd": "x",
+                "metrics": ["${key}.json"],
+            },
+            "none": {"matrix": {"a": "", "b": [1]}, "cmd": "x", "metrics": ["${key}.json"]},
+        }
+    }
+    context = {"models": {"tree": {}, "linear": {}}, "suffix": ""}
+    assert declared_metrics(doc, context=context) == [
+        "a-tree-x.json",
+        "a-linear-x.json",
+        "b-tree-x.json",
+        "b-linear-x.json",
+    ]
+
+
+STAGE_VARS_YAML = {
+    "vars": [{"paths": {"out": "out"}}],
+    "stages": {
+        "own": {
+            "vars": [{"name": "own"}, "local.yaml:cfg", {"paths": {"more": "m"}}],
+            "cmd": "x",
+            "wdir": "w",
+            "params": [{"${cfg}.yaml": ["lr"]}, "seed"],
+            "metrics": ["${paths.out}/${name}-${paths.more}-${base}.json"],
+        },
+        "each": {
+            "foreach": ["a", "b"],
+            "do": {
+                "vars": [{"suffix": "z"}, "params.yaml"],
+                "cmd": "x",
+                "params": [{"${item}-${suffix}.yaml": ["k"]}],
+                "metrics": ["${item}-${suffix}.json"],
+            },
+        },
+    },
+}
+
+
+def test_stage_vars_add_to_the_context_of_their_stage() -> None:
+    """A stage's own vars (files relative to its wdir) resolve its paths, merged into the
+    file's context key by key; naming an already loaded file again is allowed."""
+    files = {"params.yaml": {"base": 0}, "w/local.yaml": {"cfg": "tune", "other": 1}}
+    context = template_context(STAGE_VARS_YAML, files.get)
+    assert declared_metrics(STAGE_VARS_YAML, context=context, read=files.get) == [
+        "w/out/own-m-0.json",
+        "a-z.json",
+        "b-z.json",
+    ]
+    assert declared_params(STAGE_VARS_YAML, context=context, read=files.get) == [
+        "params.yaml",
+        "w/tune.yaml",
+        "w/params.yaml",
+        "a-z.yaml",
+        "b-z.yaml",
+    ]
+    # a stage's vars are its own: another stage naming them cannot resolve
+    leaky = {"stages": {**STAGE_VARS_YAML["stages"], "other": {"cmd": "x", "metrics": ["${name}"]}}}
+    with pytest.raises(ConfigError, match=r"stage 'other': cannot resolve '\$\{name\}'"):
+        declared_metrics(leaky, context=context, read=files.get)
+
+
 @pytest.mark.parametrize(
     ("stage", "message"),
     [
@@ -148,7 +216,15 @@ def test_matrix_is_the_cartesian_product_named_like_dvc() -> None:
         ({"foreach": [1], "do": {"cmd": "x"}, "wdir": "w"}, "keys go under 'do'"),
         ({"foreach": [1], "matrix": {"a": [1]}, "do": {}}, "either 'foreach' or 'matrix'"),
         ({"matrix": ["a"], "cmd": "x"}, "'matrix' must be a mapping of names to lists"),
-        ({"matrix": {"a": "${n}"}, "cmd": "x"}, r"'matrix.a' must be a list .* got int"),
+        ({"matrix": {"a": "${n}"}, "cmd": "x"}, r"'matrix.a' must be a list, .* got int"),
+        ({"matrix": {"a": "${s}"}, "cmd": "x"}, r"'matrix.a' must be a list, .* got str"),
+        ({"matrix": {"a": {"b": 1}}, "cmd": "x"}, r"'matrix.a' must be a list, .* got dict"),
+        ({"matrix": {}, "cmd": "x"}, "'matrix' is empty"),
+        ({"vars": [{"n": 2}], "cmd": "x"}, "'vars' cannot redefine 'n', already set"),
+        ({"vars": ["${s}.yaml"], "cmd": "x"}, r"'vars' cannot use \$\{...\}"),
+        ({"vars": [{"a": "${s}"}], "cmd": "x"}, r"'vars' cannot use \$\{...\}"),
+        ({"vars": {"a": 1}, "cmd": "x"}, "'vars' must be a list"),
+        ({"vars": ["nope.yaml"], "cmd": "x"}, "vars file 'nope.yaml' not found"),
         ({"matrix": {"a": [1]}, "do": {"cmd": "x"}}, "a 'matrix' stage takes no 'do'"),
         (
             {"foreach": [1], "do": {"cmd": "x", "wdir": "${item.x}"}},
@@ -162,14 +238,17 @@ def test_malformed_foreach_or_matrix_is_one_line_config_error(
     doc = {"stages": {"bad": stage}}
     for declared in (declared_metrics, declared_params):
         with pytest.raises(ConfigError, match=f"^dvc.yaml: stage 'bad.*{message}") as caught:
-            declared(doc, context={"n": 1})
+            declared(doc, context={"n": 1, "s": "ab"})
         assert "\n" not in str(caught.value)
 
 
 def test_template_context_reads_params_and_vars_files() -> None:
     files = {"params.yaml": {"a": {"b": 1}}, "more.yaml": {"c": 2, "d": 3}}
-    doc = {"vars": ["more.yaml:c", {"e": 4}]}
-    assert template_context(doc, files.get) == {"a": {"b": 1}, "c": 2, "e": 4}
+    doc = {"vars": ["more.yaml:c", {"e": 4}, {"a": {"f": 5}}, "params.yaml"]}
+    # mappings merge key by key, as in DVC
+    assert template_context(doc, files.get) == {"a": {"b": 1, "f": 5}, "c": 2, "e": 4}
+    with pytest.raises(ConfigError, match="^dvc.yaml: 'vars' cannot redefine 'a.b'"):
+        template_context({"vars": [{"a": {"b": 2}}]}, files.get)
     with pytest.raises(ConfigError, match="vars file 'nope.yaml' not found"):
         template_context({"vars": ["nope.yaml"]}, files.get)
 
@@ -180,7 +259,10 @@ def test_interpolate_unknown_key_is_config_error() -> None:
 
 
 def test_declared_params_defaults_to_params_yaml() -> None:
-    assert declared_params(DVC_YAML) == ["params.yaml", "sub/custom.yaml"]
+    # evaluate's bare key 'evaluate' is in params.yaml of its wdir, as in DVC
+    assert declared_params(DVC_YAML) == ["params.yaml", "sub/params.yaml", "sub/custom.yaml"]
+    # a nested dvc.yaml has no default file of its own: DVC reads only what stages name
+    assert declared_params({"stages": {"s": {"cmd": "x"}}}, default=None) == []
 
 
 def test_bad_declarations_are_config_errors() -> None:
