@@ -162,3 +162,40 @@ def test_report_against_unrelated_history_and_with_gates_file(scratch_repo: Scra
     assert "share no history: comparing with `elsewhere` itself" in text
     assert "❌ **1 of 1 gates fail**" in text
     assert "policy changes are not compared" in text
+
+
+def test_report_shows_params_of_nested_and_foreach_templated_files(
+    scratch_repo: ScratchRepo,
+) -> None:
+    """A param changed in a nested dvc.yaml's params file, or in a file a foreach stage
+    names through ${item}, is in the Params table (as in `dvc params diff`)."""
+    scratch_repo.write(
+        "sub/dvc.yaml",
+        {
+            "stages": {
+                "fit": {"cmd": "true", "params": [{"cfg.yaml": ["depth"]}]},
+                "each": {
+                    "foreach": ["x", "y"],
+                    "do": {"cmd": "true", "params": [{"each/${item}.yaml": ["k"]}]},
+                },
+            }
+        },
+    )
+    scratch_repo.write("sub/cfg.yaml", {"depth": 3})
+    scratch_repo.write("sub/each/x.yaml", {"k": 1})
+    scratch_repo.write("sub/each/y.yaml", {"k": 2})
+    scratch_repo.commit("nested pipeline")
+    scratch_repo.git("checkout", "-q", "-b", "feature")
+    scratch_repo.write("sub/cfg.yaml", {"depth": 4})
+    scratch_repo.write("sub/each/y.yaml", {"k": 5})
+    scratch_repo.commit("tune the nested pipeline")
+    text = api.report(scratch_repo.root, "main")
+    params = text.split("### Params")[1].split("###")[0]
+    assert "| `sub/cfg.yaml:depth` | 3 | 4 |" in params
+    assert "| `sub/each/y.yaml:k` | 2 | 5 |" in params
+    assert "sub/each/x.yaml" not in params
+    changed = json.loads(scratch_repo.dvc("params", "diff", "main", "--json").stdout)
+    assert changed == {
+        "sub/cfg.yaml": {"depth": {"old": 3, "new": 4, "diff": 1}},
+        "sub/each/y.yaml": {"k": {"old": 2, "new": 5, "diff": 3}},
+    }
