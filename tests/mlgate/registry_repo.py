@@ -72,6 +72,18 @@ def tag_names(root: Path) -> set[str]:
     return set(out.stdout.split())
 
 
+def tag_message(root: Path, tag: str) -> str:
+    """The message of an annotated tag (a release's lineage block)."""
+    out = subprocess.run(
+        ["git", "for-each-ref", "--format=%(contents)", f"refs/tags/{tag}"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return out.stdout
+
+
 def new_remote(repo: ScratchRepo, path: Path) -> Path:
     run(["git", "init", "-q", "--bare", "-b", "main", str(path)], repo.root)
     repo.git("remote", "add", "origin", str(path))

@@ -12,7 +12,14 @@ import pytest
 
 from mlgate import lineage, registry
 from mlgate.remote import RemoteState
-from tests.mlgate.registry_repo import ARTIFACT, Published, metrics_with, published, tag_names
+from tests.mlgate.registry_repo import (
+    ARTIFACT,
+    Published,
+    metrics_with,
+    published,
+    tag_message,
+    tag_names,
+)
 
 __all__ = ["published"]  # the fixture, imported for pytest
 
@@ -28,17 +35,6 @@ def second_commit_pushed(published: Published) -> str:
 
 def last_line(text: str) -> str:
     return text.strip().splitlines()[-1]
-
-
-def tag_message(root: Path, tag: str) -> str:
-    out = subprocess.run(
-        ["git", "for-each-ref", "--format=%(contents)", f"refs/tags/{tag}"],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return out.stdout
 
 
 def test_first_release_tags_pushes_and_records_lineage(published: Published) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from click.testing import CliRunner, Result
 from mlgate import lineage
 from mlgate.cli import cli
 from tests.mlgate.conftest import isolated_identity
-from tests.mlgate.registry_repo import chdir, new_remote, tag_names
+from tests.mlgate.registry_repo import chdir, new_remote, tag_message, tag_names
 from tests.mlgate.repo_factory import DEFAULT_GATES, ScratchRepo, metrics_with, run
 
 FIX = "'git fetch --tags', or 'fetch-depth: 0' in actions/checkout"
@@ -234,17 +233,6 @@ def test_a_ref_the_shallow_clone_lacks_is_named_with_the_fix(
 
 
 # --- release, promote, rollback ------------------------------------------------------------
-
-
-def tag_message(root: Path, tag: str) -> str:
-    out = subprocess.run(
-        ["git", "for-each-ref", "--format=%(contents)", f"refs/tags/{tag}"],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return out.stdout
 
 
 @pytest.mark.parametrize("way", CLONE_WAYS)
