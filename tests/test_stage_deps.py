@@ -43,7 +43,8 @@ def test_every_stage_declares_exactly_the_code_it_runs() -> None:
     stages = yaml.safe_load((REPO / "dvc.yaml").read_text(encoding="utf-8"))["stages"]
     assert stages, "dvc.yaml has no stages"
     for name, stage in stages.items():
-        module = stage["cmd"].split()[stage["cmd"].split().index("-m") + 1]
+        words = stage["cmd"].split()
+        module = words[words.index("-m") + 1]
         declared = {dep for dep in stage["deps"] if str(dep).endswith(".py")}
         assert declared == _code_of(module), name
 
