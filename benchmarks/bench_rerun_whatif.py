@@ -69,12 +69,15 @@ def fused_stage(argv: list[str]) -> None:
 
 
 def outputs(root: Path) -> tuple[str, str]:
+    """(md5 of the model dvc.yaml declares as an artifact, metrics.json's text) of a copy."""
+    config = yaml.safe_load((root / "dvc.yaml").read_text(encoding="utf-8"))
+    model = next(iter(config["artifacts"].values()))["path"]
     lock = yaml.safe_load((root / "dvc.lock").read_text(encoding="utf-8"))
     md5 = next(
         out["md5"]
         for stage in lock["stages"].values()
         for out in stage.get("outs", [])
-        if out["path"] == "models/model.skops"
+        if out["path"] == model
     )
     return md5, (root / "metrics" / "metrics.json").read_text(encoding="utf-8")
 
