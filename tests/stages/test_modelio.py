@@ -1,5 +1,8 @@
 import io
+import json
 import math
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -26,6 +29,8 @@ from tests.stages.modelling_data import (
     schema,
     validated_frame,
 )
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def fitted(params):
@@ -56,11 +61,60 @@ def test_canonical_archive_fixes_dates_and_order() -> None:
     assert canonical_archive(archive) == archive  # idempotent
 
 
+# Run in a fresh interpreter: how skops gets imported there is how a stage imports it.
+STAGE_LIKE_IMPORT = """
+import json, sys
+import sklearn.utils
+from stages.modelio import _skops_io, dumps_model
+scan = sklearn.utils.all_estimators
+sio = _skops_io()
+pytest_imported = "pytest" in sys.modules
+from skops.io import _trusted_types
+from tests.stages.test_modelio import HGB_PARAMS, LOGREG_PARAMS, fitted
+needed = set()
+for params in (HGB_PARAMS, LOGREG_PARAMS):
+    needed |= set(sio.get_untrusted_types(data=dumps_model(fitted(params))))
+json.dump({
+    "needed": sorted(needed),
+    "default_estimators": _trusted_types.SKLEARN_ESTIMATOR_TYPE_NAMES,
+    "scan_restored": sklearn.utils.all_estimators is scan,
+    "pytest_imported": pytest_imported,
+}, sys.stdout)
+"""
+
+
 def test_trusted_list_is_exactly_what_the_model_families_need() -> None:
-    needed = set()
-    for params in (HGB_PARAMS, LOGREG_PARAMS):
-        needed |= set(sio.get_untrusted_types(data=dumps_model(fitted(params))))
-    assert needed == set(TRUSTED_TYPES)  # no type trusted that no model needs
+    """Stages import skops without its estimator scan: nothing is trusted for being an
+    estimator, so the explicit list must name every type the models hold, and no more."""
+    result = subprocess.run(
+        [sys.executable, "-c", STAGE_LIKE_IMPORT],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    imported = json.loads(result.stdout)
+    assert imported["default_estimators"] == []  # the scan was skipped ...
+    assert imported["scan_restored"]  # ... only while skops was being imported
+    assert not imported["pytest_imported"]  # the scan's import of sklearn.utils._testing
+    assert set(imported["needed"]) == set(TRUSTED_TYPES)  # no type trusted that none needs
+
+
+SKOPS_IMPORTED_FIRST = """
+import skops.io
+from skops.io import _trusted_types
+assert _trusted_types.SKLEARN_ESTIMATOR_TYPE_NAMES  # every estimator trusted by default
+from stages.modelio import dumps_model, loads_model
+from tests.stages.test_modelio import HGB_PARAMS, fitted, validated_frame
+model, frame = fitted(HGB_PARAMS), validated_frame(20, seed=5, with_target=False)
+loaded = loads_model(dumps_model(model))
+assert (loaded.predict_proba(frame) == model.predict_proba(frame)).all()
+"""
+
+
+def test_models_load_when_skops_was_imported_with_its_defaults() -> None:
+    # a notebook or a test that imported skops itself: the stages use it as it is
+    subprocess.run([sys.executable, "-c", SKOPS_IMPORTED_FIRST], cwd=REPO, check=True)
 
 
 def test_untrusted_types_are_refused() -> None:
