@@ -42,10 +42,12 @@ from mlgate.metrics import (
     as_number,
     flatten,
     metrics_files,
+    norm_path,
     params_files,
     parse_structured,
     read_dvc_yaml,
     read_lock,
+    read_locks,
     read_metrics,
     read_params,
 )
@@ -471,9 +473,11 @@ def report(
         read_params(base_snap, params_files(base_snap, base_dvc)) if base_dvc else {},
         read_params(head_snap, params_files(head_snap, head_dvc)),
     )
-    models = {str(spec.get("path")) for spec in artifacts(head_dvc).values() if spec.get("path")}
+    models = {
+        norm_path(str(spec["path"])) for spec in artifacts(head_dvc).values() if spec.get("path")
+    }
     lock_rows = _lock_changes(
-        read_lock(base_snap) or {}, read_lock(head_snap) or {}, models, set(head_files)
+        read_locks(base_snap, base_dvc), read_locks(head_snap, head_dvc), models, set(head_files)
     )
 
     policy_note = None

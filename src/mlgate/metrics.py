@@ -35,7 +35,8 @@ PARAMS_YAML = "params.yaml"
 HASH_KEYS = ("md5", "etag", "checksum", "version_id")
 
 
-def _norm(path: str, wdir: str = "") -> str:
+def norm_path(path: str, wdir: str = "") -> str:
+    """``path`` (relative to ``wdir``) as a normalised POSIX path from the project root."""
     joined = posixpath.normpath(posixpath.join(wdir, path.replace("\\", "/")))
     return joined[2:] if joined.startswith("./") else joined
 
@@ -125,7 +126,7 @@ def _load_vars(
             loaded = _merged(loaded, entry, where)
             continue
         path, _, keys = str(entry).partition(":")
-        full = _norm(path, wdir)
+        full = norm_path(path, wdir)
         selected = [k.strip() for k in keys.split(",") if k.strip()]
         if not selected and full in imported:
             continue
@@ -372,13 +373,13 @@ def declared_metrics(
     top = _out_paths(dvc_yaml.get("metrics"), source, "metrics")
     if context is not None:
         top = [interpolate(path, context, source) for path in top]
-    paths = [_norm(path) for path in top]
+    paths = [norm_path(path) for path in top]
     for stage in _generated_stages(dvc_yaml, source, context, read):
         wdir = stage.wdir()
         for path in _out_paths(
             stage.definition.get("metrics"), source, f"stages.{stage.name}.metrics"
         ):
-            paths.append(_norm(stage.resolve(path), wdir))
+            paths.append(norm_path(stage.resolve(path), wdir))
     return [p for p in dict.fromkeys(paths) if "${" not in p]
 
 
@@ -399,14 +400,14 @@ def declared_params(
         files = [p for p in top if isinstance(p, str)]
         if context is not None:
             files = [interpolate(path, context, source) for path in files]
-        paths.extend(_norm(path) for path in files)
+        paths.extend(norm_path(path) for path in files)
     for stage in _generated_stages(dvc_yaml, source, context, read):
         wdir = stage.wdir()
         for entry in stage.definition.get("params") or []:
             if isinstance(entry, dict):
-                paths.extend(_norm(stage.resolve(str(file)), wdir) for file in entry)
+                paths.extend(norm_path(stage.resolve(str(file)), wdir) for file in entry)
             else:
-                paths.append(_norm(PARAMS_YAML, wdir))
+                paths.append(norm_path(PARAMS_YAML, wdir))
     return [p for p in dict.fromkeys(paths) if "${" not in p]
 
 
@@ -540,9 +541,14 @@ class LockedFile:
     size: int | None
 
 
-def parse_lock(text: str, where: str) -> dict[str, LockedFile]:
+def parse_lock(
+    text: str, where: str, directory: str = "", wdirs: Mapping[str, str] | None = None
+) -> dict[str, LockedFile]:
     """Every dep and out of a dvc.lock by path (outs win over deps), validated with DVC's schema.
 
+    DVC writes each path relative to its stage's ``wdir`` (``wdirs``: stage name to wdir,
+    relative to the lock's ``directory``); here they are relative to the project root. A
+    stage of a lock in a subdirectory is named as DVC addresses it, ``sub/dvc.yaml:train``.
     A truncated or hand-broken lock is an InputError naming the file and the problem.
     """
     try:
@@ -560,6 +566,8 @@ def parse_lock(text: str, where: str) -> dict[str, LockedFile]:
         raise InputError(f"{where}: unreadable dvc.lock: {exc}") from exc
     files: dict[str, LockedFile] = {}
     for stage, spec in (data.get("stages") or {}).items():
+        name = f"{posixpath.join(directory, DVC_YAML)}:{stage}" if directory else str(stage)
+        base = posixpath.join(directory, (wdirs or {}).get(str(stage), ""))
         for kind, key in (("dep", "deps"), ("out", "outs")):
             for entry in spec.get(key) or []:
                 digest = next((str(entry[k]) for k in HASH_KEYS if entry.get(k)), "")
@@ -568,20 +576,41 @@ def parse_lock(text: str, where: str) -> dict[str, LockedFile]:
                         f"{where}: unreadable dvc.lock: stage '{stage}' {key} "
                         f"'{entry['path']}' has no hash (expected one of {', '.join(HASH_KEYS)})"
                     )
-                path = _norm(entry["path"])  # dvc.lock paths are relative to its directory
+                path = norm_path(entry["path"], base)
                 if kind == "dep" and path in files:
                     continue
                 size = entry.get("size")
                 files[path] = LockedFile(
-                    path, str(stage), kind, digest, size if isinstance(size, int) else None
+                    path, name, kind, digest, size if isinstance(size, int) else None
                 )
     return files
 
 
 def read_lock(snap: Snapshot) -> dict[str, LockedFile] | None:
-    """The parsed dvc.lock of a snapshot, or None when there is none."""
+    """The parsed root dvc.lock of a snapshot (paths as written), or None when there is none."""
     text = snap.read_text(DVC_LOCK)
     return None if text is None else parse_lock(text, snap.where(DVC_LOCK))
+
+
+def read_locks(snap: Snapshot, dvc_yaml: Mapping[str, Any]) -> dict[str, LockedFile]:
+    """Every dep and out that the dvc.lock files of a snapshot record, by path from the
+    project root: the root lock and the lock next to each nested ``dvc.yaml``, each path
+    resolved against its stage's ``wdir`` as DVC writes it (outs win over deps)."""
+    pipelines = _pipelines(snap, dvc_yaml)
+    snap.prefetch([norm_path(DVC_LOCK, directory) for directory, *_ in pipelines])
+    files: dict[str, LockedFile] = {}
+    for directory, where, data, read in pipelines:
+        lock = norm_path(DVC_LOCK, directory)
+        text = snap.read_text(lock)
+        if text is None:
+            continue
+        context = template_context(data, read, where)
+        stages = _generated_stages(data, where, context, read)
+        wdirs = {stage.name: stage.wdir() for stage in stages}
+        for path, entry in parse_lock(text, snap.where(lock), directory, wdirs).items():
+            if entry.kind == "out" or path not in files:
+                files[path] = entry
+    return files
 
 
 def _pipelines(
@@ -603,7 +632,7 @@ def _pipelines(
                 continue  # an empty or foreign dvc.yaml declares nothing
 
         def read(name: str, directory: str = directory) -> Any:
-            full = _norm(name, directory)
+            full = norm_path(name, directory)
             text = snap.read_text(full)
             return None if text is None else parse_structured(text, full, snap.where(full))
 
@@ -620,7 +649,7 @@ def params_files(snap: Snapshot, dvc_yaml: Mapping[str, Any]) -> list[str]:
         context = template_context(data, read, where)
         default = None if directory else PARAMS_YAML
         declared = declared_params(data, where, context, read, default)
-        files.extend(_norm(path, directory) for path in declared)
+        files.extend(norm_path(path, directory) for path in declared)
     return list(dict.fromkeys(files))
 
 
@@ -631,5 +660,5 @@ def metrics_files(snap: Snapshot, dvc_yaml: Mapping[str, Any]) -> list[str]:
     for directory, where, data, read in _pipelines(snap, dvc_yaml):
         context = template_context(data, read, where)
         declared = declared_metrics(data, where, context, read)
-        files.extend(_norm(path, directory) for path in declared)
+        files.extend(norm_path(path, directory) for path in declared)
     return list(dict.fromkeys(files))

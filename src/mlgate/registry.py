@@ -299,13 +299,13 @@ def release_lineage(
     repo_root: Path, artifact: str, version: Version, sha: str, verdict: CheckResult
 ) -> dict[str, Any]:
     """The lineage block of a release: commit, metrics, gates, params, dvc.lock hashes, tool."""
-    from mlgate.metrics import params_files, read_dvc_yaml, read_lock, read_params
+    from mlgate.metrics import norm_path, params_files, read_dvc_yaml, read_locks, read_params
 
     snap = gitio.Snapshot(repo_root, sha, gitio.short(sha), gitio.git_prefix(repo_root))
     dvc_yaml = read_dvc_yaml(snap)
-    lock = read_lock(snap) or {}
+    lock = read_locks(snap, dvc_yaml)
     model_path = str(artifacts(dvc_yaml).get(artifact, {}).get("path", ""))
-    model = lock.get(model_path)
+    model = lock.get(norm_path(model_path))
     return {
         "artifact": artifact,
         "version": str(version),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
@@ -205,3 +206,74 @@ def test_nested_dvc_yaml_stage_vars_and_matrix_strings_agree_with_dvc(
     # DVC also lists a vars file whose values a stage's templates use; mlgate does not
     # read those (yet), so the one difference is the file that holds ${suffix}.
     assert set(json.loads(shown)) == {*expected, "sub/w/local.yaml"}
+
+
+def dvc_recorded_files(root: Path) -> dict[str, tuple[str, str]]:
+    """Path from the project root -> (stage as DVC addresses it, hash) for every file dep
+    and out of every pipeline, as DVC itself loads them from dvc.yaml and dvc.lock."""
+    from dvc.dependency import ParamsDependency
+    from dvc.repo import Repo
+
+    found: dict[str, tuple[str, str]] = {}
+    with contextlib.chdir(root), Repo(str(root)) as repo:  # addresses are relative to the cwd
+        for stage in repo.index.stages:
+            for entry in [*stage.deps, *stage.outs]:
+                if isinstance(entry, ParamsDependency):
+                    continue
+                path = Path(entry.fs_path).relative_to(root).as_posix()
+                if entry in stage.outs or path not in found:
+                    found[path] = (stage.addressing, str(entry.hash_info.value))
+    return found
+
+
+def test_lock_files_of_every_pipeline_agree_with_dvc(scratch_repo: ScratchRepo) -> None:
+    """Lineage and the report's data section read every dvc.lock, with each path resolved
+    against its stage's wdir, as DVC does: a root stage with a wdir, a nested pipeline."""
+    from mlgate.gitio import Snapshot
+    from mlgate.metrics import read_dvc_yaml, read_locks
+
+    dvc_yaml = yaml.safe_load(scratch_repo.read("dvc.yaml"))
+    dvc_yaml["stages"]["prepare"] = {
+        "wdir": "prep",
+        "cmd": "cp raw.txt clean.txt",
+        "deps": ["raw.txt"],
+        "outs": ["clean.txt"],
+    }
+    scratch_repo.write("dvc.yaml", dvc_yaml)
+    scratch_repo.write("prep/raw.txt", "raw\n")
+    scratch_repo.write(
+        "sub/dvc.yaml",
+        {
+            "stages": {
+                "fit": {
+                    "foreach": ["a", "b"],
+                    "do": {
+                        "wdir": "${item}",
+                        "cmd": "cp ../../prep/clean.txt out.txt",
+                        "deps": ["../../prep/clean.txt"],
+                        "outs": ["out.txt"],
+                    },
+                }
+            }
+        },
+    )
+    for item in ("a", "b"):
+        (scratch_repo.root / "sub" / item).mkdir()
+    scratch_repo.dvc("repro", "-q", "--all-pipelines")
+    scratch_repo.commit("a wdir stage and a nested pipeline")
+
+    snap = Snapshot(scratch_repo.root, scratch_repo.git("rev-parse", "HEAD"), "HEAD")
+    locked = read_locks(snap, read_dvc_yaml(snap))
+    dvc_view = dvc_recorded_files(scratch_repo.root)
+    assert {path: (f.stage, f.hash) for path, f in locked.items()} == dvc_view
+    assert locked["prep/clean.txt"].kind == "out" and locked["prep/clean.txt"].stage == "prepare"
+    assert locked["sub/b/out.txt"].stage == "sub/dvc.yaml:fit@b"
+
+    # the pull-request report lists the files of both that a change touched
+    scratch_repo.git("checkout", "-q", "-b", "feature")
+    scratch_repo.write("prep/raw.txt", "cleaner\n")
+    scratch_repo.dvc("repro", "-q", "--all-pipelines")
+    scratch_repo.commit("new raw data")
+    data = api.report(scratch_repo.root, "main").split("### Data")[1].split("\n### ")[0]
+    for path in ("prep/raw.txt", "prep/clean.txt", "sub/a/out.txt", "sub/b/out.txt"):
+        assert f"`{path}`" in data
