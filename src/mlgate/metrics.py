@@ -5,7 +5,8 @@ The declarations follow DVC's own rules (``dvc metrics show`` and ``dvc params d
 read the same files), in the root ``dvc.yaml`` and every nested one: top-level
 ``metrics:`` paths, plus every stage's ``metrics:`` outputs (relative to the stage's
 ``wdir``); params files are the root ``params.yaml`` plus any file a stage or the
-top-level ``params:`` list names (a stage's bare key: ``params.yaml`` in its ``wdir``).
+top-level ``params:`` list names (a stage's bare key: ``params.yaml`` in its ``wdir``),
+and any ``vars:`` file whose values a stage's templates use (DVC tracks those as params).
 ``${...}`` resolves against ``params.yaml`` and ``vars:``, the file's and the stage's own.
 ``foreach`` and ``matrix`` stages count as the ``name@key`` stages DVC generates from them.
 Reading is our own so that a commit can be judged straight from git objects without
@@ -22,7 +23,7 @@ import math
 import posixpath
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from mlgate.dvcfiles import DVC_YAML, parse_yaml, unreadable_value
@@ -105,6 +106,20 @@ def _merged(
     return merged
 
 
+Sources = Mapping[tuple[str, ...], str]  # a value's path in the template context -> its file
+
+
+def _leaves(data: Any, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    """Paths of the values inside ``data`` (list items by index), as DVC names params keys."""
+    if isinstance(data, Mapping) and data:
+        items = [(str(key), value) for key, value in data.items()]
+    elif isinstance(data, list) and data:
+        items = [(str(index), value) for index, value in enumerate(data)]
+    else:
+        return [prefix]
+    return [leaf for key, value in items for leaf in _leaves(value, (*prefix, key))]
+
+
 def _load_vars(
     context: Mapping[str, Any],
     entries: Any,
@@ -112,13 +127,15 @@ def _load_vars(
     wdir: str,
     where: str,
     imported: frozenset[str],
-) -> tuple[dict[str, Any], frozenset[str]]:
+    sources: Sources,
+) -> tuple[dict[str, Any], frozenset[str], Sources]:
     """``context`` with each ``vars`` entry merged in: a mapping, or a file (``file`` or
     ``file:k1,k2``, relative to ``wdir``); also the whole files now loaded, which DVC lets
-    a later entry name again."""
+    a later entry name again, and ``sources`` with the file of each value a file gave."""
     if not isinstance(entries, list):
         raise ConfigError(f"{where}: 'vars' must be a list")
     loaded = dict(context)
+    sources = dict(sources)
     for entry in entries:
         if _has_template(entry):
             raise ConfigError(f"{where}: 'vars' cannot use ${{...}} (DVC does not resolve them)")
@@ -138,18 +155,20 @@ def _load_vars(
         else:
             imported = imported | {full}
         loaded = _merged(loaded, data, where)
-    return loaded, imported
+        sources.update(dict.fromkeys(_leaves(data), full))
+    return loaded, imported, sources
 
 
 def _top_vars(
     dvc_yaml: Mapping[str, Any], read: Reader, source: str
-) -> tuple[dict[str, Any], frozenset[str]]:
+) -> tuple[dict[str, Any], frozenset[str], Sources]:
     default = read(PARAMS_YAML)
     if isinstance(default, Mapping):
         context, imported = dict(default), frozenset({PARAMS_YAML})
+        sources: Sources = dict.fromkeys(_leaves(default), PARAMS_YAML)
     else:
-        context, imported = {}, frozenset()
-    return _load_vars(context, dvc_yaml.get("vars") or [], read, "", source, imported)
+        context, imported, sources = {}, frozenset(), {}
+    return _load_vars(context, dvc_yaml.get("vars") or [], read, "", source, imported, sources)
 
 
 def template_context(
@@ -251,10 +270,14 @@ def _matrix_axes(data: Any, context: Mapping[str, Any], where: str) -> dict[str,
     return axes
 
 
-def _matrix_items(axes: Mapping[str, list[Any]]) -> dict[str, dict[str, Any]]:
+def _matrix_items(
+    axes: Mapping[str, list[Any]],
+) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, int]]]:
     """The cartesian product of a ``matrix`` as DVC names its stages (``a-b``; a list or
-    mapping value is named by its name and index); ``item`` maps each name to its value."""
+    mapping value is named by its name and index); ``item`` maps each name to its value.
+    Also each stage's index into every axis."""
     combos: dict[str, dict[str, Any]] = {}
+    indices: dict[str, dict[str, int]] = {}
     for combination in itertools.product(*(enumerate(v) for v in axes.values())):
         item = dict(zip(axes, (value for _, value in combination), strict=True))
         key = "-".join(
@@ -262,7 +285,8 @@ def _matrix_items(axes: Mapping[str, list[Any]]) -> dict[str, dict[str, Any]]:
             for name, (index, value) in zip(axes, combination, strict=True)
         )
         combos[key] = {"item": item, "key": key}
-    return combos
+        indices[key] = {name: index for name, (index, _) in zip(axes, combination, strict=True)}
+    return combos, indices
 
 
 @dataclass(frozen=True)
@@ -273,6 +297,10 @@ class _Stage:
     definition: dict[str, Any]
     where: str
     context: Mapping[str, Any] | None
+    sources: Sources = field(default_factory=dict)
+    # where ``item`` came from when foreach/matrix data was a ``${...}`` reference:
+    # "" -> foreach's item, an axis name -> that matrix value
+    origins: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def resolve(self, text: str) -> str:
         return interpolate(text, self.context, self.where) if self.context is not None else text
@@ -280,21 +308,64 @@ class _Stage:
     def wdir(self) -> str:
         return self.resolve(str(self.definition.get("wdir") or ""))
 
+    def _origin(self, parts: tuple[str, ...]) -> tuple[str, ...] | None:
+        """The context path a reference reads, ``item`` traced back to its data."""
+        if parts[:1] == ("item",):
+            if "" in self.origins:
+                return self.origins[""] + parts[1:]
+            if len(parts) > 1 and parts[1] in self.origins:
+                return self.origins[parts[1]] + parts[2:]
+            return None  # an item written in dvc.yaml itself
+        return None if parts[:1] == ("key",) else parts
+
+    def tracked_files(self) -> list[str]:
+        """The files whose values this stage's templates use, which DVC makes params of the
+        stage (``params.yaml`` or a ``vars:`` file; a foreach/matrix item counts as the
+        value it came from)."""
+        if self.context is None:
+            return []
+        body = {key: value for key, value in self.definition.items() if key != "vars"}
+        files: list[str] = []
+        for expression in _expressions(body):
+            path = self._origin(tuple(re.findall(r"[^.\[\]]+", expression)))
+            if not path:
+                continue
+            files.extend(
+                file
+                for leaf, file in self.sources.items()
+                if leaf[: len(path)] == path or path[: len(leaf)] == leaf
+            )
+        return list(dict.fromkeys(files))
+
+
+def _expressions(data: Any) -> list[str]:
+    """Every ``${...}`` reference in the strings of ``data`` (mapping keys too: an output
+    with options is a one-key mapping), in order."""
+    if isinstance(data, str):
+        return _TEMPLATE.findall(data)
+    if isinstance(data, Mapping):
+        return [found for item in data.items() for found in _expressions(list(item))]
+    if isinstance(data, list):
+        return [found for value in data for found in _expressions(value)]
+    return []
+
 
 def _stage_context(
     definition: Mapping[str, Any],
     context: Mapping[str, Any],
     read: Reader,
     where: str,
-    imported: Callable[[], frozenset[str]],
-) -> Mapping[str, Any]:
-    """A stage's template context: the file's, plus the stage's own ``vars:`` (files
-    relative to its ``wdir``, which is resolved without them, as DVC does)."""
+    top: Callable[[], tuple[dict[str, Any], frozenset[str], Sources]],
+) -> tuple[Mapping[str, Any], Sources]:
+    """A stage's template context and the file of each value in it: the file's, plus the
+    stage's own ``vars:`` (files relative to its ``wdir``, which is resolved without them,
+    as DVC does)."""
     entries = definition.get("vars")
     if not entries:
-        return context
+        return context, top()[2]
     wdir = interpolate(str(definition.get("wdir") or ""), context, where)
-    return _load_vars(context, entries, read, wdir, where, imported())[0]
+    loaded, _, sources = _load_vars(context, entries, read, wdir, where, top()[1], top()[2])
+    return loaded, sources
 
 
 def _generated_stages(
@@ -313,8 +384,8 @@ def _generated_stages(
     """
 
     @functools.cache
-    def imported() -> frozenset[str]:  # only a stage with its own vars needs these
-        return _top_vars(dvc_yaml, read, source)[1]
+    def top() -> tuple[dict[str, Any], frozenset[str], Sources]:
+        return _top_vars(dvc_yaml, read, source)
 
     found: list[_Stage] = []
     for name, stage in _stages(dvc_yaml, source).items():
@@ -333,6 +404,11 @@ def _generated_stages(
                 continue
             data = _resolve_data(stage["foreach"], context, where)
             groups = _foreach_items(data, where)
+            reference = _reference(stage["foreach"])
+            positions = _positions(data)
+            origins = {
+                name: {"": (*reference, positions[name])} if reference else {} for name in groups
+            }
         elif "matrix" in stage:
             if "do" in stage:
                 raise ConfigError(f"{where}: a 'matrix' stage takes no 'do'")
@@ -340,22 +416,54 @@ def _generated_stages(
             if context is None:
                 found.append(_Stage(name, body, where, None))
                 continue
-            groups = _matrix_items(_matrix_axes(stage["matrix"], context, where))
+            matrix = stage["matrix"]
+            groups, indices = _matrix_items(_matrix_axes(matrix, context, where))
+            references = {
+                axis: reference
+                for axis, raw in (matrix.items() if isinstance(matrix, Mapping) else [])
+                if (reference := _reference(raw))
+            }
+            origins = {
+                name: {
+                    axis: (*references[axis], str(index))
+                    for axis, index in indices[name].items()
+                    if axis in references
+                }
+                for name in groups
+            }
         else:
             if context is not None:
-                context_here = _stage_context(stage, context, read, where, imported)
-                found.append(_Stage(name, stage, where, context_here))
+                context_here, sources = _stage_context(stage, context, read, where, top)
+                found.append(_Stage(name, stage, where, context_here, sources))
             else:
                 found.append(_Stage(name, stage, source, None))
             continue
         for key, inserted in groups.items():
             generated = f"{name}@{key}"
             where_generated = f"{source}: stage '{generated}'"
-            context_here = _stage_context(
-                body, {**context, **inserted}, read, where_generated, imported
+            context_here, sources = _stage_context(
+                body, {**context, **inserted}, read, where_generated, top
             )
-            found.append(_Stage(generated, body, where_generated, context_here))
+            found.append(
+                _Stage(generated, body, where_generated, context_here, sources, origins[key])
+            )
     return found
+
+
+def _reference(raw: Any) -> tuple[str, ...] | None:
+    """The context path of foreach/matrix data written as one whole ``${...}``."""
+    whole = isinstance(raw, str) and _TEMPLATE.fullmatch(raw.strip())
+    return tuple(re.findall(r"[^.\[\]]+", whole.group(1))) if whole else None
+
+
+def _positions(data: Any) -> dict[str, str]:
+    """Where each foreach stage's item sits in its data (a key, or an index), by the name
+    ``_foreach_items`` gives the stage."""
+    if isinstance(data, Mapping):
+        return {_to_str(key): str(key) for key in data}
+    if any(map(_is_map_or_list, data)):
+        return {str(index): str(index) for index in range(len(data))}
+    return {_to_str(item): str(index) for index, item in enumerate(data)}
 
 
 def declared_metrics(
@@ -408,6 +516,7 @@ def declared_params(
                 paths.extend(norm_path(stage.resolve(str(file)), wdir) for file in entry)
             else:
                 paths.append(norm_path(PARAMS_YAML, wdir))
+        paths.extend(stage.tracked_files())
     return [p for p in dict.fromkeys(paths) if "${" not in p]
 
 

@@ -199,13 +199,73 @@ def test_nested_dvc_yaml_stage_vars_and_matrix_strings_agree_with_dvc(
         "sub/cfg.yaml",
         "sub/w/tuned.yaml",
         "sub/w/params.yaml",
+        "sub/w/local.yaml",  # a stage vars file: its ${suffix} names the stage's metrics
         "sub/each/x.yaml",
         "sub/each/y.yaml",
     ]
     assert params_files(snap, dvc_yaml) == expected
-    # DVC also lists a vars file whose values a stage's templates use; mlgate does not
-    # read those (yet), so the one difference is the file that holds ${suffix}.
-    assert set(json.loads(shown)) == {*expected, "sub/w/local.yaml"}
+    assert set(json.loads(shown)) == set(expected)
+
+
+TRACKED_VARS_DVC_YAML = {
+    "vars": [
+        "cfg.yaml",
+        "models.yaml",
+        "rows.yaml",
+        "grid.yaml",
+        "keys.yaml",
+        "only.yaml:x",
+        "never.yaml",
+    ],
+    "stages": {
+        "direct": {"cmd": "echo ${lr} ${nested.a}"},
+        "each": {"foreach": "${models}", "do": {"cmd": "echo ${item.depth} ${key}"}},
+        "keys_only": {"foreach": "${names}", "do": {"cmd": "echo ${key}"}},
+        "rows": {"foreach": "${rows}", "do": {"cmd": "echo ${item.d}"}},
+        "grid": {"matrix": {"lr": "${grid.lr}", "m": ["a", "b"]}, "cmd": "echo ${item.lr}"},
+        "picked": {"cmd": "echo ${x}"},
+        "own": {"vars": ["stage.yaml"], "cmd": "echo ${sv}"},
+    },
+}
+
+
+def test_vars_files_whose_values_templates_use_are_params_as_in_dvc(
+    scratch_repo: ScratchRepo,
+) -> None:
+    """DVC makes a value from a vars file that a stage's templates use a param of that
+    stage (a foreach/matrix item counts as the value it came from, ``${key}`` does not):
+    those files are read like any params file, and the others are not."""
+    from mlgate.gitio import Snapshot
+    from mlgate.metrics import params_files, read_dvc_yaml
+
+    scratch_repo.write("pipe/dvc.yaml", TRACKED_VARS_DVC_YAML)
+    files: dict[str, dict[str, object]] = {
+        "pipe/cfg.yaml": {"lr": 0.1, "nested": {"a": 1, "b": 2}},
+        "pipe/models.yaml": {"models": {"tree": {"depth": 3}, "linear": {"depth": 0}}},
+        "pipe/rows.yaml": {"rows": [{"d": 1}, {"d": 2}]},
+        "pipe/grid.yaml": {"grid": {"lr": [0.1, 0.2]}},
+        "pipe/keys.yaml": {"names": {"p": 1, "q": 2}},  # only its keys are used
+        "pipe/only.yaml": {"x": 1, "y": 2},
+        "pipe/never.yaml": {"z": 1},
+        "pipe/stage.yaml": {"sv": 7},
+    }
+    for path, content in files.items():
+        scratch_repo.write(path, content)
+    scratch_repo.commit("templated from vars files")
+
+    snap = Snapshot(scratch_repo.root)
+    found = params_files(snap, read_dvc_yaml(snap))
+    assert found == [
+        "params.yaml",
+        "pipe/cfg.yaml",
+        "pipe/models.yaml",
+        "pipe/rows.yaml",
+        "pipe/grid.yaml",
+        "pipe/only.yaml",
+        "pipe/stage.yaml",
+    ]
+    shown = scratch_repo.dvc("params", "diff", "HEAD~1", "--all", "--json").stdout
+    assert set(json.loads(shown)) == set(found)
 
 
 def dvc_recorded_files(root: Path) -> dict[str, tuple[str, str]]:

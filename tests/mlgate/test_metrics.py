@@ -198,6 +198,7 @@ def test_stage_vars_add_to_the_context_of_their_stage() -> None:
         "params.yaml",
         "w/tune.yaml",
         "w/params.yaml",
+        "w/local.yaml",  # its ${cfg} names a params file: DVC tracks the value as a param
         "a-z.yaml",
         "b-z.yaml",
     ]
