@@ -17,11 +17,11 @@ from mlgate.dvcfiles import DVC_YAML, artifacts, default_artifact, parse_yaml, r
 from mlgate.errors import (
     FETCH_HISTORY,
     ConfigError,
+    IncompleteCloneError,
     InputError,
     MlgateError,
     RefusedError,
-    ShallowCloneError,
-    no_release_in_shallow_clone,
+    no_release_found,
 )
 from mlgate.gates import (
     LATEST_RELEASE,
@@ -163,23 +163,25 @@ def resolve_baseline(
         raise ConfigError(f"{exc} (or set gates.artifact in {gates.source})") from None
     release = latest_release(list_tags(snap.repo_root), artifact)
     if release is None:
-        if gitio.is_shallow(snap.repo_root):
-            return _shallow_without_release(artifact, gates)
+        clone = gitio.unfetched_tags(snap.repo_root)
+        if clone is not None:
+            return _unfetched_release(artifact, gates, clone)
         return _Baseline(None, f"no release of '{artifact}' yet (no {artifact}@vX.Y.Z tag)")
     return _Baseline(BaselineRef(release.name, release.sha), None)
 
 
-def _shallow_without_release(artifact: str, gates: Gates) -> _Baseline:
-    """No release tag in a shallow clone proves nothing: CI's default checkout fetches none.
+def _unfetched_release(artifact: str, gates: Gates, clone: str) -> _Baseline:
+    """No release tag in a clone that may not have fetched its tags proves nothing: CI's
+    default checkout (shallow) fetches none, nor does ``git clone --no-tags``.
 
     Change rules would be skipped and a regression would pass, so the check is refused: a green
     run is all most people read. A brand-new project's first CI run pays with one red run
     fixed by ``fetch-depth: 0`` (or an explicit ``--baseline none``). Gates without change
     rules judge the same either way: they run, and the note says why there is no baseline.
     """
-    why = no_release_in_shallow_clone(artifact)
+    why = no_release_found(artifact, clone)
     if any(rule.has_change_bound for rule in gates.rules):
-        raise ShallowCloneError(
+        raise IncompleteCloneError(
             f"{why}; before the first release, pass --baseline none to check (or set "
             f"baseline: none under gates in {gates.source})"
         )
@@ -407,7 +409,7 @@ def report(
     if merge_base is None and gitio.is_shallow(root):
         # Cut-off history looks like unrelated history: comparing with the base's tip would
         # show every commit merged there since the branch point as this change's doing.
-        raise ShallowCloneError(
+        raise IncompleteCloneError(
             f"'{base}' and '{head}' have no common commit in this shallow clone, so there is "
             f"no merge-base to compare with: {FETCH_HISTORY}"
         )

@@ -26,11 +26,12 @@ class RefusedError(MlgateError):
     """An operation was refused because its preconditions do not hold."""
 
 
-class ShallowCloneError(RefusedError):
-    """A shallow clone lacks the tags or commits an answer depends on.
+class IncompleteCloneError(RefusedError):
+    """A clone lacks the tags or commits an answer depends on.
 
     ``actions/checkout`` fetches one commit and no tags unless told ``fetch-depth: 0``, so a
-    copied CI step runs in such a clone; refusing beats answering from what is missing.
+    copied CI step runs in such a shallow clone; ``git clone --no-tags`` fetches every commit
+    and no tag. Refusing beats answering from what is missing.
     """
 
 
@@ -41,9 +42,10 @@ FETCH_HISTORY = (
 )
 
 
-def no_release_in_shallow_clone(artifact: str) -> str:
-    """Why a shallow clone's missing release tags prove nothing, and the fetch that fixes it."""
+def no_release_found(artifact: str, clone: str) -> str:
+    """Why missing release tags prove nothing in ``clone`` (see gitio.unfetched_tags), and
+    the fetch that fixes it."""
     return (
-        f"no release of '{artifact}' found in this shallow clone, whose tags may not have "
-        f"been fetched: {FETCH_TAGS}"
+        f"no release of '{artifact}' found in {clone}, whose tags may not have been fetched: "
+        f"{FETCH_TAGS}"
     )

@@ -95,6 +95,27 @@ def is_shallow(repo_root: str | Path) -> bool:
     return git(repo_root, "rev-parse", "--is-shallow-repository").strip() == b"true"
 
 
+def unfetched_tags(repo_root: str | Path) -> str | None:
+    """How to name this clone when tags its remote has may be missing here, else None: a
+    shallow clone (CI's default checkout fetches no tags), or one whose remote is set to
+    fetch none (``git clone --no-tags`` sets ``remote.<name>.tagOpt``)."""
+    if is_shallow(repo_root):
+        return "this shallow clone"
+    done = subprocess.run(
+        ["git", "config", "--get-regexp", r"^remote\..*\.tagopt$"],
+        cwd=repo_root,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    for line in done.stdout.splitlines():  # exit 1 and no output: no remote sets one
+        key, _, value = line.partition(" ")
+        if value.strip() == "--no-tags":
+            name = key.removeprefix("remote.").removesuffix(".tagopt")
+            return f"this clone, whose remote '{name}' is set to fetch no tags"
+    return None
+
+
 def merge_base(repo_root: str | Path, first: str, second: str) -> str | None:
     """The best common ancestor of two commits, or None when their histories are unrelated."""
     done = subprocess.run(

@@ -30,11 +30,11 @@ from mlgate import __version__, gitio, lineage
 from mlgate.dvcfiles import DVC_YAML, artifacts, default_artifact, load_dvc_yaml
 from mlgate.errors import (
     FETCH_TAGS,
+    IncompleteCloneError,
     InputError,
     MlgateError,
     RefusedError,
-    ShallowCloneError,
-    no_release_in_shallow_clone,
+    no_release_found,
 )
 from mlgate.remote import Pushed, RemoteState, fetch, git, on_default_branch, push_tag, read_remote
 from mlgate.stages import (
@@ -193,13 +193,17 @@ class _Publisher:
         )
 
     def require_local_releases(self, names: set[str], artifact: str) -> None:
-        """Without the remote (``--no-push``), this clone's tags are all there is. In a shallow
-        clone that may be none of them (CI's default checkout fetches no tags): versions and
-        stage counters would start over and a release's gates would run without a baseline."""
-        if self.push or taken_versions(names, artifact) or not gitio.is_shallow(self.repo_root):
+        """Without the remote (``--no-push``), this clone's tags are all there is. In a clone
+        that may not have fetched them (shallow: CI's default checkout fetches no tags; or
+        made with ``--no-tags``) that may be none of them: versions and stage counters would
+        start over and a release's gates would run without a baseline."""
+        if self.push or taken_versions(names, artifact):
             return
-        raise ShallowCloneError(
-            f"{no_release_in_shallow_clone(artifact)}; or drop --no-push: the remote's tags "
+        clone = gitio.unfetched_tags(self.repo_root)
+        if clone is None:
+            return
+        raise IncompleteCloneError(
+            f"{no_release_found(artifact, clone)}; or drop --no-push: the remote's tags "
             "are read then"
         )
 
@@ -788,11 +792,13 @@ def history(repo_root: Path, artifact: str | None = None, limit: int | None = No
             )
         )
     # A shallow clone holds only the tags it fetched (none, with CI's default checkout; those
-    # on the fetched commit, with `git clone --depth`): the listing cannot tell.
+    # on the fetched commit, with `git clone --depth`), one made with --no-tags none at all:
+    # the listing cannot tell.
+    clone = gitio.unfetched_tags(root)
     note = (
-        f"this is a shallow clone: releases and stages whose tags were not fetched are not "
+        f"{clone} may lack tags: releases and stages whose tags were not fetched are not "
         f"listed; {FETCH_TAGS}"
-        if gitio.is_shallow(root)
+        if clone
         else None
     )
     return History(entries, off_commit(tags, name), note)

@@ -1,4 +1,4 @@
-"""Shallow clones never make mlgate silently wrong.
+"""Shallow clones, and clones made with --no-tags, never make mlgate silently wrong.
 
 ``actions/checkout`` fetches one commit and no tags unless told ``fetch-depth: 0``; users copy
 our commands into such workflows. Each test makes a real shallow clone (``git clone --depth 1
@@ -308,8 +308,8 @@ def test_no_push_after_fetching_the_tags_numbers_from_them(origin: Origin, tmp_p
 # --- history --------------------------------------------------------------------------------
 
 SHALLOW_NOTE = (
-    "this is a shallow clone: releases and stages whose tags were not fetched are not listed; "
-    f"fetch them ({FIX})"
+    "this shallow clone may lack tags: releases and stages whose tags were not fetched are not "
+    f"listed; fetch them ({FIX})"
 )
 
 
@@ -332,3 +332,39 @@ def test_history_with_some_tags_says_others_may_be_missing(origin: Origin, tmp_p
     lines = result.stdout.splitlines()
     assert [line.split()[0] for line in lines[2:-1]] == ["v1.1.0"]  # v1.0.0 was not fetched
     assert lines[-1] == SHALLOW_NOTE
+
+
+# --- a full clone made with --no-tags ---------------------------------------------------------
+
+
+def test_a_clone_made_with_no_tags_is_refused_like_a_shallow_one(
+    origin: Origin, tmp_path: Path
+) -> None:
+    """`git clone --no-tags` fetches every commit and no tag, and remembers it in the remote's
+    tagOpt: without it check would pass the regression as "no release yet"."""
+    path = tmp_path / "clone"
+    run(["git", "clone", "-q", "--no-tags", f"file://{origin.remote}", str(path)], tmp_path)
+    clone = ScratchRepo(path)
+    assert clone.git("rev-parse", "--is-shallow-repository") == "false"
+    assert clone.git("tag", "--list") == ""
+    shutil.copytree(origin.source.root / ".dvc" / "cache", path / ".dvc" / "cache")
+    shutil.copy(origin.source.root / "models" / "model.bin", path / "models" / "model.bin")
+    clone_note = "this clone, whose remote 'origin' is set to fetch no tags"
+
+    checked = mlgate(clone.root, "check")
+    assert checked.exit_code == 2, checked.output
+    line = error_line(checked)
+    assert line.startswith(f"mlgate: error: no release of 'demo-model' found in {clone_note}")
+    assert FIX in line and "--baseline none" in line
+    released = mlgate(clone.root, "release", "--no-push", "--dry-run")
+    assert released.exit_code == 2, released.output
+    assert clone_note in error_line(released) and "drop --no-push" in error_line(released)
+    listed = mlgate(clone.root, "history")
+    assert listed.exit_code == 0, listed.output
+    assert listed.stdout.splitlines()[-1].startswith(f"{clone_note} may lack tags")
+
+    # an explicit fetch of the tags overrides the setting: the regression is caught
+    clone.git("fetch", "-q", "--tags", "origin")
+    refetched = mlgate(clone.root, "check")
+    assert refetched.exit_code == 1, refetched.output
+    assert "roc_auc" in refetched.stdout
