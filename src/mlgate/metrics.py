@@ -181,9 +181,14 @@ def template_context(
     return _top_vars(dvc_yaml, read, source)[0]
 
 
+def _parts(expression: str) -> tuple[str, ...]:
+    """The keys a ``${...}`` expression walks: ``a.b[0]`` is ``("a", "b", "0")``."""
+    return tuple(re.findall(r"[^.\[\]]+", expression))
+
+
 def _lookup(expression: str, context: Mapping[str, Any], source: str) -> Any:
     value: Any = context
-    for part in re.findall(r"[^.\[\]]+", expression):
+    for part in _parts(expression):
         if isinstance(value, Mapping) and part in value:
             value = value[part]
         elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
@@ -327,7 +332,7 @@ class _Stage:
         body = {key: value for key, value in self.definition.items() if key != "vars"}
         files: list[str] = []
         for expression in _expressions(body):
-            path = self._origin(tuple(re.findall(r"[^.\[\]]+", expression)))
+            path = self._origin(_parts(expression))
             if not path:
                 continue
             files.extend(
@@ -453,7 +458,7 @@ def _generated_stages(
 def _reference(raw: Any) -> tuple[str, ...] | None:
     """The context path of foreach/matrix data written as one whole ``${...}``."""
     whole = isinstance(raw, str) and _TEMPLATE.fullmatch(raw.strip())
-    return tuple(re.findall(r"[^.\[\]]+", whole.group(1))) if whole else None
+    return _parts(whole.group(1)) if whole else None
 
 
 def _positions(data: Any) -> dict[str, str]:
