@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from mlgate import __version__, gitio
-from mlgate.dvcfiles import DVC_YAML, artifacts, default_artifact, parse_yaml, read_text_file
+from mlgate.dvcfiles import DVC_YAML, choose_artifact, parse_yaml, read_text_file
 from mlgate.errors import (
     FETCH_HISTORY,
     ConfigError,
@@ -40,9 +40,9 @@ from mlgate.metrics import (
     LockedFile,
     MetricsAt,
     as_number,
+    declared_artifacts,
     flatten,
     metrics_files,
-    norm_path,
     params_files,
     parse_structured,
     read_dvc_yaml,
@@ -52,7 +52,7 @@ from mlgate.metrics import (
     read_params,
 )
 from mlgate.report import ABSENT, LockRow, MetricRow, ParamRow, ReportData, Side, render_report
-from mlgate.tags import latest_release, list_tags, releases
+from mlgate.tags import latest_release, list_tags, releases, tag_artifact_name
 
 
 @dataclass(frozen=True)
@@ -155,10 +155,11 @@ def resolve_baseline(
         return _Baseline(None, "baseline is 'none'")
     if choice != LATEST_RELEASE:
         return _Baseline(BaselineRef(choice, gitio.resolve(snap.repo_root, choice)), None)
-    if gates.artifact is None and not artifacts(dvc_yaml):
+    declared = declared_artifacts(snap, dvc_yaml)
+    if gates.artifact is None and not declared:
         return _Baseline(None, "dvc.yaml declares no artifact, so there is no release yet")
     try:
-        artifact = default_artifact(dvc_yaml, gates.artifact)
+        artifact = choose_artifact(declared, gates.artifact)
     except ConfigError as exc:
         raise ConfigError(f"{exc} (or set gates.artifact in {gates.source})") from None
     release = latest_release(list_tags(snap.repo_root), artifact)
@@ -166,7 +167,8 @@ def resolve_baseline(
         clone = gitio.unfetched_tags(snap.repo_root)
         if clone is not None:
             return _unfetched_release(artifact, gates, clone)
-        return _Baseline(None, f"no release of '{artifact}' yet (no {artifact}@vX.Y.Z tag)")
+        tag = f"{tag_artifact_name(artifact)}@vX.Y.Z"
+        return _Baseline(None, f"no release of '{artifact}' yet (no {tag} tag)")
     return _Baseline(BaselineRef(release.name, release.sha), None)
 
 
@@ -310,11 +312,11 @@ HISTORY_RELEASES = 10
 CODE_SUFFIXES = (".py", ".sh", ".r", ".R", ".ipynb", ".sql", ".jl")
 
 
-def _release_artifact(gates: Gates, dvc_yaml: dict[str, Any]) -> str | None:
-    if gates.artifact is None and not artifacts(dvc_yaml):
+def _release_artifact(gates: Gates, declared: dict[str, dict[str, Any]]) -> str | None:
+    if gates.artifact is None and not declared:
         return None
     try:
-        return default_artifact(dvc_yaml, gates.artifact)
+        return choose_artifact(declared, gates.artifact)
     except ConfigError:
         return None
 
@@ -423,7 +425,8 @@ def report(
     assert gates is not None
 
     head_dvc = read_dvc_yaml(head_snap)
-    artifact = _release_artifact(gates, head_dvc)
+    head_artifacts = declared_artifacts(head_snap, head_dvc)
+    artifact = _release_artifact(gates, head_artifacts)
     all_releases = releases(list_tags(root), artifact) if artifact else []
     release = all_releases[0] if all_releases else None
     release_snap = (
@@ -475,9 +478,7 @@ def report(
         read_params(base_snap, params_files(base_snap, base_dvc)) if base_dvc else {},
         read_params(head_snap, params_files(head_snap, head_dvc)),
     )
-    models = {
-        norm_path(str(spec["path"])) for spec in artifacts(head_dvc).values() if spec.get("path")
-    }
+    models = {str(spec["path"]) for spec in head_artifacts.values() if spec.get("path")}
     lock_rows = _lock_changes(
         read_locks(base_snap, base_dvc), read_locks(head_snap, head_dvc), models, set(head_files)
     )

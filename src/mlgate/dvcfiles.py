@@ -59,16 +59,20 @@ def artifacts(dvc_yaml: dict[str, Any] | None, source: str = DVC_YAML) -> dict[s
     return {str(name): dict(spec or {}) for name, spec in section.items()}
 
 
-def default_artifact(dvc_yaml: dict[str, Any] | None, requested: str | None = None) -> str:
-    """The artifact to act on: the one requested, or the only one (preferring type model)."""
-    declared = artifacts(dvc_yaml)
+def choose_artifact(declared: dict[str, dict[str, Any]], requested: str | None = None) -> str:
+    """The artifact to act on, out of every artifact the project declares (by full name, see
+    metrics.declared_artifacts): the one requested (``sub/dvc.yaml:name`` is DVC's spelling
+    of ``sub:name``), else the only one, preferring type model, among the root dvc.yaml's
+    (where DVC looks by default) or, when it declares none, among the nested ones."""
     if requested is not None:
-        if requested not in declared:
+        name = requested.replace(f"/{DVC_YAML}:", ":")
+        if name not in declared:
             names = ", ".join(sorted(declared)) or "none"
             raise ConfigError(f"{DVC_YAML}: no artifact '{requested}' (declared: {names})")
-        return requested
-    models = [name for name, spec in declared.items() if spec.get("type") == "model"]
-    candidates = models or list(declared)
+        return name
+    pool = {name: spec for name, spec in declared.items() if ":" not in name} or declared
+    models = [name for name, spec in pool.items() if spec.get("type") == "model"]
+    candidates = models or list(pool)
     if len(candidates) == 1:
         return candidates[0]
     if not candidates:

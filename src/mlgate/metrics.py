@@ -26,7 +26,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from mlgate.dvcfiles import DVC_YAML, parse_yaml, unreadable_value
+from mlgate.dvcfiles import DVC_YAML, artifacts, parse_yaml, unreadable_value
 from mlgate.errors import ConfigError, InputError
 from mlgate.gitio import Snapshot, files_named
 
@@ -751,6 +751,19 @@ def _pipelines(
             return None if text is None else parse_structured(text, full, snap.where(full))
 
         found.append((directory, snap.where(path), data, read))
+    return found
+
+
+def declared_artifacts(snap: Snapshot, dvc_yaml: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Every ``artifacts:`` entry of a snapshot by the name DVC and GTO give it: a root
+    dvc.yaml's by its own name, a nested one's as ``path/to:name``; each ``path`` is made
+    relative to the project root."""
+    found: dict[str, dict[str, Any]] = {}
+    for directory, where, data, _ in _pipelines(snap, dvc_yaml):
+        for name, spec in artifacts(dict(data), where).items():
+            if spec.get("path"):
+                spec["path"] = norm_path(str(spec["path"]), directory)
+            found[f"{directory}:{name}" if directory else name] = spec
     return found
 
 

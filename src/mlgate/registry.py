@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlgate import __version__, gitio, lineage
-from mlgate.dvcfiles import DVC_YAML, artifacts, default_artifact, load_dvc_yaml
+from mlgate.dvcfiles import DVC_YAML, choose_artifact, load_dvc_yaml
 from mlgate.errors import (
     FETCH_TAGS,
     IncompleteCloneError,
@@ -270,7 +270,10 @@ def active_releases(tags: list[GitTagRef], artifact: str) -> list[ReleaseTag]:
 
 
 def _artifact_name(repo_root: Path, requested: str | None) -> str:
-    return default_artifact(load_dvc_yaml(repo_root), requested)
+    from mlgate.metrics import declared_artifacts
+
+    snap = gitio.Snapshot(repo_root)
+    return choose_artifact(declared_artifacts(snap, load_dvc_yaml(repo_root)), requested)
 
 
 # --- release ---------------------------------------------------------------------------
@@ -303,13 +306,19 @@ def release_lineage(
     repo_root: Path, artifact: str, version: Version, sha: str, verdict: CheckResult
 ) -> dict[str, Any]:
     """The lineage block of a release: commit, metrics, gates, params, dvc.lock hashes, tool."""
-    from mlgate.metrics import norm_path, params_files, read_dvc_yaml, read_locks, read_params
+    from mlgate.metrics import (
+        declared_artifacts,
+        params_files,
+        read_dvc_yaml,
+        read_locks,
+        read_params,
+    )
 
     snap = gitio.Snapshot(repo_root, sha, gitio.short(sha), gitio.git_prefix(repo_root))
     dvc_yaml = read_dvc_yaml(snap)
     lock = read_locks(snap, dvc_yaml)
-    model_path = str(artifacts(dvc_yaml).get(artifact, {}).get("path", ""))
-    model = lock.get(norm_path(model_path))
+    model_path = str(declared_artifacts(snap, dvc_yaml).get(artifact, {}).get("path", ""))
+    model = lock.get(model_path)
     return {
         "artifact": artifact,
         "version": str(version),

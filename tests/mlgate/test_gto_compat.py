@@ -178,3 +178,57 @@ def test_gto_has_no_commit_for_a_release_tag_on_a_tag_or_a_tree(published: Publi
     with pytest.raises(AttributeError, match="commit_time"):
         gto_api.show(str(p.root), name=ARTIFACT)
     assert [e["version"] for e in ours(p)] == ["v0.0.1"]
+
+
+NESTED_DVC_YAML = {
+    "artifacts": {"clf": {"path": "clf.bin", "type": "model"}},
+    "stages": {
+        "fit": {
+            "cmd": "cp ../inputs/metrics.json clf.bin",
+            "deps": ["../inputs/metrics.json"],
+            "outs": ["clf.bin"],
+        }
+    },
+}
+
+
+def test_an_artifact_of_a_nested_dvc_yaml_goes_by_the_name_dvc_and_gto_give_it(
+    published: Published, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`sub/dvc.yaml`'s artifact `clf` is `sub:clf` (tags `sub=clf@...`) for GTO and DVC:
+    mlgate releases and promotes it under that name, with its model hash in the lineage,
+    while the root dvc.yaml's model stays the default."""
+    import dvc.api
+
+    from mlgate import lineage
+    from tests.mlgate.registry_repo import tag_message
+
+    p, clock = published, Clock(monkeypatch)
+    p.repo.write("sub/dvc.yaml", NESTED_DVC_YAML)
+    p.repo.dvc("repro", "-q", "--all-pipelines")
+    sha = p.repo.commit("a second model, in a nested pipeline")
+    p.push()
+
+    assert run_ok(p, clock, "release") == f"{ARTIFACT}@v0.0.1"  # the root's model
+    assert run_ok(p, clock, "release", "--artifact", "sub:clf") == "sub=clf@v0.0.1"
+    promoted = run_ok(p, clock, "promote", "v0.0.1", "dev", "--artifact", "sub/dvc.yaml:clf")
+    assert promoted == "sub=clf#dev#1"  # DVC's other spelling of the name
+
+    block = lineage.parse(tag_message(p.root, "sub=clf@v0.0.1"))
+    locked = p.repo.read("sub/dvc.lock")
+    assert block.data["artifact"] == "sub:clf"
+    assert block.data["model"]["path"] == "sub/clf.bin"
+    assert block.data["model"]["hash"] and block.data["model"]["hash"] in locked
+
+    state = gto_api.show(str(p.root))
+    assert {"sub:clf", ARTIFACT} <= set(state)
+    nested = gto_api.show(str(p.root), "sub:clf")
+    assert [(v["version"], [a["stage"] for a in v["stages"]]) for v in nested] == [
+        ("v0.0.1", ["dev"])
+    ]
+    assert dvc.api.artifacts_show("sub:clf", repo=str(p.root)) == {
+        "rev": sha,
+        "path": "sub/clf.bin",
+    }
+    history = p.mlgate("history", "--artifact", "sub:clf", "--format", "json")
+    assert [e["version"] for e in json.loads(history.stdout)] == ["v0.0.1"]

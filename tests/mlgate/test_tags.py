@@ -170,3 +170,20 @@ def test_deregistered_versions_need_annotated_tags() -> None:
         tag("m@v3.0.0"),
     ]
     assert deregistered(tags, "m") == {Version(1, 0, 0), Version(1, 1, 0)}
+
+
+def test_the_artifact_to_act_on_prefers_the_root_dvc_yaml_as_dvc_does() -> None:
+    from mlgate.dvcfiles import choose_artifact
+    from mlgate.errors import ConfigError
+
+    root_model = {"path": "models/model.bin", "type": "model"}
+    nested = {"path": "sub/clf.bin", "type": "model"}
+    declared = {"demo-model": root_model, "data": {"path": "d.csv"}, "sub:clf": nested}
+    assert choose_artifact(declared) == "demo-model"  # the root's only model
+    assert choose_artifact(declared, "sub:clf") == "sub:clf"
+    assert choose_artifact(declared, "sub/dvc.yaml:clf") == "sub:clf"  # DVC's spelling
+    assert choose_artifact({"sub:clf": nested}) == "sub:clf"  # the root declares none
+    with pytest.raises(ConfigError, match=r"no artifact 'clf' \(declared: data, demo-model"):
+        choose_artifact(declared, "clf")
+    with pytest.raises(ConfigError, match=r"several artifacts \(a:m, b:m\)"):
+        choose_artifact({"a:m": nested, "b:m": nested})
