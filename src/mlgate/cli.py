@@ -2,15 +2,17 @@
 
 No logic lives here. Every ``MlgateError`` becomes one red line on stderr and
 exit code 2 in ``MlgateGroup.invoke`` (the only place errors are translated);
-the hidden ``--traceback`` flag re-raises instead. Click's own usage errors
-also exit 2.
+the hidden ``--traceback`` flag re-raises instead. Click's own usage errors (an
+unknown option, a bad choice) are one such line and exit 2 too (``MlgateGroup.main``).
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,35 @@ from mlgate.errors import InputError, MlgateError
 
 class MlgateGroup(click.Group):
     """A click group that turns MlgateError into one stderr line and exit code 2."""
+
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        """Click's entry point; as a program, a usage error is one line too (click prints
+        usage, a hint and the error on three), naming the command's --help."""
+        run = functools.partial(super().main, args, prog_name, complete_var, **extra)
+        if not standalone_mode:
+            return run(standalone_mode=False)
+        try:
+            code: Any = run(standalone_mode=False)
+        except click.UsageError as exc:
+            where = exc.ctx.command_path if exc.ctx else "mlgate"
+            reason = exc.format_message().rstrip(".")
+            message = f"mlgate: error: {reason} (see '{where} --help')"
+            click.secho(message, fg="red", err=True)
+            sys.exit(exc.exit_code)
+        except click.ClickException as exc:
+            exc.show()
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            click.echo("Aborted!", err=True)
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:

@@ -35,3 +35,30 @@ def test_group_options_have_help() -> None:
     assert result.exit_code == 0
     for name in COMMANDS:
         assert name in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (["check", "--bogus"], "No such option '--bogus' (see 'mlgate check --help')"),
+        (
+            ["release", "--bump", "huge"],
+            "Invalid value for '--bump': 'huge' is not one of 'patch', 'minor', 'major' "
+            "(see 'mlgate release --help')",
+        ),
+        (["promote"], "Missing argument 'VERSION' (see 'mlgate promote --help')"),
+        (["nosuch"], "No such command 'nosuch' (see 'mlgate --help')"),
+    ],
+)
+def test_usage_errors_are_one_line_and_exit_2(args: list[str], line: str) -> None:
+    result = CliRunner().invoke(cli, args, prog_name="mlgate")
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr.splitlines() == [f"mlgate: error: {line}"]
+
+
+def test_help_and_version_still_exit_0() -> None:
+    for args in (["--help"], ["--version"], ["check", "-h"]):
+        result = CliRunner().invoke(cli, args, prog_name="mlgate")
+        assert result.exit_code == 0, (args, result.output)
+        assert result.stdout and not result.stderr
