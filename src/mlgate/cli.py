@@ -368,6 +368,72 @@ def history(
         click.echo(line)
 
 
+@cli.command()
+@click.argument("ref", default="latest")
+@click.option("--artifact", metavar="NAME", help="Artifact from dvc.yaml (default: the model).")
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="A summary, or the release and its whole lineage block as JSON.",
+)
+def show(ref: str, artifact: str | None, output_format: str) -> None:
+    """What produced a release: REF is 'latest' (default), a version or a stage (prod)."""
+    from mlgate import registry
+
+    shown = registry.show(_project_root(), ref, artifact)
+    if output_format == "json":
+        click.echo(json.dumps(shown.as_dict(), indent=2, sort_keys=True))
+    else:
+        click.echo("\n".join(_show_lines(shown)))
+    if shown.note:
+        click.echo(shown.note, err=output_format == "json")
+
+
+def _show_lines(shown: Any) -> list[str]:
+    from mlgate.gates import fmt
+
+    entry, block = shown.entry, shown.lineage
+    stages = f"  stages: {', '.join(entry.stages)}" if entry.stages else ""
+    date = entry.date[:16].replace("T", " ")
+    lines = [f"{entry.tag}  commit {entry.sha[:12]}  {date}{stages}"]
+    if not block:
+        why = {"missing": "no lineage block (a tag mlgate did not make)"}.get(
+            entry.lineage, f"lineage corrupt: {entry.problem}"
+        )
+        metrics = "  ".join(f"{k} {fmt(v)}" for k, v in entry.metrics.items())
+        return [*lines, why, f"metrics (from the files at its commit): {metrics or 'none'}"]
+    gates = block.get("gates") if isinstance(block.get("gates"), dict) else {}
+    baseline = gates.get("baseline") if isinstance(gates.get("baseline"), dict) else None
+    verdict = "passed" if gates.get("passed") else "failed"
+    against = (
+        f"against {baseline.get('ref')}"
+        if baseline
+        else f"with no baseline ({gates.get('baseline_note') or 'none recorded'})"
+    )
+    lines.append(f"gates: {verdict} {against}, {len(gates.get('rules') or [])} rules")
+    model = block.get("model") if isinstance(block.get("model"), dict) else {}
+    lines.append(f"model: {model.get('path') or '?'}  {model.get('hash') or 'no hash'}")
+    metrics = "  ".join(f"{k} {fmt(v)}" for k, v in entry.metrics.items())
+    lines.append(f"metrics: {metrics or 'none'}")
+    locked = block.get("dvc_lock") if isinstance(block.get("dvc_lock"), dict) else {}
+    inputs = [
+        (path, spec)
+        for path, spec in sorted(locked.items())
+        if isinstance(spec, dict) and spec.get("kind") == "dep"
+    ]
+    if inputs:
+        lines.append("inputs (dvc.lock):")
+        lines += [f"  {path}  {spec.get('hash')}  ({spec.get('stage')})" for path, spec in inputs]
+    params = block.get("params") if isinstance(block.get("params"), dict) else {}
+    for path, values in params.items():
+        count = len(values) if isinstance(values, dict) else 0
+        lines.append(f"params: {path} ({count} values; --format json lists them)")
+    return lines
+
+
 def _ascii_table(headers: list[str], rows: list[list[str]]) -> str:
     """Aligned columns for ASCII cells (tag grammar, dates, numbers): ``len`` is the width,
     which keeps a 1,000-row history fast (textfmt.table measures wide characters)."""

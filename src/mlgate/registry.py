@@ -813,14 +813,65 @@ def history(repo_root: Path, artifact: str | None = None, limit: int | None = No
     return History(entries, off_commit(tags, name), note)
 
 
+@dataclass(frozen=True)
+class Shown:
+    """One release as ``show`` prints it: its ``history`` entry and its whole lineage block
+    (empty unless the entry's lineage is ok)."""
+
+    entry: HistoryEntry
+    lineage: dict[str, Any]
+    note: str | None = None  # as History.note
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**self.entry.as_dict(), "block": self.lineage}
+
+
+LATEST = "latest"
+
+
+def show(repo_root: Path, ref: str = LATEST, artifact: str | None = None) -> Shown:
+    """The release ``ref`` names, with what produced it: ``latest`` (by semantic version), a
+    version (``v1.2.0``), or a stage (the version holding it now, as ``history`` shows)."""
+    root = Path(repo_root)
+    listing = history(root, artifact)
+    name = artifact if artifact is not None else _artifact_name(root, None)
+    entries = listing.entries
+    hint = f" (fetch the tags: {FETCH_TAGS})" if listing.note else ""
+    if not entries:
+        raise InputError(f"no release of '{name}' yet{hint}")
+    if ref == LATEST:
+        entry = entries[0]
+    elif ref in load_stage_order(root) or any(ref in e.stages for e in entries):
+        holding = [e for e in entries if ref in e.stages]
+        if not holding:
+            raise InputError(f"no version of '{name}' holds stage '{ref}'{hint}")
+        entry = holding[0]
+    else:
+        version = Version.parse(ref)
+        found = [e for e in entries if e.version == version]
+        if not found:
+            raise InputError(f"no release {tag_artifact_name(name)}@{version}{hint}")
+        entry = found[0]
+    block: dict[str, Any] = {}
+    if entry.lineage == lineage.OK:
+        message = next(
+            t.message for t in list_tags(root, with_messages=True) if t.name == entry.tag
+        )
+        parsed = lineage.verified_for(lineage.parse(message), entry.sha, str(entry.version))
+        block = parsed.data if parsed.status == lineage.OK else {}
+    return Shown(entry, block, listing.note)
+
+
 __all__ = [
     "History",
     "HistoryEntry",
     "ReleaseOutcome",
+    "Shown",
     "StageOutcome",
     "history",
     "promote",
     "release",
     "require_text",
     "rollback",
+    "show",
 ]
