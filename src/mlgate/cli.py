@@ -40,6 +40,9 @@ class MlgateGroup(click.Group):
             return run(standalone_mode=False)
         try:
             code: Any = run(standalone_mode=False)
+        except click.exceptions.NoArgsIsHelpError as exc:  # bare `mlgate`: the help
+            exc.show()
+            sys.exit(exc.exit_code)
         except click.UsageError as exc:
             where = exc.ctx.command_path if exc.ctx else "mlgate"
             reason = exc.format_message().rstrip(".")

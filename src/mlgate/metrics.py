@@ -29,6 +29,7 @@ from typing import Any
 from mlgate.dvcfiles import DVC_YAML, artifacts, parse_yaml, unreadable_value
 from mlgate.errors import ConfigError, InputError
 from mlgate.gitio import Snapshot, files_named
+from mlgate.tags import NESTED_ARTIFACT_RE
 
 DVC_LOCK = "dvc.lock"
 PARAMS_YAML = "params.yaml"
@@ -116,7 +117,7 @@ def _leaves(data: Any, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
     elif isinstance(data, list) and data:
         items = [(str(index), value) for index, value in enumerate(data)]
     else:
-        return [prefix]
+        return [prefix] if prefix else []  # an empty file gives no value
     return [leaf for key, value in items for leaf in _leaves(value, (*prefix, key))]
 
 
@@ -763,7 +764,14 @@ def declared_artifacts(snap: Snapshot, dvc_yaml: Mapping[str, Any]) -> dict[str,
         for name, spec in artifacts(dict(data), where).items():
             if spec.get("path"):
                 spec["path"] = norm_path(str(spec["path"]), directory)
-            found[f"{directory}:{name}" if directory else name] = spec
+            full = f"{directory}:{name}" if directory else name
+            if directory and not NESTED_ARTIFACT_RE.match(full):
+                raise ConfigError(
+                    f"{where}: artifact '{name}' would be '{full}', which cannot be a git tag "
+                    "name as GTO writes it (its folder may hold letters, digits, '-', '_', "
+                    "'.' and '/'; the name lowercase letters, digits, '-' and '/')"
+                )
+            found[full] = spec
     return found
 
 

@@ -757,7 +757,11 @@ def history(repo_root: Path, artifact: str | None = None, limit: int | None = No
     root = Path(repo_root)
     if limit is not None and limit < 1:
         raise InputError(f"--limit must be a positive number, got {limit}")
-    name = artifact if artifact is not None else _artifact_name(root, None)
+    name = (
+        artifact.replace(f"/{DVC_YAML}:", ":")  # DVC's other spelling, as choose_artifact
+        if artifact is not None
+        else _artifact_name(root, None)
+    )
     tags = list_tags(root, with_messages=True)
     by_name = {t.name: t for t in tags}
     every = active_releases(tags, name)
@@ -834,7 +838,11 @@ def show(repo_root: Path, ref: str = LATEST, artifact: str | None = None) -> Sho
     version (``v1.2.0``), or a stage (the version holding it now, as ``history`` shows)."""
     root = Path(repo_root)
     listing = history(root, artifact)
-    name = artifact if artifact is not None else _artifact_name(root, None)
+    name = (
+        artifact.replace(f"/{DVC_YAML}:", ":")  # DVC's other spelling, as choose_artifact
+        if artifact is not None
+        else _artifact_name(root, None)
+    )
     entries = listing.entries
     hint = f" (fetch the tags: {FETCH_TAGS})" if listing.note else ""
     if not entries:

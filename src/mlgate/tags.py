@@ -18,9 +18,12 @@ from pathlib import Path
 from mlgate.errors import InputError
 
 # GTO's artifact name: lowercase letters, digits and dashes; a dvc.yaml in a subfolder
-# prefixes the name with its path and ':' (which GTO writes as '=' in tag names).
+# prefixes the name with its path and ':' (which GTO writes as '=' in tag names); the path
+# may hold what GTO's allows (upper case and '_' too).
 _NAME = r"[a-z0-9]([a-z0-9-/]*[a-z0-9])?"
-_NAME_IN_TAG = rf"(?:[a-z0-9-/.]+=)?{_NAME}"
+_DIRNAME = r"[a-zA-Z0-9-_./]+"
+_NAME_IN_TAG = rf"(?:{_DIRNAME}=)?{_NAME}"
+NESTED_ARTIFACT_RE = re.compile(rf"^{_DIRNAME}:{_NAME}$")
 _SEMVER = (
     r"(?P<major>0|[1-9]\d*)\.(?P<minor>0|[1-9]\d*)\.(?P<patch>0|[1-9]\d*)"
     r"(?:-(?P<pre>[0-9A-Za-z.-]+))?(?:\+(?P<build>[0-9A-Za-z.-]+))?"

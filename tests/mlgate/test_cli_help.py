@@ -62,3 +62,9 @@ def test_help_and_version_still_exit_0() -> None:
         result = CliRunner().invoke(cli, args, prog_name="mlgate")
         assert result.exit_code == 0, (args, result.output)
         assert result.stdout and not result.stderr
+
+
+def test_bare_mlgate_prints_the_help() -> None:
+    result = CliRunner().invoke(cli, [], prog_name="mlgate")
+    assert result.stdout.startswith("Usage: mlgate") or result.stderr.startswith("Usage: mlgate")
+    assert "mlgate: error" not in result.output

@@ -230,5 +230,31 @@ def test_an_artifact_of_a_nested_dvc_yaml_goes_by_the_name_dvc_and_gto_give_it(
         "rev": sha,
         "path": "sub/clf.bin",
     }
-    history = p.mlgate("history", "--artifact", "sub:clf", "--format", "json")
+    history = p.mlgate("history", "--artifact", "sub/dvc.yaml:clf", "--format", "json")
     assert [e["version"] for e in json.loads(history.stdout)] == ["v0.0.1"]
+    assert run_ok(p, clock, "show", "dev", "--artifact", "sub/dvc.yaml:clf").startswith("params: ")
+
+
+def test_a_nested_folder_name_gto_allows_reads_back(
+    published: Published, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """GTO allows upper case and '_' in the folder part: the tag must read back as a release
+    (else a second release would make v0.0.2 and check would see no baseline)."""
+    p, clock = published, Clock(monkeypatch)
+    p.repo.write("My_Sub/dvc.yaml", NESTED_DVC_YAML)
+    p.repo.dvc("repro", "-q", "--all-pipelines")
+    p.repo.commit("a nested model in My_Sub")
+    p.push()
+    assert run_ok(p, clock, "release", "--artifact", "My_Sub:clf") == "My_Sub=clf@v0.0.1"
+    assert run_ok(p, clock, "release", "--artifact", "My_Sub:clf") == "My_Sub=clf@v0.0.1"
+    assert "My_Sub:clf" in gto_api.show(str(p.root))
+
+
+def test_a_nested_folder_that_cannot_be_in_a_tag_name_is_refused(published: Published) -> None:
+    p = published
+    p.repo.write("my sub/dvc.yaml", NESTED_DVC_YAML)
+    p.repo.commit("a nested pipeline in a folder with a space")
+    p.push()
+    result = p.mlgate("release", "--artifact", "my sub:clf", "--no-push", "--dry-run")
+    assert result.exit_code == 2, result.output
+    assert "cannot be a git tag name" in result.stderr

@@ -419,3 +419,11 @@ def test_metrics_files_include_nested_dvc_yaml(tmp_path: Path) -> None:
     assert metrics_files(snapshot(root, "HEAD", ""), {"metrics": ["top.json"]}) == expected
     worktree = metrics_files(Snapshot(root), {"metrics": ["top.json"]})
     assert worktree == [*expected[:1], "later/l.json", *expected[1:]]
+
+
+def test_an_empty_vars_file_is_no_params_file() -> None:
+    """DVC tracks the values a template uses; an empty file holds none."""
+    dvc_yaml = {"vars": ["empty.yaml"], "stages": {"s": {"cmd": "echo ${lr}"}}}
+    files = {"params.yaml": {"lr": 0.1}, "empty.yaml": {}}
+    context = template_context(dvc_yaml, files.get)
+    assert declared_params(dvc_yaml, context=context, read=files.get) == ["params.yaml"]
