@@ -74,6 +74,18 @@ def cli(show_traceback: bool) -> None:
     """Quality gates, metric reports and releases for DVC pipelines."""
 
 
+def _option_text_or_json(help_text: str) -> Any:
+    """``--format text|json`` (default text), as ``history`` and ``show`` take it."""
+    return click.option(
+        "--format",
+        "output_format",
+        type=click.Choice(["text", "json"]),
+        default="text",
+        show_default=True,
+        help=help_text,
+    )
+
+
 # --- gates: check / report (issue 3) ---------------------------------------
 
 
@@ -305,14 +317,7 @@ def rollback(stage: str, message: str, artifact: str | None, remote: str, no_pus
 
 @cli.command()
 @click.option("--artifact", metavar="NAME", help="Artifact from dvc.yaml (default: the model).")
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="An aligned table or a JSON list.",
-)
+@_option_text_or_json("An aligned table or a JSON list.")
 @click.option("--limit", type=click.IntRange(min=1), metavar="N", help="Show the N newest.")
 @click.option(
     "--metric",
@@ -374,14 +379,7 @@ def history(
 @cli.command()
 @click.argument("ref", default="latest")
 @click.option("--artifact", metavar="NAME", help="Artifact from dvc.yaml (default: the model).")
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="A summary, or the release and its whole lineage block as JSON.",
-)
+@_option_text_or_json("A summary, or the release and its whole lineage block as JSON.")
 def show(ref: str, artifact: str | None, output_format: str) -> None:
     """What produced a release: REF is 'latest' (default), a version or a stage (prod)."""
     from mlgate import registry

@@ -59,13 +59,18 @@ def artifacts(dvc_yaml: dict[str, Any] | None, source: str = DVC_YAML) -> dict[s
     return {str(name): dict(spec or {}) for name, spec in section.items()}
 
 
+def artifact_name(requested: str) -> str:
+    """An artifact's name as GTO writes it: DVC's ``sub/dvc.yaml:name`` is ``sub:name``."""
+    return requested.replace(f"/{DVC_YAML}:", ":")
+
+
 def choose_artifact(declared: dict[str, dict[str, Any]], requested: str | None = None) -> str:
     """The artifact to act on, out of every artifact the project declares (by full name, see
     metrics.declared_artifacts): the one requested (``sub/dvc.yaml:name`` is DVC's spelling
     of ``sub:name``), else the only one, preferring type model, among the root dvc.yaml's
     (where DVC looks by default) or, when it declares none, among the nested ones."""
     if requested is not None:
-        name = requested.replace(f"/{DVC_YAML}:", ":")
+        name = artifact_name(requested)
         if name not in declared:
             names = ", ".join(sorted(declared)) or "none"
             raise ConfigError(f"{DVC_YAML}: no artifact '{requested}' (declared: {names})")

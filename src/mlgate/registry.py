@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlgate import __version__, gitio, lineage
-from mlgate.dvcfiles import DVC_YAML, choose_artifact, load_dvc_yaml
+from mlgate.dvcfiles import DVC_YAML, artifact_name, choose_artifact, load_dvc_yaml
 from mlgate.errors import (
     FETCH_TAGS,
     IncompleteCloneError,
@@ -757,11 +757,7 @@ def history(repo_root: Path, artifact: str | None = None, limit: int | None = No
     root = Path(repo_root)
     if limit is not None and limit < 1:
         raise InputError(f"--limit must be a positive number, got {limit}")
-    name = (
-        artifact.replace(f"/{DVC_YAML}:", ":")  # DVC's other spelling, as choose_artifact
-        if artifact is not None
-        else _artifact_name(root, None)
-    )
+    name = artifact_name(artifact) if artifact is not None else _artifact_name(root, None)
     tags = list_tags(root, with_messages=True)
     by_name = {t.name: t for t in tags}
     every = active_releases(tags, name)
@@ -838,11 +834,7 @@ def show(repo_root: Path, ref: str = LATEST, artifact: str | None = None) -> Sho
     version (``v1.2.0``), or a stage (the version holding it now, as ``history`` shows)."""
     root = Path(repo_root)
     listing = history(root, artifact)
-    name = (
-        artifact.replace(f"/{DVC_YAML}:", ":")  # DVC's other spelling, as choose_artifact
-        if artifact is not None
-        else _artifact_name(root, None)
-    )
+    name = artifact_name(artifact) if artifact is not None else _artifact_name(root, None)
     entries = listing.entries
     hint = f" (fetch the tags: {FETCH_TAGS})" if listing.note else ""
     if not entries:
