@@ -153,15 +153,16 @@ def read_blobs(
         end = out.index(b"\n", pos)
         header = out[pos:end].split()
         pos = end + 1
-        if len(header) == 3 and header[1] == b"blob":
+        # "<sha>:<path> missing" (or "ambiguous") names the request, whose path may hold
+        # spaces; a found object is "<oid> <type> <size>".
+        if header[-1] in (b"missing", b"ambiguous"):
+            found[key] = None
+        elif header[1] == b"blob":
             size = int(header[2])
             found[key] = out[pos : pos + size]
             pos += size + 1  # contents are followed by a newline
-        elif len(header) == 3:
-            # A tree or other object at that path: not a file; skip its contents.
+        else:  # a tree or other object at that path: not a file; skip its contents
             pos += int(header[2]) + 1
-            found[key] = None
-        else:  # "<name> missing" (or "ambiguous")
             found[key] = None
     return found
 

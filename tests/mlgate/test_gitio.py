@@ -42,7 +42,9 @@ def test_read_blobs_batches_paths_and_revisions(repo: Path) -> None:
             (second, "a.txt"),
             (first, "sub/b.bin"),
             (first, "nope"),
+            (first, "no file"),  # "<sha>:no file missing" has three words, like a found object
             (first, "sub"),
+            (first, "a.txt"),
         ],
     )
     assert blobs == {
@@ -50,6 +52,7 @@ def test_read_blobs_batches_paths_and_revisions(repo: Path) -> None:
         (second, "a.txt"): b"two\n",
         (first, "sub/b.bin"): b"\x00\n\xff",  # binary with a newline inside is fine
         (first, "nope"): None,
+        (first, "no file"): None,
         (first, "sub"): None,  # a directory is not a file
     }
 
