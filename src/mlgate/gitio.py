@@ -95,24 +95,45 @@ def is_shallow(repo_root: str | Path) -> bool:
     return git(repo_root, "rev-parse", "--is-shallow-repository").strip() == b"true"
 
 
-def unfetched_tags(repo_root: str | Path) -> str | None:
-    """How to name this clone when tags its remote has may be missing here, else None: a
-    shallow clone (CI's default checkout fetches no tags), or one whose remote is set to
-    fetch none (``git clone --no-tags`` sets ``remote.<name>.tagOpt``)."""
-    if is_shallow(repo_root):
-        return "this shallow clone"
+def _config(repo_root: str | Path, key: str) -> str | None:
+    """One git config value, or None when it is not set."""
     done = subprocess.run(
-        ["git", "config", "--get-regexp", r"^remote\..*\.tagopt$"],
+        ["git", "config", "--get", key], cwd=repo_root, capture_output=True, text=True, check=False
+    )
+    return done.stdout.strip() or None if done.returncode == 0 else None
+
+
+def tag_remote(repo_root: str | Path) -> str | None:
+    """The remote whose tags this clone is expected to hold: the one the current branch
+    tracks, else ``origin``, else the only remote; None when there is none or several
+    remotes leave it open."""
+    remotes = git(repo_root, "remote").decode().split()
+    branch = subprocess.run(
+        ["git", "symbolic-ref", "--quiet", "--short", "HEAD"],
         cwd=repo_root,
         capture_output=True,
         text=True,
         check=False,
-    )
-    for line in done.stdout.splitlines():  # exit 1 and no output: no remote sets one
-        key, _, value = line.partition(" ")
-        if value.strip() == "--no-tags":
-            name = key.removeprefix("remote.").removesuffix(".tagopt")
-            return f"this clone, whose remote '{name}' is set to fetch no tags"
+    ).stdout.strip()
+    tracked = _config(repo_root, f"branch.{branch}.remote") if branch else None
+    for name in (tracked, "origin"):
+        if name in remotes:
+            return name
+    return remotes[0] if len(remotes) == 1 else None
+
+
+def unfetched_tags(repo_root: str | Path, remote: str | None = None) -> str | None:
+    """How to name this clone when tags of ``remote`` (by default ``tag_remote``) may be
+    missing here, else None: a shallow clone (CI's default checkout fetches no tags), or one
+    whose remote is set to fetch none (``git clone --no-tags`` sets its
+    ``remote.<name>.tagOpt``). Another remote added with ``--no-tags`` (an upstream, a fork)
+    says nothing about the tags of the one releases go to; when none stands out, any counts."""
+    if is_shallow(repo_root):
+        return "this shallow clone"
+    name = remote or tag_remote(repo_root)
+    for candidate in [name] if name else git(repo_root, "remote").decode().split():
+        if _config(repo_root, f"remote.{candidate}.tagOpt") == "--no-tags":
+            return f"this clone, whose remote '{candidate}' is set to fetch no tags"
     return None
 
 

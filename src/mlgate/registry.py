@@ -199,7 +199,7 @@ class _Publisher:
         start over and a release's gates would run without a baseline."""
         if self.push or taken_versions(names, artifact):
             return
-        clone = gitio.unfetched_tags(self.repo_root)
+        clone = gitio.unfetched_tags(self.repo_root, self.remote_name)
         if clone is None:
             return
         raise IncompleteCloneError(

@@ -111,3 +111,23 @@ def test_find_project_root_and_prefix(tmp_path: Path, repo: Path) -> None:
     assert gitio.git_prefix(repo / "proj") == "proj/"
     with pytest.raises(InputError, match="not inside a DVC project"):
         gitio.find_project_root(tmp_path)
+
+
+def test_unfetched_tags_looks_at_the_remote_releases_come_from(repo: Path) -> None:
+    """Only the remote whose tags count (the branch's, else origin, else the only one, or the
+    one named) makes a --no-tags setting matter; an extra remote added with --no-tags (an
+    upstream, a fork) does not make this clone incomplete."""
+    assert gitio.tag_remote(repo) is None and gitio.unfetched_tags(repo) is None
+    git(repo, "remote", "add", "--no-tags", "upstream", "https://example.invalid/u.git")
+    only = "this clone, whose remote 'upstream' is set to fetch no tags"
+    assert gitio.tag_remote(repo) == "upstream" and gitio.unfetched_tags(repo) == only
+    git(repo, "remote", "add", "fork", "https://example.invalid/f.git")
+    assert gitio.tag_remote(repo) is None  # two remotes, neither tracked nor origin: any counts
+    assert gitio.unfetched_tags(repo) == only
+    git(repo, "remote", "add", "origin", "https://example.invalid/o.git")
+    assert gitio.tag_remote(repo) == "origin" and gitio.unfetched_tags(repo) is None
+    assert gitio.unfetched_tags(repo, "upstream") == only  # mlgate's --remote upstream
+    git(repo, "config", "branch.main.remote", "upstream")  # main tracks upstream
+    assert gitio.tag_remote(repo) == "upstream" and gitio.unfetched_tags(repo) == only
+    git(repo, "checkout", "-q", "--detach")  # CI's detached checkout: origin again
+    assert gitio.unfetched_tags(repo) is None
