@@ -67,17 +67,20 @@ def artifact_name(requested: str) -> str:
 def choose_artifact(declared: dict[str, dict[str, Any]], requested: str | None = None) -> str:
     """The artifact to act on, out of every artifact the project declares (by full name, see
     metrics.declared_artifacts): the one requested (``sub/dvc.yaml:name`` is DVC's spelling
-    of ``sub:name``), else the only one, preferring type model, among the root dvc.yaml's
-    (where DVC looks by default) or, when it declares none, among the nested ones."""
+    of ``sub:name``), else the only one of the first group that has any: the root
+    dvc.yaml's models (DVC looks there by default), every dvc.yaml's models, the root's
+    artifacts, every artifact. A release is of a model, so a nested model goes before a root
+    artifact of another type (a dataset)."""
     if requested is not None:
         name = artifact_name(requested)
         if name not in declared:
             names = ", ".join(sorted(declared)) or "none"
             raise ConfigError(f"{DVC_YAML}: no artifact '{requested}' (declared: {names})")
         return name
-    pool = {name: spec for name, spec in declared.items() if ":" not in name} or declared
-    models = [name for name, spec in pool.items() if spec.get("type") == "model"]
-    candidates = models or list(pool)
+    root = [name for name in declared if ":" not in name]
+    models = [name for name, spec in declared.items() if spec.get("type") == "model"]
+    groups = ([name for name in models if name in root], models, root, list(declared))
+    candidates = next((group for group in groups if group), [])
     if len(candidates) == 1:
         return candidates[0]
     if not candidates:

@@ -183,6 +183,11 @@ def test_the_artifact_to_act_on_prefers_the_root_dvc_yaml_as_dvc_does() -> None:
     assert choose_artifact(declared, "sub:clf") == "sub:clf"
     assert choose_artifact(declared, "sub/dvc.yaml:clf") == "sub:clf"  # DVC's spelling
     assert choose_artifact({"sub:clf": nested}) == "sub:clf"  # the root declares none
+    # a model anywhere goes before a root artifact of another type; then the root's go first
+    assert choose_artifact({"data": {"path": "d.csv"}, "sub:clf": nested}) == "sub:clf"
+    assert choose_artifact({"data": {"path": "d.csv"}, "sub:d": {"path": "e"}}) == "data"
+    with pytest.raises(ConfigError, match=r"several artifacts \(demo-model, other\)"):
+        choose_artifact({**declared, "other": root_model})  # two root models: no guessing
     with pytest.raises(ConfigError, match=r"no artifact 'clf' \(declared: data, demo-model"):
         choose_artifact(declared, "clf")
     with pytest.raises(ConfigError, match=r"several artifacts \(a:m, b:m\)"):
