@@ -304,9 +304,9 @@ class _Stage:
     where: str
     context: Mapping[str, Any] | None
     sources: Sources = field(default_factory=dict)
-    # where ``item`` came from when foreach/matrix data was a ``${...}`` reference:
-    # "" -> foreach's item, an axis name -> that matrix value
-    origins: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # foreach/matrix data as written, for tracing ``item`` back to where its values came
+    # from: "" -> foreach's item, an axis name -> that matrix value (see _trace)
+    origins: Mapping[str, Any] = field(default_factory=dict)
 
     def resolve(self, text: str) -> str:
         return interpolate(text, self.context, self.where) if self.context is not None else text
@@ -318,10 +318,10 @@ class _Stage:
         """The context path a reference reads, ``item`` traced back to its data."""
         if parts[:1] == ("item",):
             if "" in self.origins:
-                return self.origins[""] + parts[1:]
+                return _trace(self.origins[""], parts[1:])
             if len(parts) > 1 and parts[1] in self.origins:
-                return self.origins[parts[1]] + parts[2:]
-            return None  # an item written in dvc.yaml itself
+                return _trace(self.origins[parts[1]], parts[2:])
+            return None
         return None if parts[:1] == ("key",) else parts
 
     def tracked_files(self) -> list[str]:
@@ -342,6 +342,39 @@ class _Stage:
                 if leaf[: len(path)] == path or path[: len(leaf)] == leaf
             )
         return list(dict.fromkeys(files))
+
+
+@dataclass(frozen=True)
+class _Ref:
+    """A value of foreach/matrix data that a whole ``${...}`` reference gave."""
+
+    path: tuple[str, ...]
+
+
+def _trace(raw: Any, parts: tuple[str, ...]) -> tuple[str, ...] | None:
+    """The context path that ``parts`` read inside foreach/matrix data written as ``raw``
+    (a whole ``${...}`` anywhere on the way leads into the context), or None when they
+    end at a value written in dvc.yaml itself."""
+    reference = raw.path if isinstance(raw, _Ref) else _reference(raw)
+    if reference is not None:
+        return (*reference, *parts)
+    if not parts:
+        return None
+    if isinstance(raw, Mapping):
+        keys = {_to_str(key): value for key, value in raw.items()}
+        return _trace(keys[parts[0]], parts[1:]) if parts[0] in keys else None
+    if isinstance(raw, list) and parts[0].isdigit() and int(parts[0]) < len(raw):
+        return _trace(raw[int(parts[0])], parts[1:])
+    return None
+
+
+def _element(raw: Any, position: str) -> Any:
+    """The element of foreach/matrix data as written at ``position`` (a key or an index)."""
+    if isinstance(raw, Mapping):
+        return {_to_str(key): value for key, value in raw.items()}.get(position)
+    if isinstance(raw, list) and position.isdigit() and int(position) < len(raw):
+        return raw[int(position)]
+    return None
 
 
 def _expressions(data: Any) -> list[str]:
@@ -410,10 +443,15 @@ def _generated_stages(
                 continue
             data = _resolve_data(stage["foreach"], context, where)
             groups = _foreach_items(data, where)
-            reference = _reference(stage["foreach"])
+            raw, reference = stage["foreach"], _reference(stage["foreach"])
             positions = _positions(data)
             origins = {
-                name: {"": (*reference, positions[name])} if reference else {} for name in groups
+                name: {
+                    "": _Ref((*reference, positions[name]))
+                    if reference
+                    else _element(raw, positions[name])
+                }
+                for name in groups
             }
         elif "matrix" in stage:
             if "do" in stage:
@@ -424,16 +462,13 @@ def _generated_stages(
                 continue
             matrix = stage["matrix"]
             groups, indices = _matrix_items(_matrix_axes(matrix, context, where))
-            references = {
-                axis: reference
-                for axis, raw in (matrix.items() if isinstance(matrix, Mapping) else [])
-                if (reference := _reference(raw))
-            }
+            written = {str(axis): raw for axis, raw in matrix.items()}
             origins = {
                 name: {
-                    axis: (*references[axis], str(index))
+                    axis: _Ref((*reference, str(index)))
+                    if (reference := _reference(written[axis]))
+                    else _element(written[axis], str(index))
                     for axis, index in indices[name].items()
-                    if axis in references
                 }
                 for name in groups
             }

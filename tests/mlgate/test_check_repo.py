@@ -216,6 +216,9 @@ TRACKED_VARS_DVC_YAML = {
         "keys.yaml",
         "only.yaml:x",
         "never.yaml",
+        "listed.yaml",
+        "axis.yaml",
+        "deep.yaml",
     ],
     "stages": {
         "direct": {"cmd": "echo ${lr} ${nested.a}"},
@@ -225,6 +228,10 @@ TRACKED_VARS_DVC_YAML = {
         "grid": {"matrix": {"lr": "${grid.lr}", "m": ["a", "b"]}, "cmd": "echo ${item.lr}"},
         "picked": {"cmd": "echo ${x}"},
         "own": {"vars": ["stage.yaml"], "cmd": "echo ${sv}"},
+        # data written in dvc.yaml whose elements are whole references
+        "listed": {"foreach": ["${el.a}", "${el.b}"], "do": {"cmd": "echo ${item}"}},
+        "axes": {"matrix": {"v": ["${ax.v}", 3]}, "cmd": "echo ${item.v}"},
+        "deep": {"foreach": {"x": {"lr": "${dp.lr}", "n": 1}}, "do": {"cmd": "echo ${item.lr}"}},
     },
 }
 
@@ -248,6 +255,9 @@ def test_vars_files_whose_values_templates_use_are_params_as_in_dvc(
         "pipe/only.yaml": {"x": 1, "y": 2},
         "pipe/never.yaml": {"z": 1},
         "pipe/stage.yaml": {"sv": 7},
+        "pipe/listed.yaml": {"el": {"a": 1, "b": 2}},
+        "pipe/axis.yaml": {"ax": {"v": 5}},
+        "pipe/deep.yaml": {"dp": {"lr": 0.3}},
     }
     for path, content in files.items():
         scratch_repo.write(path, content)
@@ -263,6 +273,9 @@ def test_vars_files_whose_values_templates_use_are_params_as_in_dvc(
         "pipe/grid.yaml",
         "pipe/only.yaml",
         "pipe/stage.yaml",
+        "pipe/listed.yaml",
+        "pipe/axis.yaml",
+        "pipe/deep.yaml",
     ]
     shown = scratch_repo.dvc("params", "diff", "HEAD~1", "--all", "--json").stdout
     assert set(json.loads(shown)) == set(found)
