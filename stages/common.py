@@ -170,8 +170,22 @@ def run_stage(stage: str, main: Callable[[Sequence[str]], None]) -> None:
     except StageError as exc:
         _fail(stage, str(exc))
     except MemoryError as exc:  # one allocation larger than the machine (numpy says how large)
-        detail = f" ({exc})" if str(exc) else ""
-        _fail(stage, f"out of memory{detail}: a params value or the data is too large here")
+        _too_large(stage, exc)
+    except ValueError as exc:
+        # numpy's word for an array past what any machine addresses (a count param near
+        # 2**62): the same mistake as a MemoryError, one step further
+        if not str(exc).startswith(TOO_BIG):
+            raise
+        _too_large(stage, exc)
+
+
+# how numpy starts the ValueError for an array larger than the address space
+TOO_BIG = ("array is too big", "Maximum allowed dimension exceeded")
+
+
+def _too_large(stage: str, exc: Exception) -> None:
+    detail = f" ({exc})" if str(exc) else ""
+    _fail(stage, f"out of memory{detail}: a params value or the data is too large here")
 
 
 def _one_line_warning(stage: str) -> Callable[..., None]:

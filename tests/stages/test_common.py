@@ -77,3 +77,31 @@ def test_importing_the_stages_any_other_way_leaves_the_collector_alone() -> None
     assert _python("import gc, stages.train; print(gc.isenabled(), gc.get_freeze_count())") == (
         "True 0"
     )
+
+
+def test_only_numpys_too_big_value_error_is_out_of_memory(monkeypatch, capsys) -> None:
+    """numpy's "array is too big" is a one-line out-of-memory error; any other ValueError is
+    a bug and keeps its traceback."""
+    import gc
+    import warnings
+
+    from stages.common import run_stage
+
+    monkeypatch.setattr(sys, "argv", ["stage"])
+    # run_stage is made for a stage's own process: undo what it sets for one
+    monkeypatch.setattr(warnings, "showwarning", warnings.showwarning)
+    monkeypatch.setattr(gc, "freeze", lambda: None)
+
+    def too_big(argv):
+        raise ValueError("array is too big; `arr.size * arr.dtype.itemsize` is larger than ...")
+
+    with pytest.raises(SystemExit) as exited:
+        run_stage("t", too_big)
+    assert exited.value.code == 1
+    assert capsys.readouterr().err.startswith("t: error: out of memory (array is too big;")
+
+    def bug(argv):
+        raise ValueError("something else")
+
+    with pytest.raises(ValueError, match="something else"):
+        run_stage("t", bug)

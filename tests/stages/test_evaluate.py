@@ -395,16 +395,23 @@ def test_metrics_do_not_depend_on_the_thread_count(classifier, tmp_path: Path) -
     assert outputs[0] == outputs[1]
 
 
-def test_an_allocation_larger_than_the_machine_is_a_one_line_error(model, tmp_path: Path) -> None:
-    # 2**45 calibration bins pass every type check; numpy then cannot allocate the edges
+@pytest.mark.parametrize(
+    ("bins", "says"),
+    [(2**45, "out of memory (Unable to allocate"), (2**62, "out of memory (array is too big")],
+)
+def test_an_allocation_larger_than_the_machine_is_a_one_line_error(
+    model, tmp_path: Path, bins: int, says: str
+) -> None:
+    # huge calibration bins pass every type check; numpy then cannot allocate the edges
+    # (2**45: a MemoryError; 2**62: past the address space, numpy's ValueError)
     save_model(model, tmp_path / "model.skops")
     validated_frame(300, seed=4).to_parquet(tmp_path / "test.parquet")
     args = ["--model", "model.skops", "--test", "test.parquet", "--metrics", "m/metrics.json"]
     args += ["--inference", "m/inference.json", "--plots", "plots"]
-    params = {"schema": schema(), "evaluate": {**PARAMS, "calibration_bins": 2**45}}
+    params = {"schema": schema(), "evaluate": {**PARAMS, "calibration_bins": bins}}
     failed = run_stage("evaluate", args, tmp_path, params)
     assert failed.returncode == 1 and "Traceback" not in failed.stderr
     last = failed.stderr.strip().splitlines()[-1]
-    assert last.startswith("evaluate: error: out of memory (Unable to allocate")
+    assert last.startswith(f"evaluate: error: {says}")
     assert last.endswith("a params value or the data is too large here")
     assert not (tmp_path / "m/metrics.json").exists() and not (tmp_path / "plots").exists()
