@@ -15,7 +15,7 @@ import lzma
 import re
 import warnings
 import zlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import pandas as pd
@@ -93,24 +93,21 @@ def _first_row_where(
     """(line, fields) of the first data row whose field count is `wrong`, if any.
 
     A second, slower pass (the csv module) that only error paths and rare files pay. Quoted
-    delimiters and line breaks count as pandas counts them; blank lines and lines starting
-    with the comment character are skipped as pandas skips them; `line` is where the row
-    starts in the file.
+    delimiters and line breaks count as pandas counts them; a comment character outside
+    quotes ends the row there, as in pandas (so a line starting with one is blank); blank
+    lines are skipped; `line` is where the row starts in the file.
     """
     import fsspec
 
-    comment = params["comment"]
     header_pending = params["header"]
     with fsspec.open(
         source, "rt", compression="infer", encoding=params["encoding"], newline=""
     ) as handle:
-        reader = csv.reader(handle, skipinitialspace=True)
+        reader = csv.reader(_uncommented(handle, params["comment"]), skipinitialspace=True)
         line = 1
         for row in reader:
             start, line = line, reader.line_num + 1
             if not any(field.strip() for field in row):
-                continue
-            if comment and row[0].startswith(comment):
                 continue
             if header_pending:
                 header_pending = False
@@ -118,6 +115,25 @@ def _first_row_where(
             if wrong(len(row)):
                 return start, len(row)
     return None
+
+
+def _uncommented(lines: Iterable[str], comment: str | None) -> Iterator[str]:
+    """`lines` with each one cut at a comment character outside double quotes (a quoted
+    field may span lines), one line out per line in, so line numbers stay true."""
+    quoted = False
+    for line in lines:
+        if comment is None or comment not in line:
+            quoted ^= line.count('"') % 2 == 1
+            yield line
+            continue
+        for at, char in enumerate(line):
+            if char == '"':
+                quoted = not quoted
+            elif char == comment and not quoted:
+                yield line[:at] + ("\n" if line.endswith("\n") else "")
+                break
+        else:
+            yield line
 
 
 def _check_short_rows(frame: pd.DataFrame, source: str, params: Mapping[str, Any]) -> None:

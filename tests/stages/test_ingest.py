@@ -118,6 +118,11 @@ def test_rows_with_fewer_fields_are_ragged_not_missing_values(tmp_path: Path) ->
     late = write(tmp_path / "late.csv", '26, "Pri\nvate", >50K\n27, Private\n')
     with pytest.raises(StageError, match="ragged row at line 3: 2 fields, expected 3"):
         ingest(late, params())
+    # a comment character inside a row ends it there, as pandas reads it: a short row, unless
+    # quoted (in a field spanning lines too) or after the last delimiter (an empty value)
+    cut = '25, "Pri|\nv|ate", >50K\n26, Private, |note\n27, Private|note, >50K\n'
+    with pytest.raises(StageError, match="cut.csv: ragged row at line 4: 2 fields, expected 3"):
+        ingest(write(tmp_path / "cut.csv", cut), params())
 
 
 def test_more_fields_than_the_header_names_is_an_error(tmp_path: Path) -> None:
