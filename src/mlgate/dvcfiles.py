@@ -9,6 +9,7 @@ from typing import Any
 import yaml
 
 from mlgate.errors import ConfigError, InputError
+from mlgate.tags import ARTIFACT_NAME_RE
 
 DVC_YAML = "dvc.yaml"
 
@@ -76,19 +77,31 @@ def choose_artifact(declared: dict[str, dict[str, Any]], requested: str | None =
         if name not in declared:
             names = ", ".join(sorted(declared)) or "none"
             raise ConfigError(f"{DVC_YAML}: no artifact '{requested}' (declared: {names})")
-        return name
+        return _taggable(name)
     root = [name for name in declared if ":" not in name]
     models = [name for name, spec in declared.items() if spec.get("type") == "model"]
     groups = ([name for name in models if name in root], models, root, list(declared))
     candidates = next((group for group in groups if group), [])
     if len(candidates) == 1:
-        return candidates[0]
+        return _taggable(candidates[0])
     if not candidates:
         raise ConfigError(f"{DVC_YAML}: declares no artifacts; add one under 'artifacts:'")
     raise ConfigError(
         f"{DVC_YAML}: several artifacts ({', '.join(sorted(candidates))}); "
         "choose one with --artifact"
     )
+
+
+def _taggable(name: str) -> str:
+    """``name``, if GTO can write it in a tag (DVC only warns about the others: "Can't use
+    ... as artifact name"); tags under another name would be invisible to GTO, DVC and
+    mlgate itself, so a release could be made again and again."""
+    if not ARTIFACT_NAME_RE.match(name):
+        raise ConfigError(
+            f"{DVC_YAML}: artifact '{name}' cannot be released: GTO's artifact names hold "
+            "lowercase letters, digits, '-' and '/', starting and ending with a letter or digit"
+        )
+    return name
 
 
 def read_text_file(path: Path) -> str | None:

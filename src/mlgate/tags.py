@@ -34,7 +34,7 @@ _STAGE_RE = re.compile(
 )
 _COUNTER_RE = re.compile(r"#(\d+)$")
 _VERSION_RE = re.compile(rf"^v?{_SEMVER}$")
-ARTIFACT_NAME_RE = re.compile(rf"^(?:[^:]+:)?{_NAME}$")
+ARTIFACT_NAME_RE = re.compile(rf"^(?:{_DIRNAME}:)?{_NAME}$")  # what GTO can tag
 
 
 @total_ordering

@@ -192,3 +192,10 @@ def test_the_artifact_to_act_on_prefers_the_root_dvc_yaml_as_dvc_does() -> None:
         choose_artifact(declared, "clf")
     with pytest.raises(ConfigError, match=r"several artifacts \(a:m, b:m\)"):
         choose_artifact({"a:m": nested, "b:m": nested})
+    # a name GTO cannot tag (DVC only warns) is refused, chosen by default or by name
+    for bad in ("Demo_Model", "demo.model", "modèle", "-m", "m-"):
+        with pytest.raises(ConfigError, match=f"artifact '{bad}' cannot be released"):
+            choose_artifact({bad: root_model})
+        with pytest.raises(ConfigError, match=f"artifact '{bad}' cannot be released"):
+            choose_artifact({bad: root_model, **declared}, bad)
+    assert choose_artifact({"Data_Set": {"path": "d"}, "m": root_model}) == "m"
