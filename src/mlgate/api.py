@@ -52,7 +52,7 @@ from mlgate.metrics import (
     read_params,
 )
 from mlgate.report import ABSENT, LockRow, MetricRow, ParamRow, ReportData, Side, render_report
-from mlgate.tags import latest_release, list_tags, releases, tag_artifact_name
+from mlgate.tags import active_releases, latest_release, list_tags, tag_artifact_name
 
 
 @dataclass(frozen=True)
@@ -427,7 +427,7 @@ def report(
     head_dvc = read_dvc_yaml(head_snap)
     head_artifacts = declared_artifacts(head_snap, head_dvc)
     artifact = _release_artifact(gates, head_artifacts)
-    all_releases = releases(list_tags(root), artifact) if artifact else []
+    all_releases = active_releases(list_tags(root), artifact) if artifact else []
     release = all_releases[0] if all_releases else None
     release_snap = (
         gitio.Snapshot(root, release.sha, f"{release.name} ({gitio.short(release.sha)})", prefix)

@@ -49,13 +49,13 @@ from mlgate.tags import (
     GitTagRef,
     ReleaseTag,
     Version,
+    active_releases,
     deregistered,
     list_tags,
     max_counter,
     off_commit,
     parse_stage,
     release_tag_name,
-    releases,
     tag_artifact_name,
     taken_versions,
 )
@@ -262,13 +262,6 @@ def _delete_tag(repo_root: Path, name: str) -> None:
     git(repo_root, "tag", "-d", name)
 
 
-def active_releases(tags: list[GitTagRef], artifact: str) -> list[ReleaseTag]:
-    """Releases newest first, without versions GTO deregistered (as ``gto show`` lists them)."""
-    gone = deregistered(tags, artifact)
-    found = releases(tags, artifact)
-    return [r for r in found if r.version not in gone] if gone else found
-
-
 def _artifact_name(repo_root: Path, requested: str | None) -> str:
     from mlgate.metrics import declared_artifacts
 
@@ -407,7 +400,8 @@ def release(
             note = f"ignored {ignored}: {why}; its version is taken all the same"
             if taken_versions([ignored], name) and note not in publisher.notes:
                 publisher.notes.append(note)  # explains a version that skips ahead
-        found = [r for r in releases(tags, name) if r.sha == sha]
+        # a deregistered version no longer releases its commit (GTO registers it again)
+        found = [r for r in active_releases(tags, name) if r.sha == sha]
         if found:
             outcome.update(status="already-released", tag=found[0].name, version=found[0].version)
             return None

@@ -273,7 +273,15 @@ def releases(tags: list[GitTagRef], artifact: str) -> list[ReleaseTag]:
     return sorted(found, key=lambda r: r.version, reverse=True)
 
 
-def latest_release(tags: list[GitTagRef], artifact: str) -> ReleaseTag | None:
-    """The release with the highest semantic version (not the newest timestamp)."""
+def active_releases(tags: list[GitTagRef], artifact: str) -> list[ReleaseTag]:
+    """Releases newest first, without versions GTO deregistered (as ``gto show`` lists them)."""
+    gone = deregistered(tags, artifact)
     found = releases(tags, artifact)
+    return [r for r in found if r.version not in gone] if gone else found
+
+
+def latest_release(tags: list[GitTagRef], artifact: str) -> ReleaseTag | None:
+    """The active release with the highest semantic version (not the newest timestamp); a
+    version GTO deregistered is no baseline."""
+    found = active_releases(tags, artifact)
     return found[0] if found else None

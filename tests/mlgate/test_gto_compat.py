@@ -144,11 +144,17 @@ def test_a_version_deregistered_with_gto_disappears_from_both(
     assert mine_stages == {k: v for k, v in state["stage"].items() if v}
     result = p.mlgate("promote", "v0.0.3", "dev")
     assert result.exit_code == 2 and "was deregistered" in result.stderr
-    # The name stays taken, and the baseline of the next release is the latest active one.
+    # The baseline of check is the latest active release, as gto show's latest.
+    checked = p.mlgate("check", "--format", "json")
+    assert checked.exit_code == 0, checked.output
+    assert json.loads(checked.stdout)["baseline"]["ref"] == f"{ARTIFACT}@v0.0.2"
+    # The name stays taken; the commit it released is no longer released (GTO would register
+    # it again), and the baseline of the next release is the latest active one.
     p.push()
     p.repo.git("push", "-q", "origin", "--tags")
+    assert run_ok(p, clock, "release") == f"{ARTIFACT}@v0.0.4"
     release_new_commit(p, clock, "fourth")
-    assert ours(p)[0]["version"] == "v0.0.4"
+    assert [e["version"] for e in ours(p)][:2] == ["v0.0.5", "v0.0.4"]
     message = p.repo.git("for-each-ref", "--format=%(contents)", f"refs/tags/{ARTIFACT}@v0.0.4")
     assert f'"ref": "{ARTIFACT}@v0.0.2"' in message
 
