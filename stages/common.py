@@ -15,8 +15,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 PARAMS_FILE = "params.yaml"
 FLOAT_DIGITS = 6  # metrics are rounded so that they are byte-identical across runs
 
@@ -31,12 +29,20 @@ def load_params(section: str, path: str | Path = PARAMS_FILE) -> dict[str, Any]:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise StageError(f"{path}: cannot read ({exc.strerror})") from exc
+    # ruamel's safe loader, as DVC reads params.yaml: YAML 1.2 (010 is 10 and NO is text, as
+    # `dvc params diff` shows them; PyYAML's YAML 1.1 would read 8 and False), and a key
+    # written twice is an error instead of the last one silently winning.
+    from ruamel.yaml import YAML
+    from ruamel.yaml.constructor import DuplicateKeyError
+    from ruamel.yaml.error import YAMLError
+
     try:
-        params = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
+        params = YAML(typ="safe").load(text)
+    except YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise StageError(f"{path}: malformed YAML{where}") from exc
+        what = "duplicate key" if isinstance(exc, DuplicateKeyError) else "malformed YAML"
+        raise StageError(f"{path}: {what}{where}") from exc
     except ValueError as exc:  # a scalar YAML accepts but Python cannot build: an impossible
         # date, an integer past Python's 4300-digit limit for reading one
         raise StageError(f"{path}: unreadable value ({str(exc).split(':')[0]})") from exc

@@ -37,6 +37,7 @@ def test_require_number_gives_a_float() -> None:
         ("train:\n  seed: " + "9" * 5000 + "\n", r"unreadable value \(Exceeds the limit"),
         ("train:\n  when: 2026-13-45\n", r"unreadable value \(month must be in 1..12\)"),
         ("train: [1, 2\n", r"malformed YAML at line 2"),
+        ("train:\n  seed: 1\n  seed: 2\n", r"duplicate key at line 3"),
     ],
 )
 def test_load_params_names_the_file_for_values_python_cannot_build(
@@ -105,3 +106,18 @@ def test_only_numpys_too_big_value_error_is_out_of_memory(monkeypatch, capsys) -
 
     with pytest.raises(ValueError, match="something else"):
         run_stage("t", bug)
+
+
+def test_load_params_reads_yaml_1_2_as_dvc_does(tmp_path: Path) -> None:
+    # DVC (ruamel) shows these params as 10, 15, "NO", "on" and "1:30"; YAML 1.1 reads
+    # 8, a string, False, True and 90
+    path = tmp_path / "params.yaml"
+    path.write_text("s:\n  a: 010\n  b: 0o17\n  c: NO\n  d: on\n  e: 1:30\n  f: 1e-3\n")
+    assert load_params("s", path) == {
+        "a": 10,
+        "b": 15,
+        "c": "NO",
+        "d": "on",
+        "e": "1:30",
+        "f": 0.001,
+    }
