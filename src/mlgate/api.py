@@ -121,6 +121,11 @@ def stale_stages(repo_root: Path) -> dict[str, Any]:
             status: dict[str, Any] = repo.status()
     except DvcException as exc:
         raise InputError(f"dvc status failed in '{repo_root}': {exc}") from exc
+    except OSError as exc:  # a dependency DVC cannot stat: a broken symlink, a symlink loop
+        where = f": {exc.filename}" if exc.filename else ""
+        raise InputError(
+            f"dvc status failed in '{repo_root}': {exc.strerror or exc}{where}"
+        ) from exc
     # A stage marked always_changed (or a callback stage) is never "up to date" by design;
     # only real changes make the pipeline stale.
     return {

@@ -243,3 +243,17 @@ def test_dvc_yaml_without_metrics(
     scratch_repo.write("dvc.yaml", dvc)
     line = one_error_line(check(scratch_repo.root, monkeypatch, "--allow-stale"))
     assert "dvc.yaml: declares no metrics files" in line
+
+
+@pytest.mark.parametrize("target", ["/nonexistent/metrics.json", "loop"])
+def test_a_dependency_dvc_cannot_stat_is_one_error_line(
+    scratch_repo: ScratchRepo, monkeypatch: pytest.MonkeyPatch, target: str
+) -> None:
+    """A broken symlink or a symlink loop as a stage dependency: DVC's status raises a bare
+    OSError, which must not print a traceback with exit 1 (a failed gate)."""
+    dep = scratch_repo.root / "inputs" / "metrics.json"
+    dep.unlink()
+    dep.symlink_to(dep if target == "loop" else target)
+    line = one_error_line(check(scratch_repo.root, monkeypatch))
+    assert line.startswith("mlgate: error: dvc status failed in ")
+    assert "inputs/metrics.json" in line
