@@ -403,6 +403,9 @@ def policy_changes(old: Gates | None, new: Gates | None) -> list[PolicyChange]:
     if old and new and old_baseline != new_baseline:
         # Any move of the baseline can make "no worse than" easier to meet: review it.
         found.append(PolicyChange("", "baseline", old_baseline, new_baseline, True))
+    if old and new and old.artifact != new.artifact:
+        # so can judging against another artifact's releases
+        found.append(PolicyChange("", "artifact", old.artifact, new.artifact, True))
     for rule in new_rules:
         match = next((r for r in old_rules if r.metric == rule.metric), None)
         if match is None:

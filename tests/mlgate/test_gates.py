@@ -328,6 +328,7 @@ def test_policy_changes_flag_every_loosening() -> None:
     new = parse_gates(
         {
             "baseline": "none",
+            "artifact": "other-model",  # judged against another artifact's releases
             "rules": [
                 {"metric": "a", "direction": "higher", "min": 0.85, "max_regression": 0.005},
                 {"metric": "b", "direction": "lower", "max": 0.1, "severity": "warn"},
@@ -340,6 +341,7 @@ def test_policy_changes_flag_every_loosening() -> None:
     changes = {(c.metric, c.field): c.loosened for c in policy_changes(old, new)}
     assert changes == {
         ("", "baseline"): True,
+        ("", "artifact"): True,
         ("a", "min"): True,
         ("a", "max_regression"): False,
         ("b", "severity"): True,
