@@ -130,7 +130,7 @@ def check(
     root = gitio.find_project_root(Path.cwd())
     result = api.check(root, rev, baseline, gates_file, allow_stale)
     if output_format == "json":
-        click.echo(json.dumps(result.as_dict(), indent=2))
+        _echo_json(result.as_dict())
     elif output_format == "md":
         from mlgate.report import render_check_md
 
@@ -186,6 +186,14 @@ def _project_root() -> Path:
     from mlgate import gitio
 
     return gitio.find_project_root(Path.cwd())
+
+
+def _echo_json(value: Any, sort_keys: bool = False) -> None:
+    """``value`` as strict JSON on stdout: a NaN or infinity (a metric, or a lineage block
+    another tool wrote) becomes text, since no JSON parser but Python's reads NaN."""
+    from mlgate.lineage import jsonable
+
+    click.echo(json.dumps(jsonable(value), indent=2, sort_keys=sort_keys, allow_nan=False))
 
 
 def _option_remote(func: Any) -> Any:
@@ -342,7 +350,7 @@ def history(
     remarks = [f"ignored {name}: {why}" for name, why in listing.ignored]
     remarks += [listing.note] if listing.note else []
     if output_format == "json":
-        click.echo(json.dumps([entry.as_dict() for entry in entries], indent=2))
+        _echo_json([entry.as_dict() for entry in entries])
         for line in remarks:
             click.echo(line, err=True)
         return
@@ -386,7 +394,7 @@ def show(ref: str, artifact: str | None, output_format: str) -> None:
 
     shown = registry.show(_project_root(), ref, artifact)
     if output_format == "json":
-        click.echo(json.dumps(shown.as_dict(), indent=2, sort_keys=True))
+        _echo_json(shown.as_dict(), sort_keys=True)
     else:
         click.echo("\n".join(_show_lines(shown)))
     if shown.note:

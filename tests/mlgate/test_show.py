@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from mlgate.lineage import BEGIN, END
 from tests.mlgate.registry_repo import ARTIFACT, Published, metrics_with, published
 
 __all__ = ["published"]
@@ -86,3 +87,17 @@ def test_a_release_made_by_another_tool_has_no_lineage(published: Published) -> 
     assert lines[1] == "no lineage block (a tag mlgate did not make)"
     assert lines[2].startswith("metrics (from the files at its commit): ")
     assert "roc_auc 0.93" in lines[2]
+
+
+def test_json_stays_strict_with_nan_in_a_lineage_block(published: Published) -> None:
+    """A block without a checksum (accepted when reading) may hold NaN or Infinity, which
+    Python's json reads and writes but no other parser does: the output turns them to text."""
+    p = published
+    sha = p.repo.git("rev-parse", "HEAD")
+    block = f'{{"schema": 1, "commit": "{sha}", "version": "v1.0.0", "note": NaN, "big": Infinity}}'
+    message = f"by hand\n\n{BEGIN}\n{block}\n{END}\n"
+    p.repo.git("tag", "-a", "--cleanup=verbatim", f"{ARTIFACT}@v1.0.0", "-m", message)
+    result = p.mlgate("show", "--format", "json")
+    assert result.exit_code == 0, result.output
+    shown = json.loads(result.stdout, parse_constant=pytest.fail)  # strict: no NaN/Infinity
+    assert shown["block"]["note"] == "nan" and shown["block"]["big"] == "inf"
