@@ -108,6 +108,17 @@ def fmt(number: float | None, digits: int = 6) -> str:
     return f"{number:.{digits}g}"
 
 
+def fmt_apart(first: float, second: float, digits: int = 6) -> tuple[str, str]:
+    """``fmt`` of two numbers, with as many more significant digits as it takes to tell them
+    apart when they differ (up to 17, which tells any two doubles apart): "0.92 < min 0.92"
+    would contradict itself where "0.9199996 < min 0.92" does not."""
+    pair = fmt(first, digits), fmt(second, digits)
+    while pair[0] == pair[1] and first != second and digits < 17:
+        digits += 1
+        pair = fmt(first, digits), fmt(second, digits)
+    return pair
+
+
 # --- parsing -------------------------------------------------------------------------------
 
 
@@ -318,13 +329,17 @@ def evaluate(
     failures: list[str] = []
     notes: list[str] = []
     if rule.min is not None:
-        (notes if at_least(number, rule.min) else failures).append(
-            f"{fmt(number)} {'≥' if at_least(number, rule.min) else '<'} min {fmt(rule.min)}"
-        )
+        if at_least(number, rule.min):  # float noise at the bound counts as equal: no digits
+            notes.append(f"{fmt(number)} ≥ min {fmt(rule.min)}")
+        else:
+            shown, bound = fmt_apart(number, rule.min)
+            failures.append(f"{shown} < min {bound}")
     if rule.max is not None:
-        (notes if at_most(number, rule.max) else failures).append(
-            f"{fmt(number)} {'≤' if at_most(number, rule.max) else '>'} max {fmt(rule.max)}"
-        )
+        if at_most(number, rule.max):
+            notes.append(f"{fmt(number)} ≤ max {fmt(rule.max)}")
+        else:
+            shown, bound = fmt_apart(number, rule.max)
+            failures.append(f"{shown} > max {bound}")
     skipped = False
     if rule.has_change_bound:
         if no_baseline_reason is not None:
@@ -343,11 +358,15 @@ def evaluate(
             )
             allowed = allowed_worsening(rule, base_number)
             assert allowed is not None
+            shown, limit = (
+                (fmt(delta, 4), fmt(-allowed, 4)) if ok else fmt_apart(delta, -allowed, 4)
+            )
+            shown, limit = (t if t.startswith("-") else f"+{t}" for t in (shown, limit))
             if allowed < 0:
-                verdict_text = f"{'meets' if ok else 'short of'} required {-allowed:+.4g}"
+                verdict_text = f"{'meets' if ok else 'short of'} required {limit}"
             else:
-                verdict_text = f"{'within' if ok else 'beyond'} allowed {-allowed:+.4g}"
-            text = f"change {delta:+.4g} vs baseline {fmt(base_number)} {verdict_text}"
+                verdict_text = f"{'within' if ok else 'beyond'} allowed {limit}"
+            text = f"change {shown} vs baseline {fmt(base_number)} {verdict_text}"
             (notes if ok else failures).append(text)
     if failures:
         return RuleResult(rule, number, base_number, False, False, "; ".join(failures))

@@ -415,3 +415,13 @@ def test_exponent_floats_in_yaml_are_numbers_as_dvc_reads_them(text: str, value:
 
     assert parse_yaml(f"max_regression: {text}\n", "params.yaml") == {"max_regression": value}
     assert parse_yaml(f"quoted: '{text}'\nhex: 12e4f\n", "x") == {"quoted": text, "hex": "12e4f"}
+
+
+def test_a_failing_reason_never_shows_the_value_and_the_bound_alike() -> None:
+    """Rounded to 6 digits, 0.9199996 and 0.92 would read "0.92 < min 0.92"."""
+    assert evaluate(rule(min=0.92), 0.9199996).reason == "0.9199996 < min 0.92"
+    low = rule(direction="lower", max=123456789.2)
+    assert evaluate(low, 123456789.4).reason == "123456789.4 > max 123456789.2"
+    assert evaluate(rule(min=0.92), 0.95).reason == "0.95 ≥ min 0.92"  # passing: as before
+    near = evaluate(rule(max_regression=0.005), 0.9249999, 0.93).reason
+    assert near == "change -0.0050001 vs baseline 0.93 beyond allowed -0.005"
