@@ -63,7 +63,9 @@ class MlgateGroup(click.Group):
         except MlgateError as exc:
             if ctx.params.get("show_traceback"):
                 raise
-            click.secho(f"mlgate: error: {exc}", fg="red", err=True)
+            # one line, whatever a message quotes (DVC's "several errors.\nFirst error at
+            # line 3", a --rev holding a newline)
+            click.secho(f"mlgate: error: {' '.join(str(exc).split())}", fg="red", err=True)
             ctx.exit(exc.exit_code)
 
 

@@ -257,3 +257,13 @@ def test_a_dependency_dvc_cannot_stat_is_one_error_line(
     line = one_error_line(check(scratch_repo.root, monkeypatch))
     assert line.startswith("mlgate: error: dvc status failed in ")
     assert "inputs/metrics.json" in line
+
+
+def test_an_error_quoting_a_newline_stays_one_line(
+    scratch_repo: ScratchRepo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    line = one_error_line(check(scratch_repo.root, monkeypatch, "--rev", "HEAD\nfoo"))
+    assert "HEAD foo" in line
+    (scratch_repo.root / ".dvc" / "config").write_text("[core\nremote = x\n[[\n")
+    line = one_error_line(check(scratch_repo.root, monkeypatch))  # DVC's two-line message
+    assert "config" in line
