@@ -66,7 +66,7 @@ def resolve(repo_root: str | Path, ref: str) -> str:
     if done.returncode == 0:
         return done.stdout.strip()
     if not has_commits(repo_root):
-        raise InputError(f"'{repo_root}': the git repository has no commits yet")
+        raise InputError(no_commits(repo_root))
     if is_shallow(repo_root):  # most likely not fetched: CI's default checkout fetches one ref
         raise InputError(
             f"unknown git ref '{ref}' (no such branch, tag or commit in this shallow clone; "
@@ -87,6 +87,14 @@ def has_commits(repo_root: str | Path) -> bool:
         git_prefix(repo_root)
         return False
     return True
+
+
+def no_commits(repo_root: str | Path) -> str:
+    """Why HEAD names no commit: a repository without any, or a branch without any yet (an
+    orphan branch in a repository that has commits elsewhere)."""
+    if git(repo_root, "for-each-ref", "--count=1", "--format=x").strip():
+        return f"'{repo_root}': the current branch has no commits yet"
+    return f"'{repo_root}': the git repository has no commits yet"
 
 
 def is_shallow(repo_root: str | Path) -> bool:

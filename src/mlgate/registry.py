@@ -73,7 +73,7 @@ PROMOTE, ROLLBACK = "promote", "rollback"
 
 def _head(repo_root: Path) -> str:
     if not gitio.has_commits(repo_root):
-        raise InputError(f"'{repo_root}': the git repository has no commits yet")
+        raise InputError(gitio.no_commits(repo_root))
     return gitio.resolve(repo_root, "HEAD")
 
 

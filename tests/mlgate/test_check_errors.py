@@ -215,6 +215,14 @@ def test_repo_with_no_commits(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     assert "the git repository has no commits yet" in line
 
 
+def test_an_orphan_branch_has_no_commits_yet(
+    scratch_repo: ScratchRepo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    scratch_repo.git("checkout", "-q", "--orphan", "fresh")
+    line = one_error_line(check(scratch_repo.root, monkeypatch, "--rev", "HEAD"))
+    assert "the current branch has no commits yet" in line
+
+
 def test_not_a_dvc_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     line = one_error_line(check(tmp_path, monkeypatch))
     assert "is not inside a DVC project" in line
