@@ -153,11 +153,18 @@ class _Baseline:
     note: str | None  # why there is no baseline
 
 
+NONE_CHOSEN = "baseline is 'none'"
+
+
 def resolve_baseline(
-    snap: gitio.Snapshot, choice: str, gates: Gates, dvc_yaml: dict[str, Any]
+    snap: gitio.Snapshot,
+    choice: str,
+    gates: Gates,
+    dvc_yaml: dict[str, Any],
+    why_none: str = "",
 ) -> _Baseline:
     if choice == NO_BASELINE:
-        return _Baseline(None, "baseline is 'none'")
+        return _Baseline(None, why_none or NONE_CHOSEN)
     if choice != LATEST_RELEASE:
         return _Baseline(BaselineRef(choice, gitio.resolve(snap.repo_root, choice)), None)
     declared = declared_artifacts(snap, dvc_yaml)
@@ -251,8 +258,12 @@ def check(
     baseline: str | None = None,
     gates_file: Path | None = None,
     allow_stale: bool = False,
+    why_none: str | None = None,
 ) -> CheckResult:
-    """Judge the metrics of ``rev`` (None: the working tree) against the gates and baseline."""
+    """Judge the metrics of ``rev`` (None: the working tree) against the gates and baseline.
+
+    ``why_none``: the reason a ``none`` baseline gives in the result (a caller that chose
+    none for the user, like the first release, says why)."""
     head = _open(repo_root, rev)
     head.prefetch([DVC_YAML, PARAMS_YAML, DVC_LOCK])
     dvc_yaml = read_dvc_yaml(head)
@@ -272,9 +283,8 @@ def check(
             f"{head.where(absent[0])}: metrics file declared in dvc.yaml but not found"
         )
     # An empty --baseline (an unset CI variable, say) is an error, not the gates' default.
-    chosen = resolve_baseline(
-        head, gates.baseline if baseline is None else baseline, gates, dvc_yaml
-    )
+    choice = gates.baseline if baseline is None else baseline
+    chosen = resolve_baseline(head, choice, gates, dvc_yaml, why_none or NONE_CHOSEN)
     base_metrics = (
         read_baseline_metrics(head.repo_root, chosen.ref, head.prefix, files)
         if chosen.ref
