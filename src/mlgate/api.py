@@ -453,7 +453,7 @@ def report(
     gitio.prefetch_all(snaps, [DVC_YAML, PARAMS_YAML, DVC_LOCK])
 
     def declared(snap: gitio.Snapshot) -> tuple[dict[str, Any], list[str]]:
-        if snap.read_text(DVC_YAML) is None:
+        if snap.read_text(DVC_YAML) is None and not gitio.files_named(snap, DVC_YAML):
             return {}, []
         dvc_yaml = read_dvc_yaml(snap)
         return dvc_yaml, metrics_files(snap, dvc_yaml)

@@ -166,14 +166,3 @@ def read_text_file(path: Path) -> str | None:
         raise InputError(f"{path}: not valid UTF-8 text") from exc
     except OSError as exc:
         raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from exc
-
-
-def load_dvc_yaml(root: str | Path) -> dict[str, Any]:
-    path = Path(root) / DVC_YAML
-    text = read_text_file(path)
-    if text is None:
-        raise InputError(f"{path}: not found (is this a DVC project?)")
-    data = parse_yaml(text, str(path))
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping at the top level")
-    return data

@@ -636,8 +636,12 @@ class MetricsAt:
 
 
 def read_dvc_yaml(snap: Snapshot) -> dict[str, Any]:
+    """The root dvc.yaml, parsed; empty when only subdirectories have one (DVC reads those
+    alike, so a project of nested pipelines needs none at the root)."""
     text = snap.read_text(DVC_YAML)
     if text is None:
+        if files_named(snap, DVC_YAML):
+            return {}
         raise InputError(f"{snap.where(DVC_YAML)}: not found (is this a DVC project?)")
     data = parse_yaml(text, snap.where(DVC_YAML))
     if not isinstance(data, dict):

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlgate import __version__, gitio, lineage
-from mlgate.dvcfiles import DVC_YAML, artifact_name, choose_artifact, load_dvc_yaml
+from mlgate.dvcfiles import DVC_YAML, artifact_name, choose_artifact
 from mlgate.errors import (
     FETCH_TAGS,
     IncompleteCloneError,
@@ -263,10 +263,10 @@ def _delete_tag(repo_root: Path, name: str) -> None:
 
 
 def _artifact_name(repo_root: Path, requested: str | None) -> str:
-    from mlgate.metrics import declared_artifacts
+    from mlgate.metrics import declared_artifacts, read_dvc_yaml
 
     snap = gitio.Snapshot(repo_root)
-    return choose_artifact(declared_artifacts(snap, load_dvc_yaml(repo_root)), requested)
+    return choose_artifact(declared_artifacts(snap, read_dvc_yaml(snap)), requested)
 
 
 # --- release ---------------------------------------------------------------------------

@@ -350,3 +350,29 @@ def test_lock_files_of_every_pipeline_agree_with_dvc(scratch_repo: ScratchRepo) 
     data = api.report(scratch_repo.root, "main").split("### Data")[1].split("\n### ")[0]
     for path in ("prep/raw.txt", "prep/clean.txt", "sub/a/out.txt", "sub/b/out.txt"):
         assert f"`{path}`" in data
+
+
+def test_a_project_whose_pipelines_are_all_nested_needs_no_root_dvc_yaml(
+    scratch_repo: ScratchRepo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DVC reads dvc.yaml files in subdirectories without one at the root; so does mlgate
+    (the gates stay in the root params.yaml)."""
+    from click.testing import CliRunner
+
+    from mlgate.cli import cli
+
+    root = scratch_repo.root
+    (root / "sub" / "models").mkdir(parents=True)
+    scratch_repo.git("mv", "dvc.yaml", "dvc.lock", "inputs", "metrics", "sub/")
+    (root / "models" / "model.bin").rename(root / "sub" / "models" / "model.bin")
+    (root / "models" / ".gitignore").rename(root / "sub" / "models" / ".gitignore")
+    (root / "sub" / "params.yaml").write_text(scratch_repo.read("params.yaml"))
+    scratch_repo.commit("the pipeline moves into sub/")
+    assert "up to date" in scratch_repo.dvc("status").stdout
+    monkeypatch.chdir(root)
+    checked = CliRunner().invoke(cli, ["check"])
+    assert checked.exit_code == 0, checked.output
+    assert "no release of 'sub:demo-model' yet" in checked.stdout
+    released = CliRunner().invoke(cli, ["release", "--no-push"])
+    assert released.exit_code == 0, released.output
+    assert released.stdout.strip().splitlines()[-1] == "sub=demo-model@v0.0.1"
