@@ -209,10 +209,23 @@ class Snapshot:
     label: str = WORKTREE
     prefix: str = ""
     _cache: dict[str, bytes | None] = field(default_factory=dict, repr=False)
+    _files: list[str] | None = field(default=None, repr=False)
 
     @property
     def is_worktree(self) -> bool:
         return self.sha is None
+
+    def files(self) -> list[str]:
+        """Every file of the snapshot (relative to the project root), listed once: tracked at
+        the commit, or tracked and untracked-but-not-ignored in the working tree."""
+        if self._files is None:
+            if self.sha is None:
+                args = ["ls-files", "-z", "--cached", "--others", "--exclude-standard"]
+            else:
+                args = ["ls-tree", "-r", "-z", "--name-only", self.sha]
+            out = git(self.repo_root, *args).decode("utf-8", "replace")
+            self._files = sorted(filter(None, out.split("\0")))
+        return self._files
 
     def prefetch(self, paths: Iterable[str]) -> None:
         missing = [p for p in dict.fromkeys(paths) if p not in self._cache]
@@ -245,14 +258,15 @@ class Snapshot:
 
 
 def files_named(snap: Snapshot, name: str) -> list[str]:
-    """Paths (relative to the project root) of every file called ``name`` in the snapshot:
-    tracked at the commit, or tracked and untracked-but-not-ignored in the working tree."""
-    if snap.sha is None:
-        out = git(snap.repo_root, "ls-files", "-z", "--cached", "--others", "--exclude-standard")
-    else:
-        out = git(snap.repo_root, "ls-tree", "-r", "-z", "--name-only", snap.sha)
-    paths = out.decode("utf-8", "replace").split("\0")
-    return sorted({p for p in paths if p == name or p.endswith(f"/{name}")})
+    """Paths (relative to the project root) of every file called ``name`` in the snapshot."""
+    return sorted({p for p in snap.files() if p == name or p.endswith(f"/{name}")})
+
+
+def files_under(snap: Snapshot, directory: str) -> list[str]:
+    """Paths of every file inside ``directory`` of the snapshot, at any depth; empty when it
+    is no directory."""
+    inside = f"{directory.rstrip('/')}/"
+    return [path for path in snap.files() if path.startswith(inside)]
 
 
 def _read_disk(path: Path) -> bytes | None:

@@ -28,7 +28,7 @@ from typing import Any
 
 from mlgate.dvcfiles import DVC_YAML, artifacts, parse_yaml, unreadable_value
 from mlgate.errors import ConfigError, InputError
-from mlgate.gitio import Snapshot, files_named
+from mlgate.gitio import Snapshot, files_named, files_under
 from mlgate.tags import NESTED_ARTIFACT_RE
 
 DVC_LOCK = "dvc.lock"
@@ -829,10 +829,15 @@ def params_files(snap: Snapshot, dvc_yaml: Mapping[str, Any]) -> list[str]:
 
 def metrics_files(snap: Snapshot, dvc_yaml: Mapping[str, Any]) -> list[str]:
     """The metrics files a snapshot declares, templates resolved: those of the root
-    ``dvc.yaml`` (already parsed) and of every ``dvc.yaml`` in a subdirectory, as DVC does."""
+    ``dvc.yaml`` (already parsed) and of every ``dvc.yaml`` in a subdirectory, as DVC does;
+    a declared directory stands for every file in it, at any depth, as in ``dvc metrics
+    show``."""
     files: list[str] = []
     for directory, where, data, read in _pipelines(snap, dvc_yaml):
         context = template_context(data, read, where)
         declared = declared_metrics(data, where, context, read)
         files.extend(norm_path(path, directory) for path in declared)
-    return list(dict.fromkeys(files))
+    expanded: list[str] = []
+    for path in dict.fromkeys(files):
+        expanded.extend(files_under(snap, path) or [path])
+    return list(dict.fromkeys(expanded))

@@ -376,3 +376,28 @@ def test_a_project_whose_pipelines_are_all_nested_needs_no_root_dvc_yaml(
     released = CliRunner().invoke(cli, ["release", "--no-push"])
     assert released.exit_code == 0, released.output
     assert released.stdout.strip().splitlines()[-1] == "sub=demo-model@v0.0.1"
+
+
+def test_a_metrics_directory_stands_for_every_file_in_it(scratch_repo: ScratchRepo) -> None:
+    """A directory declared as metrics (an out with cache: false, listed under metrics:) is
+    read as `dvc metrics show` reads it: every file in it, at any depth."""
+    from mlgate.gitio import Snapshot, snapshot
+    from mlgate.metrics import metrics_files, read_dvc_yaml, read_metrics
+
+    dvc_yaml = yaml.safe_load(scratch_repo.read("dvc.yaml"))
+    stage = dvc_yaml["stages"]["train"]
+    stage.pop("metrics")
+    stage["outs"].append({"metrics": {"cache": False}})
+    dvc_yaml["metrics"] = ["metrics"]
+    scratch_repo.write("dvc.yaml", dvc_yaml)
+    scratch_repo.write("metrics/deep/more.json", {"x": 1})
+    scratch_repo.write("metrics/extra.yaml", {"y": 2})
+    scratch_repo.dvc("commit", "-f", "-q")
+    scratch_repo.commit("metrics in a directory")
+
+    expected = ["metrics/deep/more.json", "metrics/extra.yaml", "metrics/metrics.json"]
+    for snap in (Snapshot(scratch_repo.root), snapshot(scratch_repo.root, "HEAD", "")):
+        found = metrics_files(snap, read_dvc_yaml(snap))
+        assert sorted(found) == expected
+        assert read_metrics(snap, found).files["metrics/deep/more.json"] == {"x": 1}
+    assert dvc_metrics_files(scratch_repo.root) == set(expected)
