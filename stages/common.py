@@ -29,6 +29,8 @@ def load_params(section: str, path: str | Path = PARAMS_FILE) -> dict[str, Any]:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise StageError(f"{path}: cannot read ({exc.strerror})") from exc
+    except UnicodeDecodeError as exc:
+        raise StageError(f"{path}: not valid UTF-8 (byte {exc.start}: {exc.reason})") from exc
     # ruamel's safe loader, as DVC reads params.yaml: YAML 1.2 (010 is 10 and NO is text, as
     # `dvc params diff` shows them; PyYAML's YAML 1.1 would read 8 and False), and a key
     # written twice is an error instead of the last one silently winning.
@@ -46,6 +48,8 @@ def load_params(section: str, path: str | Path = PARAMS_FILE) -> dict[str, Any]:
     except ValueError as exc:  # a scalar YAML accepts but Python cannot build: an impossible
         # date, an integer past Python's 4300-digit limit for reading one
         raise StageError(f"{path}: unreadable value ({str(exc).split(':')[0]})") from exc
+    except RecursionError as exc:
+        raise StageError(f"{path}: malformed YAML (nested too deeply)") from exc
     if not isinstance(params, dict) or not isinstance(params.get(section), dict):
         raise StageError(f"{path}: missing section '{section}' (expected a mapping)")
     return dict(params[section])
@@ -202,7 +206,15 @@ def _one_line_warning(stage: str) -> Callable[..., None]:
     return show
 
 
+def shorten(text: str, limit: int = 200) -> str:
+    """`text`, cut to `limit` characters (saying how long it was): a data value quoted in a
+    message or a report may be megabytes long."""
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text):,} characters)"
+
+
 def _fail(stage: str, message: str) -> None:
+    # one line, however many a library's message spans (a parquet schema dump), and short
+    message = shorten(" ".join(message.split()), 2000)
     print(f"{stage}: error: {message}", file=sys.stderr)
     if os.environ.get("MLGATE_TRACEBACK"):
         raise

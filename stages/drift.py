@@ -30,7 +30,8 @@ from stages.common import (
     run_stage,
     write_json,
 )
-from stages.splits import read_split, require_columns
+from stages.schema import load_schema
+from stages.splits import read_split, require_columns, require_types
 
 SECTION = "drift"
 EPSILON = 1e-4  # floor for an empty bin's share, so PSI stays finite
@@ -109,8 +110,9 @@ def drift_report(
 ) -> dict[str, Any]:
     """Per-column drift and the share of drifted columns; `params` from check_params."""
     numeric, categorical = list(schema["numeric"]), list(schema["categorical"])
-    require_columns(reference, numeric + categorical, sources[0])
-    require_columns(current, numeric + categorical, sources[1])
+    for frame, source in zip((reference, current), sources, strict=True):
+        require_columns(frame, numeric + categorical, source)
+        require_types(frame, numeric, categorical, source)
     columns: dict[str, dict[str, Any]] = {}
     for column in numeric + categorical:
         try:
@@ -139,7 +141,7 @@ def main(argv: Sequence[str]) -> None:
     args = parser.parse_args(argv)
     progress = Progress(SECTION)
     with removed_on_failure([args.metrics]):
-        schema, params = load_params("schema"), check_params(load_params(SECTION))
+        schema, params = load_schema(), check_params(load_params(SECTION))
         reference, current = read_split(args.reference), read_split(args.current)
         progress(f"comparing {len(current)} current rows with {len(reference)} reference rows")
         report = drift_report(reference, current, schema, params, (args.reference, args.current))

@@ -33,12 +33,14 @@ from stages.common import (
     write_json,
 )
 from stages.modelio import load_model
-from stages.splits import read_split, require_columns
+from stages.schema import load_schema
+from stages.splits import read_split, require_columns, require_types
 
 SECTION = "evaluate"
 
 
 MAX_SEED = 2**32 - 1  # numpy's RandomState, which the importance permutations use
+MAX_REPEATS = 1000  # whole-split timing passes: more would only take hours, not inform
 
 
 def _int_param(
@@ -65,7 +67,7 @@ def check_params(params: Mapping[str, Any]) -> dict[str, Any]:
         "curve_points": _int_param(params, "curve_points", 2),
         "calibration_bins": _int_param(params, "calibration_bins", 2),
         "latency_rows": _int_param(params, "latency_rows", 1),
-        "batch_repeats": _int_param(params, "batch_repeats", 1),
+        "batch_repeats": _int_param(params, "batch_repeats", 1, MAX_REPEATS),
     }
 
 
@@ -78,6 +80,13 @@ def split_target(
     if frame[target].isna().any():
         row = int(np.flatnonzero(frame[target].isna().to_numpy())[0])
         raise StageError(f"{source}: column '{target}' is missing at row {row}")
+    unknown = ~frame[target].isin(list(schema["labels"]))
+    if unknown.any():  # not silently a negative
+        row = int(np.flatnonzero(unknown.to_numpy())[0])
+        raise StageError(
+            f"{source}: column '{target}' holds {str(frame[target].iloc[row])[:80]!r} at row "
+            f"{row + 1}, not one of schema.labels {list(schema['labels'])}"
+        )
     y = (frame[target] == schema["positive_label"]).to_numpy(dtype=np.int8)
     if len(np.unique(y)) < 2:
         raise StageError(f"{source}: column '{target}' has a single class; cannot evaluate")
@@ -388,6 +397,9 @@ def evaluate(
     names = class_names(schema)
     X, y = split_target(test, schema, source)
     require_columns(X, [*schema["sensitive"], *model.feature_names_in_], source)
+    used = {*model.feature_names_in_, *schema["sensitive"]}
+    numeric = [column for column in schema["numeric"] if column in used]
+    require_types(X, numeric, [c for c in schema["categorical"] if c in used], source)
     proba, scored_seconds = timed_proba(model, X[model.feature_names_in_])
     predicted = (proba >= params["threshold"]).astype(np.int8)
     importance = permutation_importance(model, X[model.feature_names_in_], y, params)
@@ -420,7 +432,7 @@ def _evaluate_files(args: argparse.Namespace) -> None:
     outputs = [args.metrics, args.inference, args.plots]
     progress = Progress(SECTION)
     with removed_on_failure(outputs):
-        schema, params = load_params("schema"), check_params(load_params(SECTION))
+        schema, params = load_schema(), check_params(load_params(SECTION))
         model = load_model(args.model)
         test = read_split(args.test)
         progress(f"scoring {len(test)} test rows, permutation importance on a subsample")

@@ -32,7 +32,8 @@ from stages.common import (
     run_stage,
 )
 from stages.modelio import save_model
-from stages.splits import read_split, require_columns
+from stages.schema import load_schema
+from stages.splits import read_split, require_columns, require_types
 
 SECTION = "featurize"
 NUMERIC = "numeric"
@@ -65,7 +66,7 @@ def _declared_values(schema: Mapping[str, Any], column: str) -> list[Any]:
     spec = schema["categorical"][column]
     if not isinstance(spec, Mapping):
         raise StageError(f"{PARAMS_FILE}: '{where}' must be a mapping with 'values'")
-    return list(require(spec, "values", list, where))
+    return [str(value) for value in require(spec, "values", list, where)]  # as validate reads
 
 
 def build_featurizer(schema: Mapping[str, Any], params: Mapping[str, Any]) -> ColumnTransformer:
@@ -124,6 +125,7 @@ def fit_featurizer(
     featurizer = build_featurizer(schema, params)
     numeric, categorical = feature_columns(schema, params)
     require_columns(train, numeric + categorical, source)
+    require_types(train, numeric, categorical, source)
     if train.empty:
         raise StageError(f"{source}: no rows to fit the featurizer on")
     # fit on the feature columns only: the saved model then asks for nothing else (no target)
@@ -153,6 +155,7 @@ def transform(
 ) -> pd.DataFrame:
     """Features of `frame` (plus the 0/1 target when it has one), index reset."""
     require_columns(frame, list(featurizer.feature_names_in_), source)
+    require_types(frame, *feature_groups(featurizer), source)
     features = pd.DataFrame(
         featurizer.transform(frame[featurizer.feature_names_in_]),
         columns=featurizer.get_feature_names_out(),
@@ -171,8 +174,8 @@ def main(argv: Sequence[str]) -> None:
     args = parser.parse_args(argv)
     outputs = [*args.outputs, args.featurizer]
     progress = Progress(SECTION)
-    schema, params = load_params("schema"), load_params(SECTION)
     with removed_on_failure(outputs):
+        schema, params = load_schema(), load_params(SECTION)
         build_featurizer(schema, params)  # bad params fail before any data is read
         train = read_split(args.inputs[0])
         progress(f"fitting on {len(train)} training rows")

@@ -49,19 +49,36 @@ def check_params(params: Mapping[str, Any]) -> dict[str, Any]:
     }
     checked["header"] = require(params, "header", bool, SECTION)
     checked["columns"] = require(params, "columns", list, SECTION) if not checked["header"] else []
-    checked["na_values"] = [str(v) for v in require(params, "na_values", list, SECTION)]
-    checked["comment"] = params.get("comment") or None
-    checked["label_strip_suffix"] = str(params.get("label_strip_suffix") or "")
-    if checked["comment"] is not None and len(str(checked["comment"])) != 1:
+    if not all(isinstance(name, str) for name in checked["columns"]):
         raise StageError(
-            f"params.yaml: 'ingest.comment' must be one character, got {params['comment']!r}"
+            f"params.yaml: 'ingest.columns' must be a list of column names (strings), "
+            f"got {checked['columns']!r}"[:300]
+        )
+    checked["na_values"] = [str(v) for v in require(params, "na_values", list, SECTION)]
+    checked["comment"] = params.get("comment")
+    if checked["comment"] in (None, ""):  # no comment character
+        checked["comment"] = None
+    checked["label_strip_suffix"] = params.get("label_strip_suffix") or ""
+    if checked["comment"] is not None and (
+        not isinstance(checked["comment"], str) or len(checked["comment"]) != 1
+    ):
+        raise StageError(
+            f"params.yaml: 'ingest.comment' must be one character or null, "
+            f"got {params['comment']!r}"
+        )
+    if not isinstance(checked["label_strip_suffix"], str):
+        raise StageError(
+            f"params.yaml: 'ingest.label_strip_suffix' must be text, "
+            f"got {params['label_strip_suffix']!r}"
         )
     try:
-        codecs.lookup(checked["encoding"])
+        text_encoding = getattr(codecs.lookup(checked["encoding"]), "_is_text_encoding", True)
     except LookupError:
+        text_encoding = False
+    if not text_encoding:  # rot13, base64, hex are codecs, not text encodings
         raise StageError(
-            f"params.yaml: 'ingest.encoding' is not a known encoding: {checked['encoding']!r}"
-        ) from None
+            f"params.yaml: 'ingest.encoding' is not a known text encoding: {checked['encoding']!r}"
+        )
     return checked
 
 
@@ -260,8 +277,8 @@ def main(argv: Sequence[str]) -> None:
     args = parser.parse_args(argv)
     outputs = {"train": args.train, "test": args.test, "current": args.current}
     progress = Progress(SECTION)
+    remove_outputs(list(outputs.values()))  # bad params must not leave the last run's either
     params = check_params(load_params(SECTION))
-    remove_outputs(list(outputs.values()))
     # A bad test or current source must not leave a train split that looks valid.
     with removed_on_failure(list(outputs.values())):
         for split, target in outputs.items():

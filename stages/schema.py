@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-import pandera.pandas as pa
+from stages.common import StageError, load_params, require, require_number
 
-from stages.common import StageError, require, require_number
+if TYPE_CHECKING:
+    import pandera.pandas as pa
 
 DUPLICATE_CHECK = "max_duplicate_share"
 
@@ -61,49 +61,103 @@ def _mapping(value: Any, where: str) -> Mapping[str, Any]:
     return value
 
 
-def parse_contract(schema: Mapping[str, Any], validate: Mapping[str, Any]) -> DataContract:
-    """Build the contract from the params sections, rejecting bad keys and types."""
+def _spec(value: Any, where: str, keys: set[str]) -> Mapping[str, Any]:
+    """A column's spec: a mapping of known keys, or nothing (null) for no constraints."""
+    spec = _mapping({} if value is None else value, where)
+    unknown = set(spec) - keys
+    if unknown:
+        raise StageError(f"params.yaml: unknown key(s) {sorted(unknown)} in '{where}'")
+    return spec
+
+
+def _nullable(spec: Mapping[str, Any], where: str) -> bool:
+    return bool(require(spec, "nullable", bool, where)) if "nullable" in spec else False
+
+
+def _names(schema: Mapping[str, Any], key: str) -> list[str]:
+    """A list of distinct strings under `schema.<key>`."""
+    names = require(schema, key, list, "schema")
+    if not all(isinstance(name, str) for name in names):
+        raise StageError(f"params.yaml: 'schema.{key}' must be a list of strings, got {names}")
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise StageError(f"params.yaml: 'schema.{key}' names {repeated} more than once")
+    return list(names)
+
+
+@dataclass(frozen=True)
+class Schema:
+    """`schema` of params.yaml, checked: what every stage that reads it relies on."""
+
+    target: str
+    labels: tuple[str, ...]
+    positive_label: str
+    sensitive: tuple[str, ...]
+    numeric: Mapping[str, NumericSpec]
+    categorical: Mapping[str, CategoricalSpec]
+
+
+def parse_schema(schema: Mapping[str, Any]) -> Schema:
+    """The `schema` section checked, or a StageError naming the bad key: each stage that
+    reads it checks it first (validate is not the only way in: a stage runs alone too)."""
     numeric: dict[str, NumericSpec] = {}
-    for column, spec in _mapping(
-        require(schema, "numeric", dict, "schema"), "schema.numeric"
-    ).items():
+    numeric_specs = _mapping(require(schema, "numeric", dict, "schema"), "schema.numeric")
+    for column, raw in numeric_specs.items():
         where = f"schema.numeric.{column}"
-        spec = _mapping(spec or {}, where)
-        unknown = set(spec) - {"min", "max", "nullable"}
-        if unknown:
-            raise StageError(f"params.yaml: unknown key(s) {sorted(unknown)} in '{where}'")
+        spec = _spec(raw, where, {"min", "max", "nullable"})
         lo, hi = _bound(spec, "min", where), _bound(spec, "max", where)
         if lo is not None and hi is not None and lo > hi:
             raise StageError(f"params.yaml: '{where}' has min {lo} > max {hi}")
-        numeric[str(column)] = NumericSpec(lo, hi, bool(spec.get("nullable", False)))
+        numeric[str(column)] = NumericSpec(lo, hi, _nullable(spec, where))
     categorical: dict[str, CategoricalSpec] = {}
-    for column, spec in _mapping(
+    categorical_specs = _mapping(
         require(schema, "categorical", dict, "schema"), "schema.categorical"
-    ).items():
+    )
+    for column, raw in categorical_specs.items():
         where = f"schema.categorical.{column}"
-        spec = _mapping(spec or {}, where)
-        unknown = set(spec) - {"values", "nullable"}
-        if unknown:
-            raise StageError(f"params.yaml: unknown key(s) {sorted(unknown)} in '{where}'")
-        values = require(spec, "values", list, where)
-        categorical[str(column)] = CategoricalSpec(
-            tuple(str(v) for v in values), bool(spec.get("nullable", False))
+        spec = _spec(raw, where, {"values", "nullable"})
+        values = [str(v) for v in require(spec, "values", list, where)]
+        repeated = sorted({v for v in values if values.count(v) > 1})
+        if not values or repeated:
+            problem = f"repeats {repeated}" if repeated else "is empty"
+            raise StageError(f"params.yaml: '{where}.values' {problem}")
+        categorical[str(column)] = CategoricalSpec(tuple(values), _nullable(spec, where))
+    both = sorted(set(numeric) & set(categorical))
+    if both:
+        raise StageError(f"params.yaml: 'schema' declares {both} both numeric and categorical")
+    target = str(require(schema, "target", str, "schema"))
+    if target in numeric or target in categorical:
+        raise StageError(
+            f"params.yaml: 'schema.target' {target!r} is also declared as a feature column"
         )
-    labels = tuple(str(v) for v in require(schema, "labels", list, "schema"))
-    if len(set(labels)) != 2:
+    labels = tuple(_names(schema, "labels"))
+    if len(labels) != 2:
         raise StageError(
             f"params.yaml: 'schema.labels' must name two distinct classes, got {list(labels)}"
         )
     positive = str(require(schema, "positive_label", str, "schema"))
     if positive not in labels:
         raise StageError(f"params.yaml: 'schema.positive_label' {positive!r} not in {list(labels)}")
-    sensitive = tuple(str(v) for v in require(schema, "sensitive", list, "schema"))
+    sensitive = tuple(_names(schema, "sensitive"))
     unknown_sensitive = [c for c in sensitive if c not in categorical]
     if unknown_sensitive:
         raise StageError(
             f"params.yaml: 'schema.sensitive' names {unknown_sensitive}, "
             "which are not categorical columns"
         )
+    return Schema(target, labels, positive, sensitive, numeric, categorical)
+
+
+def load_schema() -> dict[str, Any]:
+    """params.yaml's `schema` section, checked (see parse_schema)."""
+    schema = load_params("schema")
+    parse_schema(schema)
+    return schema
+
+
+def parse_contract(schema: Mapping[str, Any], validate: Mapping[str, Any]) -> DataContract:
+    """Build the contract from the params sections, rejecting bad keys and types."""
+    checked = parse_schema(schema)
     min_rows = require(validate, "min_rows", int, "validate")
     max_dup = require_number(validate, "max_duplicate_share", "validate")
     if min_rows < 1 or not 0 <= max_dup <= 1:
@@ -112,12 +166,12 @@ def parse_contract(schema: Mapping[str, Any], validate: Mapping[str, Any]) -> Da
             "'validate.max_duplicate_share' within [0, 1]"
         )
     return DataContract(
-        target=str(require(schema, "target", str, "schema")),
-        labels=labels,
-        positive_label=positive,
-        sensitive=sensitive,
-        numeric=numeric,
-        categorical=categorical,
+        target=checked.target,
+        labels=checked.labels,
+        positive_label=checked.positive_label,
+        sensitive=checked.sensitive,
+        numeric=checked.numeric,
+        categorical=checked.categorical,
         min_rows=min_rows,
         max_duplicate_share=max_dup,
     )
@@ -126,6 +180,8 @@ def parse_contract(schema: Mapping[str, Any], validate: Mapping[str, Any]) -> Da
 def build_schema(contract: DataContract, labelled: bool = True) -> pa.DataFrameSchema:
     """The pandera schema of a split. An unlabelled one (the current batch: production data)
     may lack the target column or leave it empty; the labels it has must still be valid."""
+    import pandera.pandas as pa  # here, not on import: every model stage checks the schema
+
     columns: dict[str, pa.Column] = {}
     for name, num in contract.numeric.items():
         checks = []
@@ -142,7 +198,7 @@ def build_schema(contract: DataContract, labelled: bool = True) -> pa.DataFrameS
         str, checks=pa.Check.isin(list(contract.labels)), nullable=not labelled, required=labelled
     )
 
-    def few_duplicates(frame: pd.DataFrame) -> bool:
+    def few_duplicates(frame: Any) -> bool:  # a pandas DataFrame
         return bool(frame.duplicated().mean() <= contract.max_duplicate_share)
 
     return pa.DataFrameSchema(

@@ -66,3 +66,32 @@ def require_columns(frame: pd.DataFrame, columns: list[str], source: str) -> Non
     missing = [c for c in columns if c not in frame.columns]
     if missing:
         raise StageError(f"{source}: missing column(s) {', '.join(missing)}")
+
+
+def require_types(frame: pd.DataFrame, numeric: list[str], text: list[str], source: str) -> None:
+    """A StageError naming the file, column and first row when a column a stage relies on
+    does not hold what validate writes: numbers (float or int, finite or missing) in
+    `numeric`, text (or missing) in `text`. Splits come from validate; a file made or
+    edited by hand must fail here, not deep inside scikit-learn."""
+    import numpy as np
+
+    for column in numeric:
+        values = frame[column]
+        kind = values.dtype
+        if pd.api.types.is_bool_dtype(kind) or not pd.api.types.is_numeric_dtype(kind):
+            raise StageError(f"{source}: column '{column}' has type {kind}, expected numbers")
+        infinite = np.isinf(values.to_numpy(dtype=np.float64, na_value=np.nan))
+        if infinite.any():
+            row = int(np.flatnonzero(infinite)[0]) + 1
+            raise StageError(f"{source}: column '{column}' is infinite at row {row}")
+    for column in text:
+        values = frame[column]
+        if pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty"):
+            continue  # the usual case, checked in C
+        wrong = values.notna() & ~values.map(lambda value: isinstance(value, str))
+        if wrong.any():
+            row = int(np.flatnonzero(wrong.to_numpy())[0])
+            raise StageError(
+                f"{source}: column '{column}' holds {type(values.iloc[row]).__name__} "
+                f"{str(values.iloc[row])[:80]!r} at row {row + 1}, expected text"
+            )

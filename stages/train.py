@@ -36,7 +36,8 @@ from stages.common import (
 )
 from stages.featurize import feature_groups
 from stages.modelio import load_model, save_model
-from stages.splits import read_split, require_columns
+from stages.schema import load_schema
+from stages.splits import read_split, require_columns, require_types
 
 SECTION = "train"
 MISSING_CODE = -1.0  # the code logistic regression's one-hot gives to a missing category
@@ -116,6 +117,8 @@ def build_classifier(
             f"got {family!r}"
         )
     seed = require(params, "seed", int, SECTION)
+    if not 0 <= seed < 2**32:  # what scikit-learn's random_state takes
+        raise StageError(f"{PARAMS_FILE}: 'train.seed' must be within [0, 2**32 - 1], got {seed}")
     declared = params.get(family) or {}
     if not isinstance(declared, Mapping):
         raise StageError(f"{PARAMS_FILE}: 'train.{family}' must be a mapping of hyperparameters")
@@ -124,6 +127,11 @@ def build_classifier(
     }
     classifier = FAMILIES[family](numeric, categorical, seed, {})
     accepted = _final_estimator(classifier).get_params(deep=False)
+    for key, value in hyper.items():
+        # scikit-learn counts true as 1 (max_iter: true trained one tree); a bool is taken
+        # only where the estimator's default is a bool or a word ('auto')
+        if isinstance(value, bool) and not isinstance(accepted.get(key), (bool, str)):
+            raise StageError(f"{PARAMS_FILE}: 'train.{family}.{key}' must be a number, got {value}")
     unknown = sorted(set(hyper) - set(accepted) - {"random_state"})
     if "random_state" in hyper:
         raise StageError(f"{PARAMS_FILE}: 'train.{family}.random_state': set 'train.seed' instead")
@@ -158,7 +166,15 @@ def fit_model(
     numeric, categorical = feature_groups(featurizer)
     classifier = build_classifier(params, numeric, categorical)
     require_columns(features, [*numeric, *categorical, target], source)
+    require_types(features, [*numeric, *categorical], [], source)
     X, y = features[numeric + categorical].to_numpy(dtype=np.float64), features[target]
+    unlabelled = ~y.isin([0, 1])  # featurize codes the target 0/1; NaN: no label
+    if unlabelled.any():
+        row = int(np.flatnonzero(unlabelled.to_numpy())[0])
+        raise StageError(
+            f"{source}: column '{target}' holds {y.iloc[row]} at row {row + 1}, "
+            "expected 0 or 1 (featurize's coding of the labels)"
+        )
     if y.nunique() < 2:
         raise StageError(f"{source}: column '{target}' has a single class; cannot train")
     try:
@@ -168,6 +184,13 @@ def fit_model(
     except (ValueError, TypeError, ArithmeticError) as exc:
         message = " ".join(str(exc).split())
         raise StageError(f"{PARAMS_FILE}: 'train.{params['model']}': {message}") from exc
+    # A step size near the float maximum fits without an error and scores inf/NaN: that
+    # model must not reach evaluate (or a release) looking trained.
+    if not np.isfinite(classifier.decision_function(X[:1000])).all():
+        raise StageError(
+            f"{PARAMS_FILE}: 'train.{params['model']}': training diverged (the model's scores "
+            "are not finite numbers); lower the step size (learning_rate)"
+        )
     return Pipeline([("features", featurizer), ("classifier", classifier)])
 
 
@@ -178,8 +201,8 @@ def main(argv: Sequence[str]) -> None:
     parser.add_argument("--model", required=True)
     args = parser.parse_args(argv)
     progress = Progress(SECTION)
-    schema, params = load_params("schema"), load_params(SECTION)
     with removed_on_failure([args.model]):
+        schema, params = load_schema(), load_params(SECTION)
         features = read_split(args.features)
         progress(f"training {params.get('model')} on {len(features)} rows")
         featurizer = load_model(args.featurizer)

@@ -28,6 +28,7 @@ from stages.common import (
     require,
     require_number,
     run_stage,
+    shorten,
     write_json,
 )
 from stages.schema import DataContract, build_schema, parse_contract
@@ -94,7 +95,7 @@ def coerce_numeric(
             position = int(bad.to_numpy().argmax())
             wrong_type[column] = (
                 f"column '{column}' has type {original.dtype}, expected numeric "
-                f"(row {position + 1}: {original.iloc[position]!r})"
+                f"(row {position + 1}: {shorten(str(original.iloc[position]))!r})"
             )
             continue
         if bad.any():
@@ -183,7 +184,7 @@ def validate_split(
     counts = row_cases["key"].value_counts().sort_index()
     samples = {
         key: [
-            {"row": int(i) + 1, "value": str(v)}
+            {"row": int(i) + 1, "value": shorten(str(v))}
             for i, v in zip(
                 group["index"].head(sample_failures),
                 group["failure_case"].head(sample_failures),
@@ -200,7 +201,8 @@ def validate_split(
         error = (
             f"{len(bad_rows)} of {len(frame)} rows ({share:.2%}) fail row-level checks, above "
             f"validate.max_quarantine_share={max_quarantine_share}; first: row "
-            f"{int(first['index']) + 1}, {first['key']}, value {str(first['failure_case'])!r}"
+            f"{int(first['index']) + 1}, {first['key']}, "
+            f"value {shorten(str(first['failure_case']))!r}"
         )
     elif len(frame) - len(bad_rows) < contract.min_rows:  # what is left is what gets used
         quarantined = f" ({len(bad_rows)} quarantined)" if len(bad_rows) else ""
@@ -241,6 +243,7 @@ def main(argv: Sequence[str]) -> None:
     parser.add_argument("--report", required=True, help="JSON validation report")
     args = parser.parse_args(argv)
     progress = Progress(SECTION)
+    remove_outputs([*args.outputs, args.quarantine, args.report])  # bad params: none left
     params = load_params(SECTION)
     contract = parse_contract(load_params("schema"), params)
     max_share = require_number(params, "max_quarantine_share", SECTION)
@@ -250,7 +253,6 @@ def main(argv: Sequence[str]) -> None:
             "params.yaml: 'validate.max_quarantine_share' must be within [0, 1] and "
             f"'validate.sample_failures' ≥ 0 (got {max_share}, {samples})"
         )
-    remove_outputs([*args.outputs, args.quarantine, args.report])
     results = {}
     for split, source in zip(("train", "test", "current"), args.inputs, strict=True):
         frame = read_split(source)

@@ -121,3 +121,19 @@ def test_load_params_reads_yaml_1_2_as_dvc_does(tmp_path: Path) -> None:
         "e": "1:30",
         "f": 0.001,
     }
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"train:\n  seed: 1  # caf\xe9\n", r"params.yaml: not valid UTF-8 \(byte 23"),
+        (b"train: " + b"[" * 20000 + b"\n", r"params.yaml: malformed YAML"),
+    ],
+)
+def test_load_params_names_the_file_for_undecodable_or_too_deep_text(
+    tmp_path: Path, data: bytes, message: str
+) -> None:
+    path = tmp_path / "params.yaml"
+    path.write_bytes(data)
+    with pytest.raises(StageError, match=message):
+        load_params("train", path)

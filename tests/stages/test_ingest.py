@@ -169,7 +169,11 @@ def test_duplicate_names_after_normalising(tmp_path: Path) -> None:
         ({"na_values": "?"}, "'ingest.na_values' must be list"),
         ({"train_source": 3}, "'ingest.train_source' must be str"),
         ({"comment": "##"}, "'ingest.comment' must be one character"),
-        ({"encoding": "utf-99"}, "'ingest.encoding' is not a known encoding: 'utf-99'"),
+        ({"encoding": "utf-99"}, "'ingest.encoding' is not a known text encoding: 'utf-99'"),
+        ({"encoding": "rot13"}, "'ingest.encoding' is not a known text encoding: 'rot13'"),
+        ({"comment": 5}, "'ingest.comment' must be one character or null, got 5"),
+        ({"label_strip_suffix": ["."]}, "'ingest.label_strip_suffix' must be text"),
+        ({"columns": [{"a": 0}, "b"]}, "'ingest.columns' must be a list of column names"),
     ],
 )
 def test_invalid_params(overrides: dict[str, Any], message: str) -> None:

@@ -89,6 +89,11 @@ def test_same_params_same_model_bytes(prepared) -> None:
         ({**HGB_PARAMS, "model": 3}, r"'train.model' must be str"),
         ({**HGB_PARAMS, "seed": "x"}, r"'train.seed' must be int"),
         ({**HGB_PARAMS, "seed": True}, r"'train.seed' must be int"),
+        ({**HGB_PARAMS, "seed": -1}, r"'train.seed' must be within \[0, 2\*\*32 - 1\], got -1"),
+        (
+            {**HGB_PARAMS, "hist_gradient_boosting": {"max_iter": True}},
+            r"'train.hist_gradient_boosting.max_iter' must be a number, got True",
+        ),
         ({**HGB_PARAMS, "hist_gradient_boosting": [1]}, r"'train.hist_gradient_boosting' must"),
         (
             {**HGB_PARAMS, "hist_gradient_boosting": {"learnin_rate": 0.1}},
@@ -107,6 +112,20 @@ def test_same_params_same_model_bytes(prepared) -> None:
 def test_invalid_params_name_the_key(params, message) -> None:
     with pytest.raises(StageError, match=message):
         build_classifier(params, ["age"], ["sex"])
+
+
+def test_a_bool_is_taken_where_the_default_is_a_bool_or_a_word() -> None:
+    hyper = {"early_stopping": True, "warm_start": False}  # defaults 'auto' and False
+    build_classifier({**HGB_PARAMS, "hist_gradient_boosting": hyper}, ["age"], ["sex"])
+
+
+def test_a_diverged_fit_is_a_params_error(prepared) -> None:
+    """A step size near the float maximum fits without error but scores inf/NaN."""
+    featurizer, features = prepared
+    hyper = {"learning_rate": 1e308, "max_iter": 5}
+    params = {**HGB_PARAMS, "hist_gradient_boosting": hyper}
+    with pytest.raises(StageError, match=r"'train.hist_gradient_boosting': training diverged"):
+        fit_model(featurizer, features, "income", params)
 
 
 def test_invalid_hyperparameter_value_names_the_family(prepared) -> None:

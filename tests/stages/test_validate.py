@@ -143,6 +143,14 @@ def test_current_batch_may_come_without_target(
         ({"sensitive": ["age"]}, "not categorical columns"),
         ({"labels": "yes"}, "'schema.labels' must be list"),
         ({"labels": [">50K"], "positive_label": ">50K"}, "two distinct classes"),
+        ({"labels": [">50K", "<=50K", "<=50K"]}, r"'schema.labels' names \['<=50K'\] more"),
+        ({"sensitive": ["sex", "sex"]}, r"'schema.sensitive' names \['sex'\] more than once"),
+        ({"categorical": {"sex": {"values": ["Male", "Male"]}}}, r"values' repeats \['Male'\]"),
+        ({"categorical": {"sex": {"values": []}}}, r"'schema.categorical.sex.values' is empty"),
+        ({"categorical": {"sex": {"values": ["a"], "nullable": "no"}}}, "nullable' must be bool"),
+        ({"numeric": {"age": False}}, "'schema.numeric.age' must be a mapping"),
+        ({"numeric": {"sex": {"min": 0}}}, r"\['sex'\] both numeric and categorical"),
+        ({"target": "sex"}, "'schema.target' 'sex' is also declared as a feature column"),
     ],
 )
 def test_invalid_schema_params(schema_change: dict[str, Any], message: str) -> None:
@@ -239,3 +247,17 @@ def test_errors_say_which_ingested_file_the_rows_are_from(
         "validate: error: train.parquet (rows of s3://bucket/train.csv): 2 of 4 rows"
     )
     assert "first: row 2" in last and "secret" not in proc.stderr
+
+
+def test_a_huge_value_is_cut_short_in_the_report_and_the_error(
+    good_frame: pd.DataFrame, contract: DataContract
+) -> None:
+    """A 1 MB field value must not make a 1 MB validation report (tracked in git) or error."""
+    frame = good_frame.copy()
+    frame.loc[0, "sex"] = "x" * 1_000_000
+    result = run(frame, contract, share=0.0)
+    assert result.error is not None and len(result.error) < 1000
+    assert "(1,000,000 characters)" in result.error
+    (samples,) = result.report["samples"].values()
+    sample = samples[0]["value"]
+    assert len(sample) < 300 and sample.endswith("(1,000,000 characters)")
