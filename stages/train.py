@@ -119,7 +119,7 @@ def build_classifier(
     seed = require(params, "seed", int, SECTION)
     if not 0 <= seed < 2**32:  # what scikit-learn's random_state takes
         raise StageError(f"{PARAMS_FILE}: 'train.seed' must be within [0, 2**32 - 1], got {seed}")
-    declared = params.get(family) or {}
+    declared = {} if params.get(family) is None else params[family]  # null: the defaults
     if not isinstance(declared, Mapping):
         raise StageError(f"{PARAMS_FILE}: 'train.{family}' must be a mapping of hyperparameters")
     hyper = {

@@ -95,6 +95,8 @@ def test_same_params_same_model_bytes(prepared) -> None:
             r"'train.hist_gradient_boosting.max_iter' must be a number, got True",
         ),
         ({**HGB_PARAMS, "hist_gradient_boosting": [1]}, r"'train.hist_gradient_boosting' must"),
+        ({**HGB_PARAMS, "hist_gradient_boosting": 0}, r"'train.hist_gradient_boosting' must"),
+        ({**HGB_PARAMS, "hist_gradient_boosting": []}, r"'train.hist_gradient_boosting' must"),
         (
             {**HGB_PARAMS, "hist_gradient_boosting": {"learnin_rate": 0.1}},
             r"'train.hist_gradient_boosting' has unknown hyperparameter\(s\) learnin_rate",
