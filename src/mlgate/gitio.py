@@ -56,15 +56,12 @@ def resolve(repo_root: str | Path, ref: str) -> str:
     """The commit sha ``ref`` names; an unknown ref or an empty repository is an InputError."""
     if not ref or ref.startswith("-"):
         raise InputError(f"'{ref}' is not a git ref")
-    done = subprocess.run(
-        ["git", "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}"],
-        cwd=repo_root,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if done.returncode == 0:
-        return done.stdout.strip()
+    # ref^{commit} in one step would misread ':/message' searches (the suffix becomes part of
+    # the message searched for): name the object first, then peel it to its commit.
+    named = _rev_parse(repo_root, ref)
+    commit = _rev_parse(repo_root, f"{named}^{{commit}}") if named else None
+    if commit:
+        return commit
     if not has_commits(repo_root):
         raise InputError(no_commits(repo_root))
     if is_shallow(repo_root):  # most likely not fetched: CI's default checkout fetches one ref
@@ -73,6 +70,17 @@ def resolve(repo_root: str | Path, ref: str) -> str:
             "fetch it, or use 'fetch-depth: 0' in actions/checkout)"
         )
     raise InputError(f"unknown git ref '{ref}' (no such branch, tag or commit)")
+
+
+def _rev_parse(repo_root: str | Path, ref: str) -> str | None:
+    done = subprocess.run(
+        ["git", "rev-parse", "--verify", "--quiet", "--end-of-options", ref],
+        cwd=repo_root,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return done.stdout.strip() or None if done.returncode == 0 else None
 
 
 def has_commits(repo_root: str | Path) -> bool:

@@ -79,6 +79,11 @@ def test_prefetch_all_reads_several_commits_at_once(repo: Path) -> None:
 
 def test_resolve_and_errors(repo: Path, tmp_path: Path) -> None:
     assert gitio.resolve(repo, "main") == git(repo, "rev-parse", "HEAD")
+    assert gitio.resolve(repo, ":/first") == git(repo, "rev-parse", "HEAD")  # by message
+    git(repo, "tag", "-a", "t1", "-m", "an annotated tag")
+    assert gitio.resolve(repo, "t1") == git(repo, "rev-parse", "HEAD")  # peeled to its commit
+    with pytest.raises(InputError, match="unknown git ref 'HEAD:a.txt'"):  # a blob: no commit
+        gitio.resolve(repo, "HEAD:a.txt")
     with pytest.raises(InputError, match="unknown git ref 'nope'"):
         gitio.resolve(repo, "nope")
     with pytest.raises(InputError, match="is not a git ref"):
