@@ -9,7 +9,7 @@ after quarantine).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any
 
 from stages.common import StageError, load_params, require, require_number
@@ -34,19 +34,27 @@ class CategoricalSpec:
 
 
 @dataclass(frozen=True)
-class DataContract:
+class Schema:
+    """`schema` of params.yaml, checked: what every stage that reads it relies on."""
+
     target: str
     labels: tuple[str, ...]
     positive_label: str
     sensitive: tuple[str, ...]
     numeric: Mapping[str, NumericSpec]
     categorical: Mapping[str, CategoricalSpec]
-    min_rows: int
-    max_duplicate_share: float
 
     @property
     def features(self) -> list[str]:
         return [*self.numeric, *self.categorical]
+
+
+@dataclass(frozen=True)
+class DataContract(Schema):
+    """The schema plus validate's own limits: what validate checks a split against."""
+
+    min_rows: int
+    max_duplicate_share: float
 
 
 def _bound(spec: Mapping[str, Any], key: str, where: str) -> float | None:
@@ -83,18 +91,6 @@ def _names(schema: Mapping[str, Any], key: str) -> list[str]:
     if repeated:
         raise StageError(f"params.yaml: 'schema.{key}' names {repeated} more than once")
     return list(names)
-
-
-@dataclass(frozen=True)
-class Schema:
-    """`schema` of params.yaml, checked: what every stage that reads it relies on."""
-
-    target: str
-    labels: tuple[str, ...]
-    positive_label: str
-    sensitive: tuple[str, ...]
-    numeric: Mapping[str, NumericSpec]
-    categorical: Mapping[str, CategoricalSpec]
 
 
 def parse_schema(schema: Mapping[str, Any]) -> Schema:
@@ -165,16 +161,8 @@ def parse_contract(schema: Mapping[str, Any], validate: Mapping[str, Any]) -> Da
             "params.yaml: 'validate.min_rows' must be ≥ 1 and "
             "'validate.max_duplicate_share' within [0, 1]"
         )
-    return DataContract(
-        target=checked.target,
-        labels=checked.labels,
-        positive_label=checked.positive_label,
-        sensitive=checked.sensitive,
-        numeric=checked.numeric,
-        categorical=checked.categorical,
-        min_rows=min_rows,
-        max_duplicate_share=max_dup,
-    )
+    schema_fields = {field.name: getattr(checked, field.name) for field in fields(Schema)}
+    return DataContract(**schema_fields, min_rows=min_rows, max_duplicate_share=max_dup)
 
 
 def build_schema(contract: DataContract, labelled: bool = True) -> pa.DataFrameSchema:
