@@ -42,6 +42,7 @@ from mlgate.metrics import (
     as_number,
     declared_artifacts,
     flatten,
+    has_pipeline,
     metrics_files,
     params_files,
     parse_structured,
@@ -210,7 +211,7 @@ def read_baseline_metrics(
         repo_root, baseline.sha, f"{baseline.ref} ({gitio.short(baseline.sha)})", prefix
     )
     snap.prefetch([DVC_YAML, PARAMS_YAML, *likely_files])  # usually one git call for all
-    if snap.read_text(DVC_YAML) is None:
+    if not has_pipeline(snap):
         return MetricsAt(snap.label, {})
     return read_metrics(snap, metrics_files(snap, read_dvc_yaml(snap)))
 
@@ -453,7 +454,7 @@ def report(
     gitio.prefetch_all(snaps, [DVC_YAML, PARAMS_YAML, DVC_LOCK])
 
     def declared(snap: gitio.Snapshot) -> tuple[dict[str, Any], list[str]]:
-        if snap.read_text(DVC_YAML) is None and not gitio.files_named(snap, DVC_YAML):
+        if not has_pipeline(snap):
             return {}, []
         dvc_yaml = read_dvc_yaml(snap)
         return dvc_yaml, metrics_files(snap, dvc_yaml)

@@ -635,6 +635,11 @@ class MetricsAt:
         return {key: value for key, value in found.items() if value is not None}
 
 
+def has_pipeline(snap: Snapshot) -> bool:
+    """Whether the snapshot has a dvc.yaml, at the root or in a subdirectory."""
+    return snap.read_text(DVC_YAML) is not None or bool(files_named(snap, DVC_YAML))
+
+
 def read_dvc_yaml(snap: Snapshot) -> dict[str, Any]:
     """The root dvc.yaml, parsed; empty when only subdirectories have one (DVC reads those
     alike, so a project of nested pipelines needs none at the root)."""

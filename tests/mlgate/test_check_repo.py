@@ -376,6 +376,15 @@ def test_a_project_whose_pipelines_are_all_nested_needs_no_root_dvc_yaml(
     released = CliRunner().invoke(cli, ["release", "--no-push"])
     assert released.exit_code == 0, released.output
     assert released.stdout.strip().splitlines()[-1] == "sub=demo-model@v0.0.1"
+    # the next commit is judged against that release's metrics, read at its commit
+    (root / "notes.txt").write_text("next")
+    scratch_repo.commit("next")
+    checked = CliRunner().invoke(cli, ["check", "--format", "json"])
+    assert checked.exit_code == 0, checked.output
+    roc = next(r for r in json.loads(checked.stdout)["rules"] if r["metric"] == "roc_auc")
+    assert roc["baseline"] == roc["value"] and roc["passed"], roc
+    released = CliRunner().invoke(cli, ["release", "--no-push"])
+    assert released.stdout.strip().splitlines()[-1] == "sub=demo-model@v0.0.2", released.output
 
 
 def test_a_metrics_directory_stands_for_every_file_in_it(scratch_repo: ScratchRepo) -> None:
