@@ -78,6 +78,26 @@ def _construct_int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int:
 _Loader.add_constructor("tag:yaml.org,2002:int", _construct_int)
 
 
+def _construct_mapping(loader: Any, node: yaml.MappingNode, deep: bool = False) -> Any:
+    """A mapping, refusing a key written twice as ruamel (so DVC) does; PyYAML keeps the
+    last one silently (``baseline: none`` then ``baseline: latest-release``)."""
+    seen: set[Any] = set()
+    for key_node, _ in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge":
+            continue  # '<<' merges may override, by design
+        key = loader.construct_object(key_node, deep=True)
+        if isinstance(key, (str, int, float, bool)) or key is None:
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r}", key_node.start_mark
+                )
+            seen.add(key)
+    return yaml.constructor.SafeConstructor.construct_mapping(loader, node, deep=deep)
+
+
+_Loader.construct_mapping = _construct_mapping
+
+
 def parse_yaml(text: str, source: str) -> Any:
     """Parse YAML text, naming the source in the error."""
     try:
@@ -85,7 +105,9 @@ def parse_yaml(text: str, source: str) -> Any:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark is not None else ""
-        raise ConfigError(f"{source}: malformed YAML{where}") from exc
+        problem = str(getattr(exc, "problem", ""))
+        what = problem if problem.startswith("duplicate key") else "malformed YAML"
+        raise ConfigError(f"{source}: {what}{where}") from exc
     except ValueError as exc:  # a value the constructor refuses: an integer with more digits
         # than Python converts (4,300 by default), or an impossible date such as 2024-13-01
         raise ConfigError(f"{source}: malformed YAML ({unreadable_value(exc)})") from exc

@@ -102,3 +102,15 @@ def test_number_like_scalars_read_as_dvc_reads_them(scalar: str) -> None:
     except Exception:  # what ruamel (so DVC) refuses, we need not read the same way
         return
     assert same(parse_yaml(text, "f.yaml")["value"], theirs), scalar
+
+
+def test_a_key_written_twice_is_an_error_as_in_dvc() -> None:
+    from mlgate.errors import ConfigError
+
+    text = "gates:\n  baseline: none\n  baseline: latest-release\n"
+    with pytest.raises(ruamel_yaml.constructor.DuplicateKeyError):
+        ruamel_load(text)
+    with pytest.raises(ConfigError, match=r"params.yaml: duplicate key 'baseline' \(line 3\)"):
+        parse_yaml(text, "params.yaml")
+    merged = "a: &x {k: 1}\nb:\n  <<: *x\n  k: 2\n"  # a merge key may be overridden
+    assert parse_yaml(merged, "f.yaml") == ruamel_load(merged)
