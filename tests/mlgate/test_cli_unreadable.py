@@ -41,8 +41,11 @@ def test_a_gto_config_that_is_a_directory_or_not_utf8(published: Published) -> N
 
 
 def test_an_artifact_that_is_not_a_mapping(published: Published) -> None:
-    text = (published.root / "dvc.yaml").read_text()
-    (published.root / "dvc.yaml").write_text(text + "artifacts:\n  model: models/model.pkl\n")
+    import yaml
+
+    dvc_yaml = yaml.safe_load((published.root / "dvc.yaml").read_text())
+    dvc_yaml["artifacts"] = {"model": "models/model.pkl"}
+    (published.root / "dvc.yaml").write_text(yaml.safe_dump(dvc_yaml))
     message = one_error(published, "history")
     assert "artifact 'model' must be a mapping (type, path, ...), got str" in message
 
