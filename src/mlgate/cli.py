@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -65,7 +66,8 @@ class MlgateGroup(click.Group):
                 raise
             # one line, whatever a message quotes (DVC's "several errors.\nFirst error at
             # line 3", a --rev holding a newline)
-            click.secho(f"mlgate: error: {' '.join(str(exc).split())}", fg="red", err=True)
+            one_line = re.sub(r"\s*[\r\n]+\s*", " ", str(exc).strip())
+            click.secho(f"mlgate: error: {one_line}", fg="red", err=True)
             ctx.exit(exc.exit_code)
 
 

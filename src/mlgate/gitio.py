@@ -58,11 +58,14 @@ def resolve(repo_root: str | Path, ref: str) -> str:
         raise InputError(f"'{ref}' is not a git ref")
     # ref^{commit} in one step would misread ':/message' searches (the suffix becomes part of
     # the message searched for): name the object first, then peel it to its commit.
-    named = _rev_parse(repo_root, ref)
-    commit = _rev_parse(repo_root, f"{named}^{{commit}}") if named else None
+    if ref.startswith(":/"):
+        named = _rev_parse(repo_root, ref)
+        commit = _rev_parse(repo_root, f"{named}^{{commit}}") if named else None
+    else:
+        commit = _rev_parse(repo_root, f"{ref}^{{commit}}")
     if commit:
         return commit
-    if not has_commits(repo_root):
+    if ref == "HEAD" and not has_commits(repo_root):
         raise InputError(no_commits(repo_root))
     if is_shallow(repo_root):  # most likely not fetched: CI's default checkout fetches one ref
         raise InputError(

@@ -844,5 +844,10 @@ def metrics_files(snap: Snapshot, dvc_yaml: Mapping[str, Any]) -> list[str]:
         files.extend(norm_path(path, directory) for path in declared)
     expanded: list[str] = []
     for path in dict.fromkeys(files):
-        expanded.extend(files_under(snap, path) or [path])
+        inside = files_under(snap, path)
+        # DVC shows a README in there as one string; only these can hold metric values
+        expanded.extend([p for p in inside if p.lower().endswith(METRICS_SUFFIXES)] or [path])
     return list(dict.fromkeys(expanded))
+
+
+METRICS_SUFFIXES = (".json", ".yaml", ".yml", ".toml")

@@ -221,6 +221,8 @@ def test_an_orphan_branch_has_no_commits_yet(
     scratch_repo.git("checkout", "-q", "--orphan", "fresh")
     line = one_error_line(check(scratch_repo.root, monkeypatch, "--rev", "HEAD"))
     assert "the current branch has no commits yet" in line
+    line = one_error_line(check(scratch_repo.root, monkeypatch, "--rev", "typo"))
+    assert "unknown git ref 'typo'" in line
 
 
 def test_not_a_dvc_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -270,8 +272,8 @@ def test_a_dependency_dvc_cannot_stat_is_one_error_line(
 def test_an_error_quoting_a_newline_stays_one_line(
     scratch_repo: ScratchRepo, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    line = one_error_line(check(scratch_repo.root, monkeypatch, "--rev", "HEAD\nfoo"))
-    assert "HEAD foo" in line
+    line = one_error_line(check(scratch_repo.root, monkeypatch, "--rev", "HEAD  x\nfoo"))
+    assert "'HEAD  x foo'" in line  # line breaks go, a double space inside stays
     (scratch_repo.root / ".dvc" / "config").write_text("[core\nremote = x\n[[\n")
     line = one_error_line(check(scratch_repo.root, monkeypatch))  # DVC's two-line message
     assert "config" in line

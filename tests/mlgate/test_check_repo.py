@@ -401,6 +401,7 @@ def test_a_metrics_directory_stands_for_every_file_in_it(scratch_repo: ScratchRe
     scratch_repo.write("dvc.yaml", dvc_yaml)
     scratch_repo.write("metrics/deep/more.json", {"x": 1})
     scratch_repo.write("metrics/extra.yaml", {"y": 2})
+    (scratch_repo.root / "metrics" / "README.md").write_text("what these are\n")  # no metrics
     scratch_repo.dvc("commit", "-f", "-q")
     scratch_repo.commit("metrics in a directory")
 
@@ -409,4 +410,4 @@ def test_a_metrics_directory_stands_for_every_file_in_it(scratch_repo: ScratchRe
         found = metrics_files(snap, read_dvc_yaml(snap))
         assert sorted(found) == expected
         assert read_metrics(snap, found).files["metrics/deep/more.json"] == {"x": 1}
-    assert dvc_metrics_files(scratch_repo.root) == set(expected)
+    assert dvc_metrics_files(scratch_repo.root) == {*expected, "metrics/README.md"}
