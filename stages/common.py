@@ -7,6 +7,7 @@ import gc
 import json
 import math
 import os
+import re
 import sys
 import time
 import warnings
@@ -214,7 +215,7 @@ def shorten(text: str, limit: int = 200) -> str:
 
 def _fail(stage: str, message: str) -> None:
     # one line, however many a library's message spans (a parquet schema dump), and short
-    message = shorten(" ".join(message.split()), 2000)
+    message = shorten(re.sub(r"\s*[\r\n]+\s*", " ", message.strip()), 2000)
     print(f"{stage}: error: {message}", file=sys.stderr)
     if os.environ.get("MLGATE_TRACEBACK"):
         raise

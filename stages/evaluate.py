@@ -34,7 +34,7 @@ from stages.common import (
 )
 from stages.modelio import load_model
 from stages.schema import load_schema
-from stages.splits import read_split, require_columns, require_types
+from stages.splits import read_split, require_columns, require_labels, require_types
 
 SECTION = "evaluate"
 
@@ -79,14 +79,8 @@ def split_target(
     require_columns(frame, [target], source)
     if frame[target].isna().any():
         row = int(np.flatnonzero(frame[target].isna().to_numpy())[0])
-        raise StageError(f"{source}: column '{target}' is missing at row {row}")
-    unknown = ~frame[target].isin(list(schema["labels"]))
-    if unknown.any():  # not silently a negative
-        row = int(np.flatnonzero(unknown.to_numpy())[0])
-        raise StageError(
-            f"{source}: column '{target}' holds {str(frame[target].iloc[row])[:80]!r} at row "
-            f"{row + 1}, not one of schema.labels {list(schema['labels'])}"
-        )
+        raise StageError(f"{source}: column '{target}' is missing at row {row + 1}")
+    require_labels(frame[target], list(schema["labels"]), source)
     y = (frame[target] == schema["positive_label"]).to_numpy(dtype=np.int8)
     if len(np.unique(y)) < 2:
         raise StageError(f"{source}: column '{target}' has a single class; cannot evaluate")

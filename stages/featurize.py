@@ -33,7 +33,7 @@ from stages.common import (
 )
 from stages.modelio import save_model
 from stages.schema import load_schema
-from stages.splits import read_split, require_columns, require_types
+from stages.splits import read_split, require_columns, require_labels, require_types
 
 SECTION = "featurize"
 NUMERIC = "numeric"
@@ -132,7 +132,9 @@ def fit_featurizer(
     return featurizer.fit(train[numeric + categorical])
 
 
-def labels(frame: pd.DataFrame, schema: Mapping[str, Any]) -> pd.Series | None:
+def labels(
+    frame: pd.DataFrame, schema: Mapping[str, Any], source: str = "split"
+) -> pd.Series | None:
     """The target as 0/1 (1 = schema.positive_label), or None when the split has no target.
 
     Only the current batch may have rows without a label (validate allows it): those stay
@@ -141,6 +143,7 @@ def labels(frame: pd.DataFrame, schema: Mapping[str, Any]) -> pd.Series | None:
     target = schema["target"]
     if target not in frame.columns:
         return None
+    require_labels(frame[target], list(schema["labels"]), source)
     known = frame[target].notna()
     positive = (frame[target] == schema["positive_label"]).fillna(False)
     coded = positive.astype("int8").rename(target)
@@ -160,7 +163,7 @@ def transform(
         featurizer.transform(frame[featurizer.feature_names_in_]),
         columns=featurizer.get_feature_names_out(),
     )
-    target = labels(frame, schema)
+    target = labels(frame, schema, source)
     if target is not None:
         features[target.name] = target.to_numpy()
     return features

@@ -7,7 +7,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pandas as pd
 
-from stages.common import StageError, ensure_parent
+from stages.common import StageError, ensure_parent, shorten
 
 # Parquet key-value metadata: the file or URL ingest read a split from, so that an error
 # about row N of data/interim/train.parquet can say which user file row N is in.
@@ -93,5 +93,20 @@ def require_types(frame: pd.DataFrame, numeric: list[str], text: list[str], sour
             row = int(np.flatnonzero(wrong.to_numpy())[0])
             raise StageError(
                 f"{source}: column '{column}' holds {type(values.iloc[row]).__name__} "
-                f"{str(values.iloc[row])[:80]!r} at row {row + 1}, expected text"
+                f"{shorten(str(values.iloc[row]), 80)!r} at row {row + 1}, expected text"
             )
+
+
+def require_labels(values: pd.Series, labels: list[str], source: str) -> None:
+    """A StageError naming the file, column and first row holding a label outside
+    `schema.labels`: coded 0/1 as it is, it would silently count as a negative. Missing
+    values pass (the current batch may be unlabelled)."""
+    import numpy as np
+
+    unknown = values.notna() & ~values.isin(labels)
+    if unknown.any():
+        row = int(np.flatnonzero(unknown.to_numpy())[0])
+        raise StageError(
+            f"{source}: column '{values.name}' holds {shorten(str(values.iloc[row]), 80)!r} at "
+            f"row {row + 1}, not one of schema.labels {labels}"
+        )

@@ -127,11 +127,6 @@ def build_classifier(
     }
     classifier = FAMILIES[family](numeric, categorical, seed, {})
     accepted = _final_estimator(classifier).get_params(deep=False)
-    for key, value in hyper.items():
-        # scikit-learn counts true as 1 (max_iter: true trained one tree); a bool is taken
-        # only where the estimator's default is a bool or a word ('auto')
-        if isinstance(value, bool) and not isinstance(accepted.get(key), (bool, str)):
-            raise StageError(f"{PARAMS_FILE}: 'train.{family}.{key}' must be a number, got {value}")
     unknown = sorted(set(hyper) - set(accepted) - {"random_state"})
     if "random_state" in hyper:
         raise StageError(f"{PARAMS_FILE}: 'train.{family}.random_state': set 'train.seed' instead")
@@ -144,6 +139,11 @@ def build_classifier(
         raise StageError(
             f"{PARAMS_FILE}: 'train.{family}' has unknown hyperparameter(s) {', '.join(unknown)}"
         )
+    for key, value in hyper.items():
+        # scikit-learn counts true as 1 (max_iter: true trained one tree); a bool is taken
+        # only where the estimator's default is a bool or a word ('auto')
+        if isinstance(value, bool) and not isinstance(accepted.get(key), (bool, str)):
+            raise StageError(f"{PARAMS_FILE}: 'train.{family}.{key}' must be a number, got {value}")
     return FAMILIES[family](numeric, categorical, seed, hyper)
 
 

@@ -104,7 +104,7 @@ def test_split_target_errors_name_the_file() -> None:
         split_target(frame.assign(income=">50K"), schema(), "t.parquet")
     missing = frame.astype({"income": "object"})
     missing.loc[4, "income"] = None
-    with pytest.raises(StageError, match="t.parquet: column 'income' is missing at row 4"):
+    with pytest.raises(StageError, match="t.parquet: column 'income' is missing at row 5"):
         split_target(missing, schema(), "t.parquet")
 
 

@@ -70,7 +70,10 @@ def test_a_target_train_cannot_use_names_its_row() -> None:
 
 def test_a_label_outside_the_schema_is_no_silent_negative() -> None:
     test = validated_frame(50)
+    featurizer = fit_featurizer(test, schema(), FEATURIZE_PARAMS)
     test["income"] = test["income"].astype(object)
     test.loc[2, "income"] = "maybe"
     with pytest.raises(StageError, match=r"t.parquet: column 'income' holds 'maybe' at row 3"):
-        split_target(test, schema(), "t.parquet")
+        split_target(test, schema(), "t.parquet")  # evaluate
+    with pytest.raises(StageError, match=r"t.parquet: column 'income' holds 'maybe' at row 3"):
+        transform(featurizer, test, schema(), "t.parquet")  # featurize, before coding it 0

@@ -94,6 +94,10 @@ def test_same_params_same_model_bytes(prepared) -> None:
             {**HGB_PARAMS, "hist_gradient_boosting": {"max_iter": True}},
             r"'train.hist_gradient_boosting.max_iter' must be a number, got True",
         ),
+        (  # an unknown key is named as unknown first, whatever its value
+            {**HGB_PARAMS, "hist_gradient_boosting": {"foo": True}},
+            r"'train.hist_gradient_boosting' has unknown hyperparameter\(s\) foo",
+        ),
         ({**HGB_PARAMS, "hist_gradient_boosting": [1]}, r"'train.hist_gradient_boosting' must"),
         ({**HGB_PARAMS, "hist_gradient_boosting": 0}, r"'train.hist_gradient_boosting' must"),
         ({**HGB_PARAMS, "hist_gradient_boosting": []}, r"'train.hist_gradient_boosting' must"),
