@@ -82,12 +82,17 @@ def _nullable(spec: Mapping[str, Any], where: str) -> bool:
     return bool(require(spec, "nullable", bool, where)) if "nullable" in spec else False
 
 
+def _repeated(items: list[Any]) -> list[Any]:
+    """The items written more than once, sorted."""
+    return sorted({item for item in items if items.count(item) > 1})
+
+
 def _names(schema: Mapping[str, Any], key: str) -> list[str]:
     """A list of distinct strings under `schema.<key>`."""
     names = require(schema, key, list, "schema")
     if not all(isinstance(name, str) for name in names):
         raise StageError(f"params.yaml: 'schema.{key}' must be a list of strings, got {names}")
-    repeated = sorted({name for name in names if names.count(name) > 1})
+    repeated = _repeated(names)
     if repeated:
         raise StageError(f"params.yaml: 'schema.{key}' names {repeated} more than once")
     return list(names)
@@ -113,7 +118,7 @@ def parse_schema(schema: Mapping[str, Any]) -> Schema:
         where = f"schema.categorical.{column}"
         spec = _spec(raw, where, {"values", "nullable"})
         values = [str(v) for v in require(spec, "values", list, where)]
-        repeated = sorted({v for v in values if values.count(v) > 1})
+        repeated = _repeated(values)
         if not values or repeated:
             problem = f"repeats {repeated}" if repeated else "is empty"
             raise StageError(f"params.yaml: '{where}.values' {problem}")

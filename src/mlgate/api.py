@@ -162,10 +162,10 @@ def resolve_baseline(
     choice: str,
     gates: Gates,
     dvc_yaml: dict[str, Any],
-    why_none: str = "",
+    why_none: str = NONE_CHOSEN,
 ) -> _Baseline:
     if choice == NO_BASELINE:
-        return _Baseline(None, why_none or NONE_CHOSEN)
+        return _Baseline(None, why_none)
     if choice != LATEST_RELEASE:
         return _Baseline(BaselineRef(choice, gitio.resolve(snap.repo_root, choice)), None)
     declared = declared_artifacts(snap, dvc_yaml)
@@ -259,7 +259,7 @@ def check(
     baseline: str | None = None,
     gates_file: Path | None = None,
     allow_stale: bool = False,
-    why_none: str | None = None,
+    why_none: str = NONE_CHOSEN,
 ) -> CheckResult:
     """Judge the metrics of ``rev`` (None: the working tree) against the gates and baseline.
 
@@ -285,7 +285,7 @@ def check(
         )
     # An empty --baseline (an unset CI variable, say) is an error, not the gates' default.
     choice = gates.baseline if baseline is None else baseline
-    chosen = resolve_baseline(head, choice, gates, dvc_yaml, why_none or NONE_CHOSEN)
+    chosen = resolve_baseline(head, choice, gates, dvc_yaml, why_none)
     base_metrics = (
         read_baseline_metrics(head.repo_root, chosen.ref, head.prefix, files)
         if chosen.ref

@@ -87,13 +87,7 @@ def _rev_parse(repo_root: str | Path, ref: str) -> str | None:
 
 
 def has_commits(repo_root: str | Path) -> bool:
-    done = subprocess.run(
-        ["git", "rev-parse", "--verify", "--quiet", "HEAD"],
-        cwd=repo_root,
-        capture_output=True,
-        check=False,
-    )
-    if done.returncode != 0:
+    if _rev_parse(repo_root, "HEAD") is None:
         # Distinguish "not a repository" (an error) from "no commits yet" (False).
         git_prefix(repo_root)
         return False

@@ -358,14 +358,7 @@ def _trace(raw: Any, parts: tuple[str, ...]) -> tuple[str, ...] | None:
     reference = raw.path if isinstance(raw, _Ref) else _reference(raw)
     if reference is not None:
         return (*reference, *parts)
-    if not parts:
-        return None
-    if isinstance(raw, Mapping):
-        keys = {_to_str(key): value for key, value in raw.items()}
-        return _trace(keys[parts[0]], parts[1:]) if parts[0] in keys else None
-    if isinstance(raw, list) and parts[0].isdigit() and int(parts[0]) < len(raw):
-        return _trace(raw[int(parts[0])], parts[1:])
-    return None
+    return _trace(_element(raw, parts[0]), parts[1:]) if parts else None
 
 
 def _element(raw: Any, position: str) -> Any:

@@ -408,7 +408,7 @@ def release(
         active = active_releases(tags, name)
         baseline = active[0].name if active else "none"
         if baseline not in verdicts:  # the baseline moves if someone released meanwhile
-            first = f"no release of '{name}' yet" if baseline == "none" else None
+            first = f"no release of '{name}' yet"  # why, when the baseline is none
             verdicts[baseline] = check(root, None, baseline, why_none=first)
         verdict = verdicts[baseline]
         outcome["check"] = verdict
