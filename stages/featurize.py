@@ -11,6 +11,9 @@ categorical splits for gradient boosting; see stages/train.py).
 
 from __future__ import annotations
 
+# first, before pandas and scikit-learn: see "Import order" in stages/modelio.py
+from stages.modelio import save_model  # isort: skip
+
 import argparse
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -31,7 +34,6 @@ from stages.common import (
     require,
     run_stage,
 )
-from stages.modelio import save_model
 from stages.schema import load_schema
 from stages.splits import read_split, require_columns, require_labels, require_types
 

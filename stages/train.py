@@ -9,6 +9,9 @@ they are and is what a release ships.
 
 from __future__ import annotations
 
+# first, before pandas and scikit-learn: see "Import order" in stages/modelio.py
+from stages.modelio import load_model, save_model  # isort: skip
+
 import argparse
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -35,7 +38,6 @@ from stages.common import (
     run_stage,
 )
 from stages.featurize import feature_groups
-from stages.modelio import load_model, save_model
 from stages.schema import load_schema
 from stages.splits import read_split, require_columns, require_types
 

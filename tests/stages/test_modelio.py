@@ -128,3 +128,49 @@ def test_unreadable_archives_are_errors(tmp_path: Path) -> None:
         loads_model(b"not a zip", "x.skops")
     with pytest.raises(StageError, match=r"missing\.skops: cannot read model"):
         load_model(tmp_path / "missing.skops")
+
+
+# A model stage as `python -m` starts it: where scipy.special lands among the imported modules
+# decides how long skops' import searches for the module of each scipy ufunc.
+STAGE_IMPORT_ORDER = """
+import json, sys
+sys.argv = ["-m"]
+import stages.{name}
+from stages.modelio import _skops_io
+_skops_io()
+from skops.io import _trusted_types
+order = list(sys.modules)
+json.dump({{
+    "ufuncs_at": order.index("scipy.special._ufuncs"),
+    "pandas_at": order.index("pandas"),
+    "sklearn_at": order.index("sklearn"),
+    "names": _trusted_types.SCIPY_UFUNC_TYPE_NAMES,
+}}, sys.stdout)
+"""
+
+# skops imported after everything else, as before: the names it finds must be the same
+SKOPS_IMPORTED_LAST = """
+import json, sys
+import pandas, sklearn.base, sklearn.ensemble, sklearn.metrics
+from stages.modelio import _skops_io
+_skops_io()
+from skops.io import _trusted_types
+json.dump(_trusted_types.SCIPY_UFUNC_TYPE_NAMES, sys.stdout)
+"""
+
+
+def _fresh_json(code: str):
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True
+    )
+    return json.loads(result.stdout)
+
+
+@pytest.mark.parametrize("name", ["featurize", "train", "evaluate"])
+def test_model_stages_import_scipy_special_before_pandas_and_sklearn(name: str) -> None:
+    imported = _fresh_json(STAGE_IMPORT_ORDER.format(name=name))
+    assert imported["ufuncs_at"] < imported["pandas_at"]
+    assert imported["ufuncs_at"] < imported["sklearn_at"]
+    assert imported["names"]  # skops still lists scipy's ufuncs ...
+    if name == "train":  # ... under the names it finds when imported last (one run is enough)
+        assert imported["names"] == _fresh_json(SKOPS_IMPORTED_LAST)
