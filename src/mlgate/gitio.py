@@ -140,11 +140,14 @@ def unfetched_tags(repo_root: str | Path, remote: str | None = None) -> str | No
     missing here, else None: a shallow clone (CI's default checkout fetches no tags), or one
     whose remote is set to fetch none (``git clone --no-tags`` sets its
     ``remote.<name>.tagOpt``). Another remote added with ``--no-tags`` (an upstream, a fork)
-    says nothing about the tags of the one releases go to; when none stands out, any counts."""
+    says nothing about the tags of the one releases go to; when none stands out, any counts.
+    A ``remote`` this clone does not have (``--remote origin``, the default, in a clone whose
+    remote is named otherwise) holds no tags here: ``tag_remote`` is asked instead."""
     if is_shallow(repo_root):
         return "this shallow clone"
-    name = remote or tag_remote(repo_root)
-    for candidate in [name] if name else git(repo_root, "remote").decode().split():
+    remotes = git(repo_root, "remote").decode().split()
+    name = remote if remote in remotes else tag_remote(repo_root)
+    for candidate in [name] if name else remotes:
         if _config(repo_root, f"remote.{candidate}.tagOpt") == "--no-tags":
             return f"this clone, whose remote '{candidate}' is set to fetch no tags"
     return None

@@ -368,3 +368,24 @@ def test_a_clone_made_with_no_tags_is_refused_like_a_shallow_one(
     refetched = mlgate(clone.root, "check")
     assert refetched.exit_code == 1, refetched.output
     assert "roc_auc" in refetched.stdout
+
+
+def test_no_push_in_a_no_tags_clone_without_origin_is_refused(
+    origin: Origin, tmp_path: Path
+) -> None:
+    """`--remote` defaults to origin; in a clone whose only remote has another name, --no-push
+    looks at the remote the branch tracks instead, as check does (before, it looked at the
+    missing origin, found nothing said, and numbered versions from scratch)."""
+    path = tmp_path / "clone"
+    url = f"file://{origin.remote}"
+    run(["git", "clone", "-q", "--no-tags", "--origin", "upstream", url, str(path)], tmp_path)
+    clone = ScratchRepo(path)
+    shutil.copytree(origin.source.root / ".dvc" / "cache", path / ".dvc" / "cache")
+    shutil.copy(origin.source.root / "models" / "model.bin", path / "models" / "model.bin")
+    clone_note = "this clone, whose remote 'upstream' is set to fetch no tags"
+    checked = mlgate(clone.root, "check")
+    assert checked.exit_code == 2 and clone_note in error_line(checked), checked.output
+    released = mlgate(clone.root, "release", "--no-push", "--dry-run")
+    assert released.exit_code == 2, released.output
+    assert clone_note in error_line(released) and "drop --no-push" in error_line(released)
+    assert tag_names(clone.root) == set()
