@@ -10,7 +10,7 @@ import pytest
 
 from stages.common import StageError
 from stages.drift import drift_report
-from stages.evaluate import split_target
+from stages.evaluate import evaluate, split_target
 from stages.featurize import fit_featurizer, transform
 from stages.train import fit_model
 from tests.stages.modelling_data import (
@@ -21,6 +21,17 @@ from tests.stages.modelling_data import (
 )
 
 DRIFT = {"p_value": 0.01, "psi": 0.1, "psi_bins": 10}
+EVALUATE = {
+    "threshold": 0.5,
+    "seed": 3,
+    "importance_rows": 100,
+    "importance_repeats": 1,
+    "importance_top": 2,
+    "curve_points": 11,
+    "calibration_bins": 5,
+    "latency_rows": 2,
+    "batch_repeats": 1,
+}
 
 
 def with_column(frame: pd.DataFrame, column: str, values: object) -> pd.DataFrame:
@@ -50,6 +61,9 @@ def test_wrong_types_are_named_by_every_stage_reading_the_split(
         transform(featurizer, bad, schema(), "bad.parquet")
     with pytest.raises(StageError, match=f"bad.parquet: {message}"):
         drift_report(good, bad, schema(), DRIFT, ("good.parquet", "bad.parquet"))
+    model = fit_model(featurizer, transform(featurizer, good, schema()), "income", HGB_PARAMS)
+    with pytest.raises(StageError, match=f"bad.parquet: {message}"):
+        evaluate(model, bad, schema(), EVALUATE, 0, "bad.parquet")
 
 
 def test_an_infinite_number_names_its_row() -> None:
