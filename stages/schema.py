@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any
 
-from stages.common import StageError, load_params, require, require_number
+from stages.common import StageError, load_params, require, require_64_bits, require_number
 
 if TYPE_CHECKING:
     import pandera.pandas as pa
@@ -87,11 +87,15 @@ def _repeated(items: list[Any]) -> list[Any]:
     return sorted({item for item in items if items.count(item) > 1})
 
 
-def _names(schema: Mapping[str, Any], key: str) -> list[str]:
-    """A list of distinct strings under `schema.<key>`."""
+def _names(schema: Mapping[str, Any], key: str, integers: bool = False) -> list[str]:
+    """A list of distinct strings under `schema.<key>`; with `integers`, whole numbers too,
+    as their text (labels 0 and 1 are the data's "0" and "1", see validate.numbers_as_codes)."""
     names = require(schema, key, list, "schema")
-    if not all(isinstance(name, str) for name in names):
-        raise StageError(f"params.yaml: 'schema.{key}' must be a list of strings, got {names}")
+    kinds = (str, int) if integers else (str,)
+    if not all(isinstance(name, kinds) and not isinstance(name, bool) for name in names):
+        what = "strings or whole numbers" if integers else "strings"
+        raise StageError(f"params.yaml: 'schema.{key}' must be a list of {what}, got {names}")
+    names = [str(require_64_bits(name, f"schema.{key}")) for name in names]
     repeated = _repeated(names)
     if repeated:
         raise StageError(f"params.yaml: 'schema.{key}' names {repeated} more than once")
@@ -131,12 +135,12 @@ def parse_schema(schema: Mapping[str, Any]) -> Schema:
         raise StageError(
             f"params.yaml: 'schema.target' {target!r} is also declared as a feature column"
         )
-    labels = tuple(_names(schema, "labels"))
+    labels = tuple(_names(schema, "labels", integers=True))
     if len(labels) != 2:
         raise StageError(
             f"params.yaml: 'schema.labels' must name two distinct classes, got {list(labels)}"
         )
-    positive = str(require(schema, "positive_label", str, "schema"))
+    positive = str(require(schema, "positive_label", (str, int), "schema"))
     if positive not in labels:
         raise StageError(f"params.yaml: 'schema.positive_label' {positive!r} not in {list(labels)}")
     sensitive = tuple(_names(schema, "sensitive"))
@@ -150,10 +154,11 @@ def parse_schema(schema: Mapping[str, Any]) -> Schema:
 
 
 def load_schema() -> dict[str, Any]:
-    """params.yaml's `schema` section, checked (see parse_schema)."""
+    """params.yaml's `schema` section, checked (see parse_schema), with the labels as the
+    text the validated data holds (`labels: [0, 1]` are "0" and "1")."""
     schema = load_params("schema")
-    parse_schema(schema)
-    return schema
+    checked = parse_schema(schema)
+    return {**schema, "labels": list(checked.labels), "positive_label": checked.positive_label}
 
 
 def parse_contract(schema: Mapping[str, Any], validate: Mapping[str, Any]) -> DataContract:

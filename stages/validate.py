@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
@@ -118,6 +119,36 @@ def coerce_numeric(
     return coerced, failure_frame, wrong_type
 
 
+def _whole_number(text: str) -> bool:
+    return text.removeprefix("-").isdigit()
+
+
+def numbers_as_codes(frame: pd.DataFrame, declared: Mapping[str, Sequence[str]]) -> pd.DataFrame:
+    """Text columns whose declared values are all whole numbers ("0", "1": labels or category
+    codes) may hold those numbers as numbers: a CSV's 0/1 labels read as integers, or as
+    floats when a value is missing. Such a column becomes the same values as text, written
+    as the contract writes them ("1", not "1.0"), missing left missing. Anything else stays
+    as it is, so a number where words are declared, or 0.5 where codes are, is still a
+    column of the wrong type. `frame` is not changed."""
+    result = frame
+    for column, values in declared.items():
+        if column not in frame.columns or not all(map(_whole_number, values)):
+            continue
+        original = frame[column]
+        dtype = original.dtype
+        if pd.api.types.is_bool_dtype(dtype) or not pd.api.types.is_numeric_dtype(dtype):
+            continue
+        present = original.dropna()
+        exact = np.isfinite(present) & (present.abs() < 2**53)  # int64 holds it exactly
+        if not (exact.all() and (present == present.round()).all()):
+            continue
+        text = present.astype("int64").astype(str).astype(object)
+        if result is frame:
+            result = frame.copy()
+        result[column] = text.reindex(original.index).where(original.notna(), None)
+    return result
+
+
 def schema_failures(
     frame: pd.DataFrame, schema: pa.DataFrameSchema
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -154,7 +185,9 @@ def validate_split(
 ) -> SplitResult:
     """Validate one split; pure (the report says what happened, nothing is written)."""
     schema = build_schema(contract, labelled=split != "current")
-    coerced, numeric_cases, wrong_type = coerce_numeric(frame, list(contract.numeric))
+    declared_text = {name: spec.values for name, spec in contract.categorical.items()}
+    coded = numbers_as_codes(frame, {**declared_text, contract.target: contract.labels})
+    coerced, numeric_cases, wrong_type = coerce_numeric(coded, list(contract.numeric))
     cases, validated = schema_failures(coerced, schema)
     # A column of the wrong type is one error (a property of the column, even when pandera
     # lists it row by row): not also each value check pandera ran on it.

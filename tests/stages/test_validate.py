@@ -261,3 +261,81 @@ def test_a_huge_value_is_cut_short_in_the_report_and_the_error(
     (samples,) = result.report["samples"].values()
     sample = samples[0]["value"]
     assert len(sample) < 300 and sample.endswith("(1,000,000 characters)")
+
+
+CODED_SCHEMA: dict[str, Any] = {
+    **SCHEMA_PARAMS,
+    "labels": [0, 1],  # as a user with 0/1 labels writes them
+    "positive_label": 1,
+    "categorical": {
+        "sex": {"values": ["Female", "Male"]},
+        "workclass": {"nullable": True, "values": [1, 2]},
+    },
+}
+
+
+def test_whole_number_labels_and_codes_in_the_data_are_read_as_their_text(
+    good_frame: pd.DataFrame,
+) -> None:
+    """A CSV's 0/1 labels reach validate as integers (floats when one is missing): where the
+    contract declares whole numbers, they are those values, not a column of the wrong type."""
+    contract = parse_contract(CODED_SCHEMA, VALIDATE_PARAMS)
+    assert contract.labels == ("0", "1") and contract.positive_label == "1"
+    frame = good_frame.assign(income=[0, 1, 1, 0], workclass=[1.0, None, 2.0, 1.0])
+    before = frame.copy()
+    result = run(frame, contract)
+    assert result.error is None, result.error
+    assert result.valid["income"].tolist() == ["0", "1", "1", "0"]
+    assert result.valid["workclass"].tolist() == ["1", None, "2", "1"]
+    pd.testing.assert_frame_equal(frame, before)  # input not mutated
+    current = run(frame.assign(income=[1.0, None, 0.0, None]), contract, split="current")
+    assert current.error is None and current.valid["income"].tolist() == ["1", None, "0", None]
+    # an undeclared code is an unknown value, quarantined like any other
+    unknown = run(frame.assign(workclass=[1, 3, 2, 1]), contract)
+    assert unknown.report["failures"] == {"workclass: isin(['1', '2'])": 1}
+
+
+@pytest.mark.parametrize(
+    ("column", "values", "message"),
+    [
+        ("workclass", [1.5, 1.0, 2.0, 1.0], "column 'workclass' has type float64, expected text"),
+        ("income", [True, False, True, False], "column 'income' has type bool, expected text"),
+        ("sex", [0, 1, 0, 1], "column 'sex' has type int64, expected text"),  # words declared
+    ],
+)
+def test_numbers_that_are_not_declared_codes_are_still_the_wrong_type(
+    good_frame: pd.DataFrame, column: str, values: list[Any], message: str
+) -> None:
+    contract = parse_contract(CODED_SCHEMA, VALIDATE_PARAMS)
+    frame = good_frame.assign(income=[0, 1, 1, 0], workclass=[1, 2, 1, 2])
+    result = run(frame.assign(**{column: values}), contract)
+    assert result.error is not None and message in result.error
+
+
+@pytest.mark.parametrize(
+    ("labels", "message"),
+    [
+        ([True, False], "'schema.labels' must be a list of strings or whole numbers"),
+        ([0.0, 1.0], "'schema.labels' must be a list of strings or whole numbers"),
+        ([0, 10**30], "'schema.labels' is too large"),  # no data column holds it
+    ],
+)
+def test_labels_are_text_or_whole_numbers(labels: list[Any], message: str) -> None:
+    with pytest.raises(StageError, match=message):
+        parse_contract({**SCHEMA_PARAMS, "labels": labels}, VALIDATE_PARAMS)
+
+
+def test_every_stage_reads_whole_number_labels_as_the_validated_text(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # featurize and evaluate compare the data's labels with load_schema's
+    from stages.schema import load_schema
+
+    (tmp_path / "params.yaml").write_text(
+        "schema:\n  target: y\n  labels: [0, 1]\n  positive_label: 1\n  sensitive: []\n"
+        "  numeric: {x: {}}\n  categorical: {}\n",
+        encoding="utf-8",
+    )
+    monkeypatch.chdir(tmp_path)
+    schema = load_schema()
+    assert schema["labels"] == ["0", "1"] and schema["positive_label"] == "1"
