@@ -6,6 +6,7 @@ import sys
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 import skops.io as sio
 from sklearn.preprocessing import FunctionTransformer
@@ -174,3 +175,73 @@ def test_model_stages_import_scipy_special_before_pandas_and_sklearn(name: str) 
     assert imported["names"]  # skops still lists scipy's ufuncs ...
     if name == "train":  # ... under the names it finds when imported last (one run is enough)
         assert imported["names"] == _fresh_json(SKOPS_IMPORTED_LAST)
+
+
+def _first_split(nodes, categorical: bool) -> int:
+    splits = (nodes["is_leaf"] == 0) & ((nodes["is_categorical"] != 0) == categorical)
+    assert splits.any(), "the fitted model has no such split to tamper with"
+    return int(splits.argmax())
+
+
+def _root_left_loops(tree, _) -> None:
+    tree.nodes["left"][0] = 0  # predict would walk the root forever
+
+
+def _right_past_the_end(tree, _) -> None:
+    tree.nodes["right"][_first_split(tree.nodes, False)] = len(tree.nodes)
+
+
+def _unknown_feature(tree, _) -> None:
+    tree.nodes["feature_idx"][_first_split(tree.nodes, False)] = 99
+
+
+def _bitset_past_the_end(tree, _) -> None:
+    tree.nodes["bitset_idx"][_first_split(tree.nodes, True)] = 10_000
+
+
+def _categorical_split_on_a_number(tree, classifier) -> None:
+    split = _first_split(tree.nodes, False)
+    tree.nodes["is_categorical"][split] = 1
+    assert not classifier._bin_mapper.is_categorical_[tree.nodes["feature_idx"][split]]
+
+
+def _nodes_of_floats(tree, _) -> None:
+    tree.nodes = np.zeros(len(tree.nodes))
+
+
+TREES = r"refusing a model whose trees are not well formed \("
+
+
+@pytest.mark.parametrize(
+    ("tamper", "problem"),
+    [
+        (_root_left_loops, TREES + "a left child outside the tree or not after its parent"),
+        (_right_past_the_end, TREES + "a right child outside the tree or not after its parent"),
+        (_unknown_feature, TREES + "a split on a feature the model does not have"),
+        (
+            _bitset_past_the_end,
+            TREES + "a categorical split on a numeric feature or without its bitset",
+        ),
+        (
+            _categorical_split_on_a_number,
+            TREES + "a categorical split on a numeric feature or without",
+        ),
+        # scikit-learn casts the nodes while loading, and fails: the file is unreadable
+        (_nodes_of_floats, "not a readable skops model archive .*Cannot cast"),
+    ],
+)
+def test_a_model_whose_trees_would_crash_predict_is_refused(tamper, problem: str) -> None:
+    """skops does not trust TreePredictor by default (scikit-learn follows its node indices
+    without bounds checks); the pipeline trusts it by name, so loading checks every tree."""
+    model = fitted(HGB_PARAMS)
+    classifier = model[-1]
+    # a tree with splits of both kinds, so that every tamper finds the split it changes
+    tree = next(
+        tree
+        for iteration in classifier._predictors
+        for tree in iteration
+        if {True, False} <= set(tree.nodes["is_categorical"][tree.nodes["is_leaf"] == 0] != 0)
+    )
+    tamper(tree, classifier)
+    with pytest.raises(StageError, match=f"model.skops: .*{problem}"):
+        loads_model(dumps_model(model), "model.skops")
