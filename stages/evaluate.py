@@ -42,7 +42,8 @@ SECTION = "evaluate"
 
 
 MAX_SEED = 2**32 - 1  # numpy's RandomState, which the importance permutations use
-MAX_REPEATS = 1000  # whole-split timing passes: more would only take hours, not inform
+# timing passes over the whole split, shuffles of each column: more would take hours, not inform
+MAX_REPEATS = 1000
 
 
 def _int_param(
@@ -64,7 +65,7 @@ def check_params(params: Mapping[str, Any]) -> dict[str, Any]:
         "threshold": threshold,
         "seed": _int_param(params, "seed", 0, MAX_SEED),
         "importance_rows": _int_param(params, "importance_rows", 10),
-        "importance_repeats": _int_param(params, "importance_repeats", 1),
+        "importance_repeats": _int_param(params, "importance_repeats", 1, MAX_REPEATS),
         "importance_top": _int_param(params, "importance_top", 1),
         "curve_points": _int_param(params, "curve_points", 2),
         "calibration_bins": _int_param(params, "calibration_bins", 2),

@@ -322,6 +322,10 @@ def test_scoring_pass_counts_as_the_first_batch_repeat(model, monkeypatch) -> No
         ({"seed": -1}, r"'evaluate.seed' must be within \[0, 4294967295\], got -1"),
         ({"seed": 2**40}, r"'evaluate.seed' must be within \[0, 4294967295\]"),
         ({"batch_repeats": 2**31}, r"'evaluate.batch_repeats' must be within \[1, 1000\]"),
+        (
+            {"importance_repeats": 10**6},
+            r"'evaluate.importance_repeats' must be within \[1, 1000\]",
+        ),
     ],
 )
 def test_invalid_params_name_the_key(override, message) -> None:
