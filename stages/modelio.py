@@ -37,6 +37,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import numpy as np
 import scipy.special  # noqa: F401  (first: see "Import order" above)
 
 from stages.common import StageError, ensure_parent
@@ -160,8 +161,7 @@ def loads_model(data: bytes, source: str = "<bytes>") -> Any:
     # TypeError, AttributeError: an object's state that its class cannot take (scikit-learn's
     # TreePredictor casts its nodes while loading)
     except (zipfile.BadZipFile, KeyError, ValueError, TypeError, AttributeError) as exc:
-        message = " ".join(str(exc).split())
-        raise StageError(f"{source}: not a readable skops model archive ({message})") from exc
+        raise StageError(f"{source}: not a readable skops model archive ({exc})") from exc
     problem = next(filter(None, map(tree_problem, _tree_ensembles(model))), None)
     if problem:
         raise StageError(f"{source}: refusing a model whose trees are not well formed ({problem})")
@@ -187,7 +187,6 @@ def tree_problem(ensemble: Any) -> str | None:
     categorical split is on a categorical feature and has its category bitset. ~10 ms for
     the default model's 159 trees.
     """
-    import numpy as np
     from sklearn.ensemble._hist_gradient_boosting.common import PREDICTOR_RECORD_DTYPE
 
     n_features = getattr(ensemble, "n_features_in_", None)
