@@ -1,8 +1,8 @@
 """Operations behind ``mlgate check`` and ``mlgate report``.
 
 Each operation reads what it needs (git objects through ``gitio``, DVC declarations
-through ``metrics``), calls the pure modules (``gates`` for the decision, ``report`` for
-the Markdown) and returns plain data; ``cli.py`` only prints it.
+through ``metrics``), calls the pure modules (``gates`` for the decision) and returns a
+typed result (``CheckResult``, ``ReportData``); ``mlgate.render`` turns it into text.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from mlgate.gates import (
     MISSING,
     NO_BASELINE,
     Gates,
+    PolicyChange,
     RuleResult,
     evaluate,
     gates_from_document,
@@ -52,7 +53,6 @@ from mlgate.metrics import (
     read_metrics,
     read_params,
 )
-from mlgate.report import ABSENT, LockRow, MetricRow, ParamRow, ReportData, Side, render_report
 from mlgate.tags import active_releases, latest_release, list_tags, tag_artifact_name
 
 
@@ -324,6 +324,72 @@ def check(
 
 # --- report --------------------------------------------------------------------------------
 
+
+@dataclass(frozen=True)
+class Side:
+    """One revision the report compares: a label (branch, tag) and its commit."""
+
+    label: str
+    sha: str
+
+
+@dataclass(frozen=True)
+class MetricRow:
+    key: str
+    base: float | None
+    release: float | None
+    head: float | None
+
+
+@dataclass(frozen=True)
+class ParamRow:
+    key: str  # file:key
+    base: Any
+    head: Any
+
+
+@dataclass(frozen=True)
+class LockRow:
+    path: str
+    stage: str
+    kind: str  # model | data | code | metrics
+    base: str | None  # hash, None when absent
+    head: str | None
+    base_size: int | None
+    head_size: int | None
+
+
+@dataclass(frozen=True)
+class ReportData:
+    """Everything the pull-request report shows, as ``mlgate report`` read it."""
+
+    check: CheckResult
+    head: Side
+    base: Side | None  # merge-base of --base and head
+    base_ref: str
+    release: Side | None  # latest release
+    gate_rows: list[MetricRow]
+    other_metrics: list[MetricRow]
+    params: list[ParamRow]
+    lock_changes: list[LockRow]
+    policy: list[PolicyChange]
+    policy_note: str | None  # e.g. base policy unreadable
+    history_metric: str | None
+    history: list[tuple[str, float]]  # (label, value), oldest first, head last
+    version: str = ""
+    notes: list[str] = field(default_factory=list)
+
+
+class _Absent:
+    """A param on one side only (``None`` is a value a param can have)."""
+
+    def __repr__(self) -> str:
+        return "ABSENT"
+
+
+ABSENT: Any = _Absent()
+
+
 HISTORY_RELEASES = 10
 CODE_SUFFIXES = (".py", ".sh", ".r", ".R", ".ipynb", ".sql", ".jl")
 
@@ -414,9 +480,10 @@ def report(
     head: str = "HEAD",
     gates_file: Path | None = None,
     history: int = HISTORY_RELEASES,
-) -> str:
-    """The pull-request Markdown comparing ``head`` with its merge-base with ``base`` and with
-    the latest release; gates are judged as ``mlgate check --rev head`` would."""
+) -> ReportData:
+    """What the pull-request report shows, comparing ``head`` with its merge-base with
+    ``base`` and with the latest release; gates are judged as ``mlgate check --rev head``
+    would."""
     root = Path(repo_root)
     prefix = gitio.git_prefix(root)
     head_snap = gitio.snapshot(root, head, prefix)
@@ -532,7 +599,7 @@ def report(
         if head_value is not None:
             points.append(("head", head_value))
 
-    data = ReportData(
+    return ReportData(
         check=result,
         head=Side(head, head_snap.sha),
         base=Side(base, merge_base) if merge_base else None,
@@ -549,7 +616,6 @@ def report(
         version=__version__,
         notes=notes,
     )
-    return render_report(data)
 
 
-__all__ = ["BaselineRef", "CheckResult", "MlgateError", "check", "report"]
+__all__ = ["BaselineRef", "CheckResult", "MlgateError", "ReportData", "check", "report"]

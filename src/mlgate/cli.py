@@ -1,6 +1,7 @@
-"""Command-line interface: parses options, calls the operations, prints.
+"""Command-line interface: parses options, calls an operation, renders its result
+(``mlgate.render``) and maps it to an exit code.
 
-No logic lives here. Every ``MlgateError`` becomes one red line on stderr and
+No logic and no formatting live here. Every ``MlgateError`` becomes one red line on stderr and
 exit code 2 in ``MlgateGroup.invoke`` (the only place errors are translated);
 the hidden ``--traceback`` flag re-raises instead. Click's own usage errors (an
 unknown option, a bad choice) are one such line and exit 2 too (``MlgateGroup.main``).
@@ -9,18 +10,20 @@ unknown option, a bad choice) are one such line and exit 2 too (``MlgateGroup.ma
 from __future__ import annotations
 
 import functools
-import json
 import os
 import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from mlgate import __version__
 from mlgate.errors import InputError, MlgateError
+
+if TYPE_CHECKING:
+    from mlgate.assign import StageOutcome
 
 
 class MlgateGroup(click.Group):
@@ -134,16 +137,18 @@ def check(
     root = gitio.find_project_root(Path.cwd())
     result = api.check(root, rev, baseline, gates_file, allow_stale)
     if output_format == "json":
-        _echo_json(result.as_dict())
-    elif output_format == "md":
-        from mlgate.report import render_check_md
+        from mlgate.render import json
 
-        click.echo(render_check_md(result), nl=False)
+        click.echo(json.check(result))
+    elif output_format == "md":
+        from mlgate.render import markdown
+
+        click.echo(markdown.check(result), nl=False)
     else:
-        from mlgate.textfmt import render_check
+        from mlgate.render import text
 
         colour = sys.stdout.isatty() and "NO_COLOR" not in os.environ
-        click.echo(render_check(result, colour=colour), color=colour)
+        click.echo(text.check(result, colour=colour), color=colour)
     sys.exit(0 if result.passed else 1)
 
 
@@ -171,9 +176,10 @@ def check(
 def report(base: str, head: str, output: Path | None, gates_file: Path | None) -> None:
     """Write the pull-request Markdown: verdict, gates, metric, param, data and policy changes."""
     from mlgate import api, gitio
+    from mlgate.render import markdown as render_md
 
     root = gitio.find_project_root(Path.cwd())
-    markdown = api.report(root, base, head, gates_file)
+    markdown = render_md.report(api.report(root, base, head, gates_file))
     if output is None:
         click.echo(markdown, nl=False)
         return
@@ -190,14 +196,6 @@ def _project_root() -> Path:
     from mlgate import gitio
 
     return gitio.find_project_root(Path.cwd())
-
-
-def _echo_json(value: Any, sort_keys: bool = False) -> None:
-    """``value`` as strict JSON on stdout: a NaN or infinity (a metric, or a lineage block
-    another tool wrote) becomes text, since no JSON parser but Python's reads NaN."""
-    from mlgate.lineage import jsonable
-
-    click.echo(json.dumps(jsonable(value), indent=2, sort_keys=sort_keys, allow_nan=False))
 
 
 def _option_remote(func: Any) -> Any:
@@ -239,50 +237,19 @@ def release(
     Exit 0 released (or already released), 1 a gate fails (no tag), 2 refused or error.
     The last line printed is the tag name.
     """
-    from mlgate import registry
+    from mlgate.release import ReleaseStatus, release
+    from mlgate.render import text
 
-    outcome = registry.release(_project_root(), rev, bump, artifact, remote, not no_push, dry_run)
-    for note in outcome.notes:
-        click.echo(note)
-    short_sha = outcome.sha[:8]
-    if outcome.status == "already-released":
-        if not outcome.pushed:
-            done = "nothing to do"
-        elif outcome.dry_run:
-            done = f"dry run: would publish the existing local tag {outcome.tag} to {remote}"
-        else:
-            done = f"pushed it to {remote}"
-        click.echo(f"{short_sha} is already released as {outcome.tag}; {done}")
-        click.echo(outcome.tag)
-        return
-    verdict = outcome.check
-    if outcome.status == "gates-failed" and verdict is not None:
-        from mlgate.textfmt import render_check
-
-        click.echo(render_check(verdict))
-        click.echo(f"no release: the gates failed for {short_sha}")
+    outcome = release(_project_root(), rev, bump, artifact, remote, not no_push, dry_run)
+    click.echo("\n".join(text.release(outcome, remote)))
+    if outcome.status is ReleaseStatus.GATES_FAILED:
         sys.exit(1)
-    against = verdict.baseline.ref if verdict and verdict.baseline else "no baseline"
-    rules = len(verdict.rules) if verdict else 0
-    click.echo(f"gates passed against {against} ({rules} rules)")
-    if outcome.status == "dry-run":
-        where = f" and push it to {remote}" if outcome.pushed else " (not pushed)"
-        click.echo(f"dry run: would create {outcome.tag} on {short_sha}{where}")
-    else:
-        where = f" and pushed it to {remote}" if outcome.pushed else " (not pushed)"
-        click.echo(f"created {outcome.tag} on {short_sha}{where}")
-    click.echo(outcome.tag)
 
 
-def _print_stage(outcome: Any) -> None:
-    for note in outcome.notes:
-        click.echo(note)
-    if outcome.status == "already-assigned":
-        click.echo(f"{outcome.version} already holds {outcome.stage}; nothing to do")
-        return
-    was = f" (was {outcome.previous})" if outcome.previous else ""
-    click.echo(f"{outcome.stage}: {outcome.version}{was}")
-    click.echo(outcome.tag)
+def _print_stage(outcome: StageOutcome) -> None:
+    from mlgate.render import text
+
+    click.echo("\n".join(text.stage(outcome)))
 
 
 @cli.command()
@@ -306,13 +273,10 @@ def promote(
     VERSION must hold the stage before STAGE in the .gto order (default dev → staging →
     prod), unless --force with a --message.
     """
-    from mlgate import registry
+    from mlgate.assign import promote
 
-    _print_stage(
-        registry.promote(
-            _project_root(), version, stage, artifact, message, force, remote, not no_push
-        )
-    )
+    root = _project_root()
+    _print_stage(promote(root, version, stage, artifact, message, force, remote, not no_push))
 
 
 @cli.command()
@@ -322,9 +286,9 @@ def promote(
 @_option_remote
 def rollback(stage: str, message: str, artifact: str | None, remote: str, no_push: bool) -> None:
     """Give STAGE back to the version that held it before the current one."""
-    from mlgate import registry
+    from mlgate.assign import rollback
 
-    _print_stage(registry.rollback(_project_root(), stage, message, artifact, remote, not no_push))
+    _print_stage(rollback(_project_root(), stage, message, artifact, remote, not no_push))
 
 
 @cli.command()
@@ -342,50 +306,22 @@ def history(
     artifact: str | None, output_format: str, limit: int | None, metric_names: tuple[str, ...]
 ) -> None:
     """Releases newest first (by semantic version) with metrics and current stages."""
-    from mlgate import registry
+    from mlgate.errors import require_text
+    from mlgate.history import history as list_releases
+    from mlgate.render import text
 
     for name in metric_names:  # printed as column headers: must be encodable text
-        registry.require_text(name, f"--metric {name!r}")
-    listing = registry.history(_project_root(), artifact, limit)
-    entries = listing.entries
-    # A tag named like a release or stage but on no commit is said, so that nobody wonders
-    # where the version went; so is a shallow clone, whose tags may not all be here (both on
-    # stderr with JSON, which stays a list of releases).
-    remarks = [f"ignored {name}: {why}" for name, why in listing.ignored]
-    remarks += [listing.note] if listing.note else []
+        require_text(name, f"--metric {name!r}")
+    listing = list_releases(_project_root(), artifact, limit)
     if output_format == "json":
-        _echo_json([entry.as_dict() for entry in entries])
-        for line in remarks:
+        from mlgate.render import json
+
+        click.echo(json.history(listing))
+        # stderr: the JSON stays a list of releases
+        for line in text.history_remarks(listing):
             click.echo(line, err=True)
         return
-    if not entries:
-        click.echo(
-            "\n".join(["no releases found" if listing.note else "no releases yet", *remarks])
-        )
-        return
-    from mlgate.gates import fmt
-
-    present = list(dict.fromkeys(k for entry in entries for k in entry.metrics))
-    columns = (
-        list(metric_names)
-        or [k for k in ("accuracy", "f1", "roc_auc") if k in present]
-        or present[:3]
-    )
-    notes = {"missing": "no lineage: metrics from files", "corrupt": "lineage corrupt"}
-    rows = [
-        [
-            str(entry.version),
-            entry.date[:16].replace("T", " "),
-            entry.sha[:8],
-            ",".join(entry.stages),
-            *(fmt(entry.metrics.get(k)) for k in columns),
-            notes.get(entry.lineage, ""),
-        ]
-        for entry in entries
-    ]
-    click.echo(_ascii_table(["version", "date", "commit", "stages", *columns, "note"], rows))
-    for line in remarks:
-        click.echo(line)
+    click.echo(text.history(listing, metric_names))
 
 
 @cli.command()
@@ -394,68 +330,13 @@ def history(
 @_option_text_or_json("A summary, or the release and its whole lineage block as JSON.")
 def show(ref: str, artifact: str | None, output_format: str) -> None:
     """What produced a release: REF is 'latest' (default), a version or a stage (prod)."""
-    from mlgate import registry
+    from mlgate.history import show as show_release
+    from mlgate.render import json, text
 
-    shown = registry.show(_project_root(), ref, artifact)
-    if output_format == "json":
-        _echo_json(shown.as_dict(), sort_keys=True)
-    else:
-        click.echo("\n".join(_show_lines(shown)))
+    shown = show_release(_project_root(), ref, artifact)
+    click.echo(json.show(shown) if output_format == "json" else text.show(shown))
     if shown.note:
         click.echo(shown.note, err=output_format == "json")
-
-
-def _show_lines(shown: Any) -> list[str]:
-    from mlgate.gates import fmt
-
-    entry, block = shown.entry, shown.lineage
-    stages = f"  stages: {', '.join(entry.stages)}" if entry.stages else ""
-    date = entry.date[:16].replace("T", " ")
-    lines = [f"{entry.tag}  commit {entry.sha[:12]}  {date}{stages}"]
-    if not block:
-        why = {"missing": "no lineage block (a tag mlgate did not make)"}.get(
-            entry.lineage, f"lineage corrupt: {entry.problem}"
-        )
-        metrics = "  ".join(f"{k} {fmt(v)}" for k, v in entry.metrics.items())
-        return [*lines, why, f"metrics (from the files at its commit): {metrics or 'none'}"]
-    gates = block.get("gates") if isinstance(block.get("gates"), dict) else {}
-    baseline = gates.get("baseline") if isinstance(gates.get("baseline"), dict) else None
-    verdict = "passed" if gates.get("passed") else "failed"
-    against = (
-        f"against {baseline.get('ref')}"
-        if baseline
-        else f"with no baseline ({gates.get('baseline_note') or 'none recorded'})"
-    )
-    lines.append(f"gates: {verdict} {against}, {len(gates.get('rules') or [])} rules")
-    model = block.get("model") if isinstance(block.get("model"), dict) else {}
-    lines.append(f"model: {model.get('path') or '?'}  {model.get('hash') or 'no hash'}")
-    metrics = "  ".join(f"{k} {fmt(v)}" for k, v in entry.metrics.items())
-    lines.append(f"metrics: {metrics or 'none'}")
-    locked = block.get("dvc_lock") if isinstance(block.get("dvc_lock"), dict) else {}
-    inputs = [
-        (path, spec)
-        for path, spec in sorted(locked.items())
-        if isinstance(spec, dict) and spec.get("kind") == "dep"
-    ]
-    if inputs:
-        lines.append("inputs (dvc.lock):")
-        lines += [f"  {path}  {spec.get('hash')}  ({spec.get('stage')})" for path, spec in inputs]
-    params = block.get("params") if isinstance(block.get("params"), dict) else {}
-    for path, values in params.items():
-        count = len(values) if isinstance(values, dict) else 0
-        lines.append(f"params: {path} ({count} values; --format json lists them)")
-    return lines
-
-
-def _ascii_table(headers: list[str], rows: list[list[str]]) -> str:
-    """Aligned columns for ASCII cells (tag grammar, dates, numbers): ``len`` is the width,
-    which keeps a 1,000-row history fast (textfmt.table measures wide characters)."""
-    widths = [max(len(cell) for cell in column) for column in zip(headers, *rows, strict=True)]
-    lines = [headers, ["-" * w for w in widths], *rows]
-    return "\n".join(
-        "  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip()
-        for line in lines
-    )
 
 
 def main() -> None:

@@ -49,3 +49,21 @@ def no_release_found(artifact: str, clone: str) -> str:
         f"no release of '{artifact}' found in {clone}, whose tags may not have been fetched: "
         f"{FETCH_TAGS}"
     )
+
+
+def require_text(text: str, what: str) -> str:
+    """``text`` if it can be written out (to a tag message, to stdout); else an InputError,
+    raised before anything is created.
+
+    A command-line argument that is not UTF-8 reaches Python as lone surrogates ('\\udcff' for
+    the byte 0xff), which UTF-8 cannot encode: git's stdin raised UnicodeEncodeError. A NUL
+    would be stored by git but split the NUL-separated records ``list_tags`` reads back.
+    """
+    bad = next((char for char in text if "\ud800" <= char <= "\udfff"), None)
+    if bad is not None:
+        code = ord(bad)
+        shown = f"the byte 0x{code - 0xDC00:02x}" if 0xDC80 <= code <= 0xDCFF else f"U+{code:04X}"
+        raise InputError(f"{what} is not UTF-8 text (it contains {shown}); write it in UTF-8")
+    if "\0" in text:
+        raise InputError(f"{what} contains a NUL character")
+    return text

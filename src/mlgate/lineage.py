@@ -23,6 +23,7 @@ import json
 import math
 import zlib
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any
 
 from mlgate.metrics import as_number
@@ -34,16 +35,23 @@ SCHEMA = 1
 _DECODER = json.JSONDecoder()
 _IDENTITY_KEYS = ("commit", "version")  # what ties a release block to its tag
 
-OK = "ok"
-MISSING = "missing"
-CORRUPT = "corrupt"
+
+class Status(Enum):
+    """Whether a tag message carries a lineage block mlgate can believe."""
+
+    OK = "ok"
+    MISSING = "missing"  # no block: a tag mlgate did not make
+    CORRUPT = "corrupt"  # a block, damaged or copied from another tag
+
+
+OK, MISSING, CORRUPT = Status.OK, Status.MISSING, Status.CORRUPT
 
 
 @dataclass(frozen=True)
 class Lineage:
     """What a tag message says about itself; ``data`` is empty unless ``status`` is ok."""
 
-    status: str
+    status: Status
     data: dict[str, Any] = field(default_factory=dict)
     problem: str = ""
 
@@ -55,6 +63,71 @@ class Lineage:
     def get_str(self, key: str) -> str | None:
         value = self.data.get(key)
         return value if isinstance(value, str) else None
+
+
+@dataclass(frozen=True)
+class LockedInput:
+    """A dependency of the release's pipeline as ``dvc.lock`` recorded it."""
+
+    path: str
+    hash: str
+    stage: str
+
+
+@dataclass(frozen=True)
+class ReleaseRecord:
+    """A release's verified lineage block, read once into what ``mlgate show`` reports.
+
+    A block is anyone's text (a tag message), so every field is checked here, never by a
+    caller: a value of the wrong shape reads as absent, as it did when only printed.
+    """
+
+    block: dict[str, Any]  # the whole block, as ``show --format json`` gives it
+    gates_passed: bool
+    baseline_ref: str | None  # None: no baseline recorded
+    baseline_note: str | None
+    rule_count: int
+    model_path: str | None
+    model_hash: str | None
+    inputs: tuple[LockedInput, ...]  # the ``dep`` entries of dvc.lock, by path
+    params: tuple[tuple[str, int], ...]  # (params file, how many values it recorded)
+
+    @classmethod
+    def from_block(cls, block: dict[str, Any]) -> ReleaseRecord:
+        gates = _mapping(block.get("gates"))
+        baseline = gates.get("baseline")
+        model = _mapping(block.get("model"))
+        rules = gates.get("rules")
+        locked = _mapping(block.get("dvc_lock"))
+        return cls(
+            block=block,
+            gates_passed=bool(gates.get("passed")),
+            baseline_ref=str(baseline.get("ref"))
+            if isinstance(baseline, dict) and baseline
+            else None,
+            baseline_note=_text(gates.get("baseline_note")),
+            rule_count=len(rules) if isinstance(rules, (list, dict, str)) else 0,
+            model_path=_text(model.get("path")),
+            model_hash=_text(model.get("hash")),
+            inputs=tuple(
+                LockedInput(str(path), str(spec.get("hash")), str(spec.get("stage")))
+                for path, spec in sorted(locked.items())
+                if isinstance(spec, dict) and spec.get("kind") == "dep"
+            ),
+            params=tuple(
+                (str(path), len(values) if isinstance(values, dict) else 0)
+                for path, values in _mapping(block.get("params")).items()
+            ),
+        )
+
+
+def _mapping(value: object) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _text(value: object) -> str | None:
+    """A recorded value as text; None when absent or empty (printed as a placeholder)."""
+    return str(value) if value else None
 
 
 def numeric_items(value: object) -> dict[str, float]:

@@ -21,11 +21,13 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from mlgate import lineage
 from mlgate.dvcfiles import parse_yaml, read_text_file
 from mlgate.errors import ConfigError, InputError
-from mlgate.tags import Version
+from mlgate.tags import GitTagRef, ReleaseTag, Version, active_releases, parse_stage
 
 GTO_CONFIG = ".gto"
+PROMOTE, ROLLBACK = "promote", "rollback"  # the "action" a stage tag's lineage block records
 DEFAULT_STAGES = ("dev", "staging", "prod")
 # GTO's rule for stage names (gto.constants.name).
 _STAGE_NAME = re.compile(r"^[a-zA-Z0-9]([a-zA-Z0-9-/_]*[a-zA-Z0-9])?$")
@@ -86,6 +88,45 @@ class Assignment:
     counter: int | None
     unassign: bool = False
     rollback_from: Version | None = None  # set on mlgate rollback tags
+
+
+def assignments(
+    tags: list[GitTagRef], artifact: str, known: list[ReleaseTag] | None = None
+) -> list[Assignment]:
+    """The stage tags of ``artifact`` resolved to versions (via the release at their commit).
+
+    ``known``: the artifact's releases when the caller has them already.
+    """
+    by_sha: dict[str, Version] = {}
+    for rel in active_releases(tags, artifact) if known is None else known:
+        by_sha.setdefault(rel.sha, rel.version)  # two releases of one commit: the highest
+    found = []
+    for tag in tags:
+        stage = parse_stage(tag)
+        if stage is None or stage.artifact != artifact:
+            continue
+        block = lineage.parse(tag.message)
+        version = by_sha.get(stage.sha)
+        if version is None:
+            continue  # a stage on a commit without a release: GTO shows no version either
+        rollback_from = None
+        if block.data.get("action") == ROLLBACK:
+            try:
+                rollback_from = Version.parse(str(block.data.get("rollback_from", "")))
+            except InputError:
+                rollback_from = None
+        found.append(
+            Assignment(
+                tag.name,
+                stage.stage,
+                version,
+                stage.date,
+                stage.counter,
+                stage.unassign,
+                rollback_from,
+            )
+        )
+    return found
 
 
 def _moment(date: str) -> datetime:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from mlgate.api import BaselineRef, CheckResult
 from mlgate.gates import MISSING, Rule, evaluate, verdict
-from mlgate.report import _size, render_check_md
-from mlgate.textfmt import render_check, table, width
+from mlgate.render.markdown import _size
+from mlgate.render.markdown import check as render_check_md
+from mlgate.render.text import check as render_check
+from mlgate.render.text import table, width
 
 RELEASE = BaselineRef("m@v1.0.0", "a" * 40)
 

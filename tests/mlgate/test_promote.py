@@ -214,22 +214,22 @@ def test_a_rollback_that_loses_a_race_does_not_roll_back_twice(
 ) -> None:
     """Clone B rolls dev back between A's plan and A's push. A's retry must not pop the
     stack once more (that would undo a second promotion nobody asked to undo)."""
-    from mlgate import registry
+    from mlgate import assign, publish
 
     p = two_releases
     for version in ("v0.0.1", "v0.0.2", "v0.0.1"):
         ok(p, "promote", version, "dev")  # dev's holders: v0.0.1, v0.0.2, v0.0.1
     other = p.clone(tmp_path / "other")
-    real_push = registry.push_tag
+    real_push = publish.push_tag
     calls = []
 
     def b_rolls_back_first(root: Path, remote: str, tag: str) -> object:
         calls.append(tag)
         if len(calls) == 1:
-            registry.rollback(other.root, "dev", "B's reason")  # its push is call 2
+            assign.rollback(other.root, "dev", "B's reason")  # its push is call 2
         return real_push(root, remote, tag)
 
-    monkeypatch.setattr(registry, "push_tag", b_rolls_back_first)
+    monkeypatch.setattr(publish, "push_tag", b_rolls_back_first)
     result = p.mlgate("rollback", "dev", "--message", "A's reason")
     assert result.exit_code == 2, result.output
     assert result.stderr == (
@@ -256,16 +256,16 @@ def test_stage_tag_race_takes_the_next_counter(
     """Another clone's #dev#1 lands between our look at the remote and our push."""
     from dataclasses import replace
 
-    from mlgate import registry
+    from mlgate import publish
 
     p = two_releases
     other = p.clone(tmp_path / "other")
     other.git("fetch", "-q", "origin", "refs/tags/*:refs/tags/*")
     assert p.mlgate("promote", "v0.0.2", "dev", cwd=other.root).exit_code == 0
-    real_read = registry.read_remote
+    real_read = publish.read_remote
     calls = {"n": 0}
 
-    def stale_read(root: Path, name: str) -> registry.RemoteState:
+    def stale_read(root: Path, name: str) -> publish.RemoteState:
         calls["n"] += 1
         state = real_read(root, name)
         if calls["n"] == 1:  # as seen just before the other clone pushed
@@ -273,7 +273,7 @@ def test_stage_tag_race_takes_the_next_counter(
             return replace(state, tags=frozenset(kept), tag_objects=kept)
         return state
 
-    monkeypatch.setattr(registry, "read_remote", stale_read)
+    monkeypatch.setattr(publish, "read_remote", stale_read)
     result = p.mlgate("promote", "v0.0.1", "dev")
     assert result.exit_code == 0, result.output
     assert f"{ARTIFACT}#dev#1 was published by someone else first" in result.stdout

@@ -36,7 +36,7 @@ def test_history_import_path_stays_light() -> None:
     import sys
 
     code = (
-        "import sys, mlgate.cli, mlgate.registry;"
+        "import sys, mlgate.cli, mlgate.history, mlgate.render.text, mlgate.render.json;"
         "heavy = [m for m in ('dvc', 'git', 'importlib.metadata', 'pandas', 'sklearn')"
         " if m in sys.modules]; print(heavy)"
     )

@@ -7,7 +7,7 @@ import itertools
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mlgate.registry import next_version
+from mlgate.release import next_version
 from mlgate.stages import Assignment, holder_stack
 from mlgate.tags import Version
 

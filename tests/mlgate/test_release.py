@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from mlgate import lineage, registry
+from mlgate import lineage, publish
+from mlgate import release as releasing
 from mlgate.remote import RemoteState
 from tests.mlgate.registry_repo import (
     ARTIFACT,
@@ -287,7 +288,7 @@ def test_rejected_push_removes_the_local_tag_and_takes_the_next_version(
     assert published.mlgate("release", cwd=other.root).exit_code == 0  # B: v0.0.1 on HEAD
     published.repo.git("checkout", "-q", "--detach", first)
 
-    real_read, real_fetch = registry.read_remote, registry.fetch
+    real_read, real_fetch = publish.read_remote, publish.fetch
     calls = {"n": 0}
 
     def stale_read(root: Path, name: str) -> RemoteState:
@@ -309,8 +310,8 @@ def test_rejected_push_removes_the_local_tag_and_takes_the_next_version(
             return
         real_fetch(root, state)
 
-    monkeypatch.setattr(registry, "read_remote", stale_read)
-    monkeypatch.setattr(registry, "fetch", stale_fetch)
+    monkeypatch.setattr(publish, "read_remote", stale_read)
+    monkeypatch.setattr(publish, "fetch", stale_fetch)
     result = published.mlgate("release")
     assert result.exit_code == 0, result.output
     assert f"{ARTIFACT}@v0.0.1 was published by someone else first" in result.stdout
@@ -329,10 +330,10 @@ def test_gives_up_after_bounded_attempts(
     from mlgate.remote import Pushed, PushResult
 
     monkeypatch.setattr(
-        registry, "push_tag", lambda *a: PushResult(Pushed.TAKEN, "[rejected] (already exists)")
+        publish, "push_tag", lambda *a: PushResult(Pushed.TAKEN, "[rejected] (already exists)")
     )
     line = refused(published)
-    assert f"gave up after {registry.MAX_ATTEMPTS} attempts" in line
+    assert f"gave up after {publish.MAX_ATTEMPTS} attempts" in line
 
 
 def test_json_of_history_after_release(published: Published) -> None:
@@ -352,7 +353,7 @@ def test_remote_rejected_because_a_simultaneous_push_won_is_retried(
     first = second_commit_pushed(published)
     other = published.clone(tmp_path / "other")
     published.repo.git("checkout", "-q", "--detach", first)
-    real_push = registry.push_tag
+    real_push = publish.push_tag
 
     def lose_first_race(root: Path, remote: str, tag: str) -> PushResult:
         if not published.remote_tags():
@@ -361,7 +362,7 @@ def test_remote_rejected_because_a_simultaneous_push_won_is_retried(
             return PushResult(Pushed.REFUSED, "[remote rejected] (failed to update ref)")
         return real_push(root, remote, tag)
 
-    monkeypatch.setattr(registry, "push_tag", lose_first_race)
+    monkeypatch.setattr(publish, "push_tag", lose_first_race)
     result = published.mlgate("release")
     assert result.exit_code == 0, result.output
     assert last_line(result.stdout) == f"{ARTIFACT}@v0.0.2"
@@ -374,14 +375,14 @@ def test_an_identical_tag_published_first_is_reported_as_already_released(
     """Two clones releasing one commit in the same second build byte-identical tags (same
     name, commit, message, tagger, timestamp), so the loser's push is "[up to date]": it
     created nothing and must not say "created"."""
-    real_push = registry.push_tag
+    real_push = publish.push_tag
 
     def identical_one_lands_first(root: Path, remote: str, tag: str) -> object:
         # The other clone's tag is this very object: push ours by plain git to stand for it.
         published.repo.git("push", "-q", "origin", f"refs/tags/{tag}")
         return real_push(root, remote, tag)
 
-    monkeypatch.setattr(registry, "push_tag", identical_one_lands_first)
+    monkeypatch.setattr(publish, "push_tag", identical_one_lands_first)
     result = published.mlgate("release")
     assert result.exit_code == 0, result.output
     assert "created" not in result.stdout
@@ -399,13 +400,13 @@ def test_a_tag_created_in_this_clone_meanwhile_is_found_not_refused(
 ) -> None:
     """Two releases in one clone: the other process creates the name between this one's
     reading the tags and its `git tag`. Not an error: the commit is released."""
-    real_lineage = registry.release_lineage
+    real_lineage = releasing.release_lineage
 
     def other_process_tags_first(*args: object, **kwargs: object) -> dict:
         published.repo.git("tag", "-a", f"{ARTIFACT}@v0.0.1", "-m", "the other process's")
         return real_lineage(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(registry, "release_lineage", other_process_tags_first)
+    monkeypatch.setattr(releasing, "release_lineage", other_process_tags_first)
     result = published.mlgate("release", "--no-push")
     assert result.exit_code == 0, result.output
     assert not [line for line in result.stdout.splitlines() if line.startswith("created ")]
@@ -437,7 +438,7 @@ def test_interrupted_push_leaves_no_local_tag(
     def interrupted(*args: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(registry, "push_tag", interrupted)
+    monkeypatch.setattr(publish, "push_tag", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        registry.release(published.root)
+        releasing.release(published.root)
     assert tag_names(published.root) == set()

@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from mlgate import registry
+from mlgate import publish
+from mlgate import release as releasing
+from mlgate.release import ReleaseStatus
 from tests.mlgate.registry_repo import (
     ARTIFACT,
     Published,
@@ -167,13 +169,13 @@ def test_dry_run_never_reaches_a_tag_write(
         raise AssertionError(f"a dry run wrote a tag: {args}")
 
     for writer in ("push_tag", "_create_tag", "_delete_tag"):
-        monkeypatch.setattr(registry, writer, forbidden)
-    outcome = registry.release(published.root, dry_run=True)
-    assert outcome.status == "already-released" and outcome.tag == TAG
+        monkeypatch.setattr(publish, writer, forbidden)
+    outcome = releasing.release(published.root, dry_run=True)
+    assert outcome.status is ReleaseStatus.ALREADY_RELEASED and outcome.tag == TAG
     assert outcome.dry_run and outcome.pushed  # a real run would push it
     published.repo.write("notes.txt", "next")
     published.repo.commit("next")
     published.push()
-    outcome = registry.release(published.root, dry_run=True)
-    assert outcome.status == "dry-run" and outcome.tag == f"{ARTIFACT}@v0.0.2"
+    outcome = releasing.release(published.root, dry_run=True)
+    assert outcome.status is ReleaseStatus.DRY_RUN and outcome.tag == f"{ARTIFACT}@v0.0.2"
     assert outcome.dry_run and outcome.pushed

@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
 
 from mlgate import api
 from mlgate.cli import cli
-from mlgate.report import MARKER, MAX_CHARS, mermaid_history
+from mlgate.render import markdown
+from mlgate.render.markdown import MARKER, MAX_CHARS, mermaid_history
 from tests.mlgate.repo_factory import DEFAULT_GATES, ScratchRepo, metrics_with
+
+
+def report_md(root: Path, base: str, **options: Any) -> str:
+    """The report's Markdown, as ``mlgate report`` prints it."""
+    return markdown.report(api.report(root, base, **options))
 
 
 @pytest.fixture
@@ -31,7 +38,7 @@ def pr_repo(scratch_repo: ScratchRepo) -> ScratchRepo:
 
 
 def test_report_sections(pr_repo: ScratchRepo) -> None:
-    text = api.report(pr_repo.root, "main")
+    text = report_md(pr_repo.root, "main")
     assert text.startswith(MARKER + "\n")
     lines = text.splitlines()
     verdict = next(line for line in lines if line.startswith(("✅", "❌")))
@@ -66,7 +73,7 @@ def test_report_cli_writes_file_and_exits_0(
 def test_report_with_no_release_and_no_changes(
     scratch_repo: ScratchRepo, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    text = api.report(scratch_repo.root, "main")
+    text = report_md(scratch_repo.root, "main")
     assert "no release yet" in text
     assert "The gates are unchanged." in text
     assert "No other metric changed." in text and "No parameter changed." in text
@@ -91,7 +98,7 @@ def test_report_is_capped_and_folds_long_sections(scratch_repo: ScratchRepo) -> 
     scratch_repo.git("checkout", "-q", "-b", "big")
     scratch_repo.set_committed_metrics(many)
     scratch_repo.commit("thousands of metrics")
-    text = api.report(scratch_repo.root, "main")
+    text = report_md(scratch_repo.root, "main")
     assert len(text) <= MAX_CHARS < 65_536
     assert "<details><summary>6000 other changed metrics</summary>" in text
     assert "more rows not shown (comment size limit)" in text
@@ -109,7 +116,8 @@ def test_mermaid_history_axis_covers_values() -> None:
 
 
 def test_param_values_are_shown_as_yaml_would_write_them() -> None:
-    from mlgate.report import ABSENT, _value
+    from mlgate.api import ABSENT
+    from mlgate.render.markdown import _value
 
     assert [_value(v) for v in (True, None, [1, "a"], {"b": 1}, 0.5, 3, "x", ABSENT)] == [
         "true",
@@ -134,13 +142,13 @@ def test_non_finite_params_are_reported_and_nan_is_not_a_change(
     text = scratch_repo.read("params.yaml").replace("seed: 1", "seed: .inf")
     scratch_repo.write("params.yaml", text)
     scratch_repo.commit("inf param")
-    report = api.report(scratch_repo.root, "base")
+    report = report_md(scratch_repo.root, "base")
     assert "| `train.seed` | 1 | .inf |" in report
     assert "tune.lr" not in report  # .nan at both ends: unchanged
 
 
 def test_truncate_closes_open_blocks_and_cells_are_capped() -> None:
-    from mlgate.report import MAX_CELL, cell, truncate
+    from mlgate.render.markdown import MAX_CELL, cell, truncate
 
     text = "a\n<details>\n\n```mermaid\n" + "x\n" * 1000
     cut = truncate(text, limit=500)
@@ -158,7 +166,7 @@ def test_report_against_unrelated_history_and_with_gates_file(scratch_repo: Scra
         "strict.yaml",
         {"gates": {"rules": [{"metric": "accuracy", "direction": "higher", "min": 0.99}]}},
     )
-    text = api.report(scratch_repo.root, "elsewhere", gates_file=scratch_repo.root / "strict.yaml")
+    text = report_md(scratch_repo.root, "elsewhere", gates_file=scratch_repo.root / "strict.yaml")
     assert "share no history: comparing with `elsewhere` itself" in text
     assert "❌ **1 of 1 gates fail**" in text
     assert "policy changes are not compared" in text
@@ -189,7 +197,7 @@ def test_report_shows_params_of_nested_and_foreach_templated_files(
     scratch_repo.write("sub/cfg.yaml", {"depth": 4})
     scratch_repo.write("sub/each/y.yaml", {"k": 5})
     scratch_repo.commit("tune the nested pipeline")
-    text = api.report(scratch_repo.root, "main")
+    text = report_md(scratch_repo.root, "main")
     params = text.split("### Params")[1].split("###")[0]
     assert "| `sub/cfg.yaml:depth` | 3 | 4 |" in params
     assert "| `sub/each/y.yaml:k` | 2 | 5 |" in params

@@ -1,0 +1,247 @@
+"""Publishing a registry tag: preconditions and the race-safe create-and-push loop.
+
+The registry is GTO's tag grammar (``<artifact>@vX.Y.Z`` releases, ``<artifact>#<stage>#<N>``
+stage assignments, annotated tags only), so ``gto``, ``dvc artifacts get`` and DVC Studio read
+it unchanged. What mlgate adds, here:
+
+- the next name is planned over the tags of the local repository *and* of the remote;
+- publishing is race-safe: create the tag locally, push it without force, and when the remote
+  already has that name (someone published first) delete the local tag, fetch, and plan again
+  (a bounded number of times); a tag the remote refused never stays behind locally, and no
+  existing tag is ever moved or overwritten. Only a push that created the tag counts as
+  publishing it: a byte-identical tag already there (another clone, same commit, same
+  second) or a name another process in this clone took first also means "plan again", so a
+  run never says it created a tag it did not create.
+
+``release`` and ``assign`` plan; this module publishes. Every tag write goes through
+``Publisher``, so a dry run cannot reach one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Generic, TypeVar
+
+from mlgate import __version__, gitio
+from mlgate.dvcfiles import choose_artifact
+from mlgate.errors import IncompleteCloneError, InputError, RefusedError, no_release_found
+from mlgate.remote import Pushed, RemoteState, fetch, git, push_tag, read_remote
+from mlgate.tags import GitTagRef, list_tags, taken_versions
+
+MAX_ATTEMPTS = 5
+
+
+# --- shared: preconditions and the race-safe publish loop ---------------------------------
+
+
+def head_commit(repo_root: Path) -> str:
+    if not gitio.has_commits(repo_root):
+        raise InputError(gitio.no_commits(repo_root))
+    return gitio.resolve(repo_root, "HEAD")
+
+
+def dirty_paths(repo_root: Path) -> list[str]:
+    out = git(repo_root, "status", "--porcelain", "--untracked-files=normal")
+    return [line[3:] for line in out.splitlines() if line.strip()]
+
+
+def some(paths: list[str]) -> str:
+    """'a.txt' or 'a.txt and 2 more'."""
+    return paths[0] + (f" and {len(paths) - 1} more" if len(paths) > 1 else "")
+
+
+def hidden_paths(repo_root: Path) -> list[str]:
+    """Tracked files git is told not to compare (assume-unchanged or skip-worktree): git
+    status says nothing about their edits, so a release could judge files its commit lacks."""
+    out = git(repo_root, "ls-files", "-v", "-z")
+    entries = [entry for entry in out.split("\0") if entry]
+    return [entry[2:] for entry in entries if entry[0].islower() or entry[0] == "S"]
+
+
+def tool_versions() -> dict[str, str]:
+    import importlib.metadata  # ~0.1 s to import: kept off the history path
+
+    try:
+        dvc_version = importlib.metadata.version("dvc")
+    except importlib.metadata.PackageNotFoundError:  # pragma: no cover - dvc is a dependency
+        dvc_version = "unknown"
+    return {"mlgate": __version__, "dvc": dvc_version}
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True)
+class NewTag:
+    """What a plan asks to publish."""
+
+    name: str
+    sha: str
+    message: str
+
+
+Result = TypeVar("Result")
+
+
+@dataclass(frozen=True)
+class Planned(Generic[Result]):
+    """What one planning round decided: the operation's result if this round's tag (None:
+    no tag is needed) gets published."""
+
+    result: Result
+    tag: NewTag | None = None
+
+
+@dataclass
+class Publisher:
+    """Fetches, plans, creates, pushes; retries when the remote already has the name.
+
+    With ``dry_run`` it still reads (and fetches) the remote's tags and plans, but creates,
+    pushes and deletes no tag: every tag write of an operation goes through here, so a dry
+    run cannot reach one whichever path the operation takes.
+    """
+
+    repo_root: Path
+    remote_name: str
+    push: bool
+    with_messages: bool = False  # stage plans read tag messages (rollbacks); releases do not
+    dry_run: bool = False
+    remote: RemoteState | None = None
+    attempts: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    def connect(self) -> RemoteState | None:
+        if self.push:
+            self.remote = read_remote(self.repo_root, self.remote_name)
+            fetch(self.repo_root, self.remote)
+        return self.remote
+
+    def names(self, tags: list[GitTagRef]) -> set[str]:
+        """Every tag name in use, locally or on the remote (as last read)."""
+        remote_tags = self.remote.tags if self.remote else frozenset()
+        return {t.name for t in tags} | set(remote_tags)
+
+    def publish(self, plan: Callable[[list[GitTagRef], set[str]], Planned[Result]]) -> Result:
+        """Run ``plan`` on fresh tags until its tag is published or it decides none is needed;
+        the result of the round that did.
+
+        A dry run returns the first plan's result unpublished: what a real run would try first.
+        """
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            self.attempts = attempt
+            tags = list_tags(self.repo_root, with_messages=self.with_messages)
+            planned = plan(tags, self.names(tags))
+            wanted = planned.tag
+            if wanted is None or self.dry_run:
+                return planned.result
+            if not _create_tag(self.repo_root, wanted):
+                # Another mlgate in this clone created the name since the tags were read.
+                self.notes.append(f"{wanted.name} was created by someone else first; retrying")
+                continue
+            if not self.push:
+                return planned.result
+            try:
+                result = push_tag(self.repo_root, self.remote_name, wanted.name)
+            except BaseException:  # interrupted mid-push: leave no unpublished tag behind
+                _delete_tag(self.repo_root, wanted.name)
+                raise
+            if result.outcome is Pushed.ACCEPTED:
+                return planned.result
+            if result.outcome is Pushed.ALREADY:
+                # The remote's tag is byte-identical to ours, so ours stays; but this run did
+                # not publish it and must not say it did: plan again, which now finds it.
+                self.notes.append(f"{wanted.name} was published by someone else first")
+                self.connect()
+                continue
+            _delete_tag(self.repo_root, wanted.name)
+            if result.outcome is Pushed.REFUSED and not self._taken(wanted.name):
+                raise RefusedError(
+                    f"git remote '{self.remote_name}' refused tag {wanted.name} "
+                    f"({result.detail}); the local tag was removed"
+                )
+            self.notes.append(f"{wanted.name} was published by someone else first; retrying")
+            self.connect()  # read the remote's new tags and plan again
+        raise RefusedError(
+            f"gave up after {MAX_ATTEMPTS} attempts: every tag name mlgate chose was taken on "
+            f"'{self.remote_name}' before it could push; try again"
+        )
+
+    def require_local_releases(self, names: set[str], artifact: str) -> None:
+        """Without the remote (``--no-push``), this clone's tags are all there is. In a clone
+        that may not have fetched them (shallow: CI's default checkout fetches no tags; or
+        made with ``--no-tags``) that may be none of them: versions and stage counters would
+        start over and a release's gates would run without a baseline."""
+        if self.push or taken_versions(names, artifact):
+            return
+        clone = gitio.unfetched_tags(self.repo_root, self.remote_name)
+        if clone is None:
+            return
+        raise IncompleteCloneError(
+            f"{no_release_found(artifact, clone)}; or drop --no-push: the remote's tags "
+            "are read then"
+        )
+
+    def ensure_published(self, name: str) -> bool:
+        """Push the existing local tag ``name`` if the remote (as last read) lacks it, e.g.
+        a release made with --no-push; returns whether it pushed, or in a dry run whether a
+        real run would (without pushing). Without a remote, no-op."""
+        if not self.push or self.remote is None or name in self.remote.tags:
+            return False
+        if self.dry_run:
+            return True
+        result = push_tag(self.repo_root, self.remote_name, name)
+        if result.outcome is Pushed.ALREADY:  # someone pushed it since the remote was read
+            self.remote = read_remote(self.repo_root, self.remote_name)
+            return False
+        if result.outcome is not Pushed.ACCEPTED:
+            raise RefusedError(
+                f"{name} exists here but not on git remote '{self.remote_name}', and pushing it "
+                f"failed ({result.detail})"
+            )
+        self.remote = read_remote(self.repo_root, self.remote_name)
+        self.notes.append(f"{name} was only in this clone; pushed it to {self.remote_name}")
+        return True
+
+    def _taken(self, name: str) -> bool:
+        """Whether the remote now has ``name``: two pushes of one tag at the same moment make
+        the loser's fail as "[remote rejected] (failed to update ref)", not "[rejected]"."""
+        return name in read_remote(self.repo_root, self.remote_name).tags
+
+
+def _create_tag(repo_root: Path, tag: NewTag) -> bool:
+    """Create the annotated tag; False when the name exists by now, which only another
+    process in this clone can have done since the plan read the tags. Without force, git
+    refuses an existing name, so no tag is ever moved or overwritten."""
+    try:
+        # verbatim: git's default cleanup would drop lines starting with '#' from the message.
+        git(
+            repo_root,
+            "tag",
+            "-a",
+            "--cleanup=verbatim",
+            "-F",
+            "-",
+            tag.name,
+            tag.sha,
+            stdin=tag.message,
+        )
+    except InputError:  # "already exists", or "cannot lock ref" while another git writes it
+        if git(repo_root, "tag", "--list", tag.name).strip():
+            return False
+        raise
+    return True
+
+
+def _delete_tag(repo_root: Path, name: str) -> None:
+    git(repo_root, "tag", "-d", name)
+
+
+def artifact_in_worktree(repo_root: Path, requested: str | None) -> str:
+    from mlgate.metrics import declared_artifacts, read_dvc_yaml
+
+    snap = gitio.Snapshot(repo_root)
+    return choose_artifact(declared_artifacts(snap, read_dvc_yaml(snap)), requested)

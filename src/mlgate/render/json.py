@@ -1,0 +1,31 @@
+"""The JSON outputs: ``check``, ``history`` and ``show`` with ``--format json``."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from mlgate.lineage import jsonable
+
+if TYPE_CHECKING:
+    from mlgate.api import CheckResult
+    from mlgate.history import History, Shown
+
+
+def dumps(value: Any, sort_keys: bool = False) -> str:
+    """``value`` as strict JSON: a NaN or infinity (a metric, or a lineage block another tool
+    wrote) becomes text, since no JSON parser but Python's reads NaN."""
+    return json.dumps(jsonable(value), indent=2, sort_keys=sort_keys, allow_nan=False)
+
+
+def check(result: CheckResult) -> str:
+    return dumps(result.as_dict())
+
+
+def history(listing: History) -> str:
+    return dumps([entry.as_dict() for entry in listing.entries])
+
+
+def show(shown: Shown) -> str:
+    block = shown.record.block if shown.record else {}
+    return dumps({**shown.entry.as_dict(), "block": block}, sort_keys=True)

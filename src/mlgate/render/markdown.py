@@ -1,0 +1,318 @@
+"""Markdown: a check (``mlgate check --format md``) and the pull-request report.
+
+Pure functions from an operation's typed result (``CheckResult``, ``ReportData``) to text;
+nothing here touches git or files.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from mlgate.api import ABSENT, CheckResult, MetricRow, ReportData
+from mlgate.gates import fmt
+from mlgate.render import status_word
+
+ICON = {"PASS": "✅", "FAIL": "❌", "WARN": "⚠️", "SKIP": "⏭️"}
+
+
+MAX_CELL = 300
+
+
+def cell(text: str) -> str:
+    """Text safe inside a Markdown table cell, shortened past ``MAX_CELL`` characters."""
+    if len(text) > MAX_CELL:
+        text = text[: MAX_CELL - 1] + "…"
+    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+
+
+def md_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    lines = [
+        "| " + " | ".join(cell(h) for h in headers) + " |",
+        "|" + "|".join("---" for _ in headers) + "|",
+    ]
+    lines.extend("| " + " | ".join(cell(c) for c in row) + " |" for row in rows)
+    return "\n".join(lines)
+
+
+def delta(value: float | None, baseline: float | None) -> str:
+    if value is None or baseline is None:
+        return "–"
+    diff = value - baseline
+    if baseline != 0:
+        return f"{diff:+.4g} ({diff / abs(baseline) * 100:+.2f}%)"
+    return f"{diff:+.4g}"
+
+
+def verdict_line(result: CheckResult) -> str:
+    failed = [r for r in result.rules if r.failed]
+    warned = [r for r in result.rules if not r.passed and not r.failed]
+    if result.passed:
+        text = f"✅ **All {len(result.rules)} gates pass**"
+    else:
+        text = f"❌ **{len(failed)} of {len(result.rules)} gates fail**"
+    if warned:
+        text += f", ⚠️ {len(warned)} warning(s)"
+    if result.baseline is not None:
+        text += f" — baseline `{result.baseline.ref}` (`{result.baseline.sha[:8]}`)"
+    else:
+        text += f" — no baseline: {result.baseline_note}"
+    return text
+
+
+def check(result: CheckResult) -> str:
+    rows = [
+        [
+            r.metric,
+            fmt(r.baseline),
+            fmt(r.value),
+            delta(r.value, r.baseline),
+            r.rule.describe(),
+            f"{ICON[status_word(r)]} {r.reason}",
+        ]
+        for r in result.rules
+    ]
+    headers = ["Metric", "Baseline", result.rev_label, "Change", "Rule", "Status"]
+    return verdict_line(result) + "\n\n" + md_table(headers, rows) + "\n"
+
+
+# --- the pull-request report ----------------------------------------------------------------
+
+MARKER = "<!-- mlgate-report -->"
+# GitHub rejects comments over 65,536 characters; stay well below it.
+MAX_CHARS = 60_000
+_DETAIL_ROW_LIMITS = (None, 200, 50, 10)
+FOLD_ROWS = 8
+
+
+_YAML_SPECIAL = {"inf": ".inf", "-inf": "-.inf", "nan": ".nan"}
+
+
+def _value(value: Any) -> str:
+    if value is ABSENT:
+        return "—"
+    if isinstance(value, float):
+        return _YAML_SPECIAL.get(str(value)) or fmt(value)
+    if isinstance(value, str):
+        return value
+    # YAML's own spelling for the rest: true/false, null, [lists], {mappings}
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+def _fold(summary: str, body: str, rows: int) -> str:
+    if rows <= FOLD_ROWS:
+        return body
+    return f"<details><summary>{summary}</summary>\n\n{body}\n\n</details>"
+
+
+def _limit(rows: list[Any], limit: int | None) -> tuple[list[Any], str]:
+    if limit is None or len(rows) <= limit:
+        return rows, ""
+    return rows[:limit], f"\n\n_… {len(rows) - limit} more rows not shown (comment size limit)._"
+
+
+def _gates_section(data: ReportData) -> str:
+    by_metric = {row.key: row for row in data.gate_rows}
+    rows = []
+    for result in data.check.rules:
+        row = by_metric.get(result.metric, MetricRow(result.metric, None, None, result.value))
+        rows.append(
+            [
+                f"`{result.metric}`",
+                fmt(row.base),
+                fmt(row.release),
+                fmt(row.head),
+                delta(row.head, row.base),
+                delta(row.head, row.release),
+                result.rule.describe(),
+                f"{ICON[status_word(result)]} {result.reason}",
+            ]
+        )
+    headers = ["Metric", "Base", "Release", "Head", "Δ base", "Δ release", "Rule", "Status"]
+    return "### Gates\n\n" + md_table(headers, rows)
+
+
+def _folded_table(
+    title: str,
+    items: list[Any],
+    limit: int | None,
+    headers: list[str],
+    row: Callable[[Any], list[str]],
+    summary: str,
+) -> str:
+    """A section whose table folds into <details>, cut to `limit` rows."""
+    shown, more = _limit(items, limit)
+    table = md_table(headers, [row(item) for item in shown]) + more
+    return f"### {title}\n\n" + _fold(summary, table, len(items))
+
+
+def _metrics_section(data: ReportData, limit: int | None) -> str:
+    if not data.other_metrics:
+        return "### Other metrics\n\nNo other metric changed."
+    return _folded_table(
+        "Other metrics",
+        data.other_metrics,
+        limit,
+        ["Metric", "Base", "Release", "Head", "Δ base", "Δ release"],
+        lambda r: [
+            f"`{r.key}`",
+            fmt(r.base),
+            fmt(r.release),
+            fmt(r.head),
+            delta(r.head, r.base),
+            delta(r.head, r.release),
+        ],
+        f"{len(data.other_metrics)} other changed metrics",
+    )
+
+
+def _params_section(data: ReportData, limit: int | None) -> str:
+    if not data.params:
+        return "### Params\n\nNo parameter changed."
+    return _folded_table(
+        "Params",
+        data.params,
+        limit,
+        ["Param", "Base", "Head"],
+        lambda p: [f"`{p.key}`", _value(p.base), _value(p.head)],
+        f"{len(data.params)} changed params",
+    )
+
+
+def _size(size: int | None) -> str:
+    if size is None:
+        return "—"
+    if size < 1024:
+        return f"{size} B"
+    scaled = float(size)
+    for unit in ("KB", "MB", "GB"):
+        scaled /= 1024
+        if scaled < 1024 or unit == "GB":
+            break
+    return f"{scaled:.1f} {unit}"
+
+
+def _lock_section(data: ReportData, limit: int | None) -> str:
+    if not data.lock_changes:
+        return "### Data and model\n\nNo data, model or code change recorded in `dvc.lock`."
+    models = sum(1 for r in data.lock_changes if r.kind == "model")
+    datas = sum(1 for r in data.lock_changes if r.kind == "data")
+    return _folded_table(
+        "Data and model",
+        data.lock_changes,
+        limit,
+        ["Path", "Kind", "Stage", "Base", "Head", "Size"],
+        lambda r: [
+            f"`{r.path}`",
+            r.kind,
+            r.stage,
+            (r.base or "—")[:8],
+            (r.head or "—")[:8],
+            f"{_size(r.base_size)} → {_size(r.head_size)}",
+        ],
+        f"{len(data.lock_changes)} changed files in dvc.lock ({models} model, {datas} data)",
+    )
+
+
+def _policy_section(data: ReportData) -> str:
+    head = "### Gate policy"
+    if data.policy_note:
+        head += f"\n\n{data.policy_note}"
+    if not data.policy:
+        return head + "\n\nThe gates are unchanged." if not data.policy_note else head
+    loosened = [c for c in data.policy if c.loosened]
+    rows = [
+        [
+            f"`{c.metric}`" if c.metric else "(policy)",
+            c.describe(),
+            "⚠️ **loosened — review**" if c.loosened else "tightened or new",
+        ]
+        for c in data.policy
+    ]
+    lead = (
+        f"⚠️ **This change loosens {len(loosened)} gate setting(s); a reviewer must approve.**"
+        if loosened
+        else "Gates changed (none loosened)."
+    )
+    return f"{head}\n\n{lead}\n\n" + md_table(["Gate", "Change", "Review"], rows)
+
+
+def mermaid_history(metric: str, points: list[tuple[str, float]]) -> str:
+    """A Mermaid ``xychart-beta`` line of one metric over releases (GitHub renders it)."""
+    values = [value for _, value in points]
+    low, high = min(values), max(values)
+    pad = (high - low) * 0.1 or abs(high) * 0.01 or 1.0
+    labels = ", ".join(json.dumps(label) for label, _ in points)
+    line = ", ".join(f"{value:.6g}" for value in values)
+    return "\n".join(
+        [
+            "```mermaid",
+            "xychart-beta",
+            f'    title "{metric} over releases"',
+            f"    x-axis [{labels}]",
+            f'    y-axis "{metric}" {low - pad:.6g} --> {high + pad:.6g}',
+            f"    line [{line}]",
+            "```",
+        ]
+    )
+
+
+def _history_section(data: ReportData) -> str:
+    if not data.history_metric or len(data.history) < 2:
+        return ""
+    chart = mermaid_history(data.history_metric, data.history)
+    return f"### `{data.history_metric}` over the last releases\n\n{chart}"
+
+
+def _header(data: ReportData) -> str:
+    head = f"`{data.head.label}` (`{data.head.sha[:8]}`)"
+    base = (
+        f"merge-base with `{data.base_ref}` (`{data.base.sha[:8]}`)"
+        if data.base
+        else f"`{data.base_ref}`: no common ancestor"
+    )
+    release = (
+        f"latest release `{data.release.label}` (`{data.release.sha[:8]}`)"
+        if data.release
+        else "no release yet"
+    )
+    lines = [MARKER, f"## mlgate report\n\n{verdict_line(data.check)}"]
+    loosened = sum(1 for c in data.policy if c.loosened)
+    if loosened:
+        lines.append(f"⚠️ **{loosened} gate setting(s) loosened in this change — review below.**")
+    lines.append(f"Head {head} · base: {base} · {release}.")
+    lines.extend(f"> {note}" for note in data.notes)
+    return "\n\n".join(lines)
+
+
+def report(data: ReportData) -> str:
+    """The pull-request comment, capped below GitHub's comment size limit."""
+    text = ""
+    for limit in _DETAIL_ROW_LIMITS:
+        sections = [
+            _header(data),
+            _gates_section(data),
+            _policy_section(data),
+            _metrics_section(data, limit),
+            _params_section(data, limit),
+            _lock_section(data, limit),
+            _history_section(data),
+            f"<sub>mlgate {data.version}</sub>",
+        ]
+        text = "\n\n".join(s for s in sections if s) + "\n"
+        if len(text) <= MAX_CHARS:
+            return text
+    return truncate(text)
+
+
+def truncate(text: str, limit: int = MAX_CHARS) -> str:
+    """Cut at a line boundary below ``limit``, closing any open code block or <details>."""
+    if len(text) <= limit:
+        return text
+    kept = text[: text.rfind("\n", 0, limit - 200)]
+    closing = ""
+    if kept.count("```") % 2:
+        closing += "\n```"
+    closing += "\n</details>" * (kept.count("<details>") - kept.count("</details>"))
+    return kept + closing + "\n\n_… report truncated to fit GitHub's comment size limit._\n"
