@@ -38,7 +38,6 @@ RULE_KEYS = (
     "description",
 )
 BOUND_KEYS = ("min", "max", "max_regression", "max_regression_pct")
-CHANGE_KEYS = ("max_regression", "max_regression_pct")
 
 REL_TOL = 1e-9
 ABS_TOL = 1e-12

@@ -61,3 +61,12 @@ def test_sizes() -> None:
         "2.0 KB",
         "5.0 GB",
     ]
+
+
+def test_one_table_renderer_measures_ascii_by_length_and_the_rest_by_display_width() -> None:
+    """The ASCII fast path (a 1,000-row history) aligns exactly as the wide-character path."""
+    rows = [["v1.0.0", "0.93"], ["v10.0.0", "漢字"], ["v2", "e\u0301"]]
+    lines = table(["version", "value"], rows).splitlines()
+    assert lines[:2] == ["version  value", "-------  -----"]
+    assert lines[2] == "v1.0.0   0.93"
+    assert [width(line) for line in lines[3:]] == [13, 10]

@@ -110,3 +110,43 @@ def test_headline_without_checksum_parses_in_full() -> None:
 def test_unknown_checksum_kind_is_corrupt() -> None:
     message = lineage.render("s", {"a": 1}).replace("crc32:", "md5:")
     assert "unknown checksum" in lineage.parse(message).problem
+
+
+def test_release_record_reads_a_block_once_into_typed_fields() -> None:
+    block = {
+        "gates": {"passed": True, "baseline": {"ref": "m@v1.0.0"}, "rules": [{}, {}]},
+        "model": {"path": "models/model.bin", "hash": "abc"},
+        "dvc_lock": {
+            "z.csv": {"kind": "dep", "hash": "h2", "stage": "prepare"},
+            "a.csv": {"kind": "dep", "hash": "h1", "stage": "prepare"},
+            "models/model.bin": {"kind": "out", "hash": "abc", "stage": "train"},
+        },
+        "params": {"params.yaml": {"a": 1, "b": 2}},
+    }
+    record = lineage.ReleaseRecord.from_block(block)
+    assert record.block is block
+    assert (record.gates_passed, record.baseline_ref, record.rule_count) == (True, "m@v1.0.0", 2)
+    assert (record.model_path, record.model_hash) == ("models/model.bin", "abc")
+    assert [i.path for i in record.inputs] == ["a.csv", "z.csv"]  # deps only, by path
+    assert record.inputs[0] == lineage.LockedInput("a.csv", "h1", "prepare")
+    assert record.params == (("params.yaml", 2),)
+
+
+@pytest.mark.parametrize(
+    "block",
+    [
+        {},
+        {"gates": [], "model": "m", "dvc_lock": 3, "params": None},
+        {"gates": {"baseline": {}, "rules": 7, "baseline_note": ""}, "model": {"path": ""}},
+        {"dvc_lock": {"x": "dep", "y": {"kind": "out"}}, "params": {"p.yaml": [1, 2]}},
+    ],
+)
+def test_release_record_of_another_tools_block_reads_wrong_shapes_as_absent(
+    block: dict[str, object],
+) -> None:
+    """A block is anyone's text: a value of the wrong shape is absent, never an exception."""
+    record = lineage.ReleaseRecord.from_block(block)
+    assert not record.gates_passed and record.baseline_ref is None
+    assert record.baseline_note is None and record.rule_count == 0
+    assert record.model_path is None and record.model_hash is None and record.inputs == ()
+    assert record.params in ((), (("p.yaml", 0),))
