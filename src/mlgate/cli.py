@@ -1,5 +1,6 @@
 """Command-line interface: parses options, calls an operation, renders its result
-(``mlgate.render``) and maps it to an exit code.
+(``mlgate.render``) and maps it to an exit code. A new command is a function here and an
+operation beside ``api``, ``release``, ``assign`` and ``history``.
 
 No logic and no formatting live here. Every ``MlgateError`` becomes one red line on stderr and
 exit code 2 in ``MlgateGroup.invoke`` (the only place errors are translated);
@@ -81,6 +82,12 @@ def cli(show_traceback: bool) -> None:
     """Quality gates, metric reports and releases for DVC pipelines."""
 
 
+def _project_root() -> Path:
+    from mlgate import gitio
+
+    return gitio.find_project_root(Path.cwd())
+
+
 def _option_text_or_json(help_text: str) -> Any:
     """``--format text|json`` (default text), as ``history`` and ``show`` take it."""
     return click.option(
@@ -132,10 +139,9 @@ def check(
     allow_stale: bool,
 ) -> None:
     """Judge the metrics against the gates: exit 0 pass, 1 a gate fails, 2 error."""
-    from mlgate import api, gitio
+    from mlgate import api
 
-    root = gitio.find_project_root(Path.cwd())
-    result = api.check(root, rev, baseline, gates_file, allow_stale)
+    result = api.check(_project_root(), rev, baseline, gates_file, allow_stale)
     if output_format == "json":
         from mlgate.render import json
 
@@ -175,11 +181,10 @@ def check(
 )
 def report(base: str, head: str, output: Path | None, gates_file: Path | None) -> None:
     """Write the pull-request Markdown: verdict, gates, metric, param, data and policy changes."""
-    from mlgate import api, gitio
+    from mlgate import api
     from mlgate.render import markdown as render_md
 
-    root = gitio.find_project_root(Path.cwd())
-    markdown = render_md.report(api.report(root, base, head, gates_file))
+    markdown = render_md.report(api.report(_project_root(), base, head, gates_file))
     if output is None:
         click.echo(markdown, nl=False)
         return
@@ -190,12 +195,6 @@ def report(base: str, head: str, output: Path | None, gates_file: Path | None) -
 
 
 # --- registry: release / promote / rollback / history (issue 4) ------------
-
-
-def _project_root() -> Path:
-    from mlgate import gitio
-
-    return gitio.find_project_root(Path.cwd())
 
 
 def _option_remote(func: Any) -> Any:
