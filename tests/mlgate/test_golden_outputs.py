@@ -4,7 +4,8 @@ byte for byte, in every format they take, with their exit codes and error lines.
 The outputs are the user's contract (issue 15: "byte-identical"), so they are pinned from the
 code as it was before the operations, renderers and registry were split apart. One scratch
 repository is built per module with fixed git dates, so commit shas are stable; what still
-varies (the temporary path, the time a lineage block was written) is normalised, and shas
+varies (the temporary path, the time a lineage block was written, the tool versions) is
+normalised, and shas
 are replaced by the name of the commit they belong to, so a golden file reads as a story.
 
 To regenerate after an intended change: ``MLGATE_UPDATE_GOLDEN=1 pytest tests/mlgate/
@@ -46,6 +47,9 @@ def _capture(root: Path, args: tuple[str, ...]) -> str:
 def _normalise(text: str, root: Path, names: dict[str, str]) -> str:
     text = text.replace(str(root.resolve()), "<ROOT>").replace(str(root), "<ROOT>")
     text = re.sub(r'"time": "[^"]+"', '"time": "<TIME>"', text)
+    # the tool versions a lineage block and the report's footer record: the environment's
+    text = re.sub(r'"(dvc|mlgate)": "[^"]+"', r'"\1": "<VERSION>"', text)
+    text = re.sub(r"<sub>mlgate [^<]+</sub>", "<sub>mlgate <VERSION></sub>", text)
     for sha, name in names.items():
         text = text.replace(sha, f"<{name}>").replace(sha[:12], f"<{name}:12>")
         text = text.replace(sha[:8], f"<{name}:8>")
