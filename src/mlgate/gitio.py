@@ -14,7 +14,7 @@ tree.
 
 from __future__ import annotations
 
-import logging
+import os
 import subprocess
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -45,11 +45,14 @@ def failure_line(stderr: str) -> str:
 
 
 def _run(
-    repo_root: str | Path, args: tuple[str, ...], stdin: bytes | None
+    repo_root: str | Path,
+    args: tuple[str, ...],
+    stdin: bytes | None,
+    env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[bytes]:
     try:
         return subprocess.run(
-            ["git", *args], cwd=repo_root, input=stdin, capture_output=True, check=False
+            ["git", *args], cwd=repo_root, input=stdin, env=env, capture_output=True, check=False
         )
     except OSError as exc:  # git itself missing, or repo_root gone or not a directory
         raise InputError(f"cannot run git in '{repo_root}': {exc.strerror}") from exc
@@ -232,7 +235,7 @@ def fetch(repo_root: str | Path, remote: str, refspecs: Iterable[str]) -> None:
 
 @dataclass(frozen=True)
 class PushedRef:
-    """What ``git push`` said about one ref it pushed."""
+    """What ``git push --porcelain`` said about one ref it pushed."""
 
     up_to_date: bool  # the remote has this very object under that name already
     rejected: bool  # the remote has another object under that name ("[rejected]")
@@ -240,36 +243,37 @@ class PushedRef:
     summary: str
 
 
+_REFUSALS = ("[remote rejected]", "[remote failure]", "[no match]")
+# Porcelain summaries and git's reasons in English whatever the user's locale, as GitPython
+# (which pushed before) ran git.
+_C_LOCALE = {"LC_ALL": "C", "LANGUAGE": "C"}
+
+
 def push(repo_root: str | Path, remote: str, ref: str) -> PushedRef | None:
     """Push ``ref`` to the same name on ``remote`` without force; None when git reported
     nothing for it. A push git could not attempt (no such remote, an unreachable one) is
-    a GitError.
-
-    GitPython's ``push`` parses ``git push --porcelain`` into per-ref flags instead of
-    raising for a rejected ref.
-    """
-    from git import GitCommandError, PushInfo, Repo  # imported here: it costs ~0.25 s
-
-    # GitPython logs git's stderr as a warning; mlgate reports the outcome itself, once.
-    logging.getLogger("git.remote").setLevel(logging.ERROR)
-    try:
-        with Repo(repo_root) as repo:
-            infos = list(repo.remote(remote).push(f"{ref}:{ref}"))
-    except GitCommandError as exc:
-        said = str(exc.stderr or exc)
-        raise GitError(repo_root, "push", failure_line(said) or said, said) from exc
-    except ValueError as exc:  # no such remote
-        raise GitError(repo_root, "push", str(exc)) from exc
-    mine = [info for info in infos if info.remote_ref_string == ref]
-    if not mine:
-        return None
-    flags = mine[0].flags
-    return PushedRef(
-        up_to_date=bool(flags & PushInfo.UP_TO_DATE),
-        rejected=bool(flags & PushInfo.REJECTED),
-        failed=bool(flags & (PushInfo.REMOTE_REJECTED | PushInfo.REMOTE_FAILURE | PushInfo.ERROR)),
-        summary=mine[0].summary.strip(),
-    )
+    a GitError. A rejected ref is no error: git flags it on its own line of
+    ``--porcelain`` output (and exits 1)."""
+    if remote not in remote_names(repo_root):  # git would take the name for a path or URL
+        raise GitError(repo_root, "push", f"Remote named '{remote}' didn't exist")
+    args = ("push", "--porcelain", "--", remote, f"{ref}:{ref}")
+    done = _run(repo_root, args, None, {**os.environ, **_C_LOCALE})
+    for line in text(done.stdout).splitlines():  # "<flag>\t<from>:<to>\t<summary>"
+        flag, _, rest = line.partition("\t")
+        from_to, _, summary = rest.partition("\t")
+        if len(flag) == 1 and from_to.partition(":")[2] == ref:
+            said = summary.strip()
+            bracketed = said.startswith("[")
+            return PushedRef(
+                up_to_date=flag == "=",
+                rejected=bracketed and "[rejected]" in said,
+                failed=flag == "!" or (bracketed and any(r in said for r in _REFUSALS)),
+                summary=said,
+            )
+    if done.returncode != 0:
+        stderr = done.stderr.decode("utf-8", "replace")
+        raise GitError(repo_root, "push", failure_line(stderr) or f"exit code {done.returncode}")
+    return None
 
 
 def short(sha: str) -> str:

@@ -191,3 +191,41 @@ def test_only_gitio_runs_git() -> None:
     assert _runs_processes(modules.pop("gitio.py"))  # the scan sees the one that does
     offenders = {name: found for name, src in modules.items() if (found := _runs_processes(src))}
     assert offenders == {}
+
+
+def test_push_reports_each_outcome_of_a_tag_push(repo: Path, tmp_path: Path) -> None:
+    """A new tag is accepted, the same object again is up to date, another object under a
+    taken name is rejected (never forced); a push git cannot attempt is a GitError with
+    git's own reason, not its advice about access rights."""
+    bare = tmp_path / "origin.git"
+    git(tmp_path, "init", "-q", "--bare", str(bare))
+    git(repo, "remote", "add", "origin", str(bare))
+    git(repo, "tag", "-a", "m@v1.0.0", "-m", "first")
+    ref = "refs/tags/m@v1.0.0"
+    first = git(repo, "rev-parse", "m@v1.0.0")
+    assert gitio.push(repo, "origin", ref) == gitio.PushedRef(False, False, False, "[new tag]")
+    assert gitio.push(repo, "origin", ref) == gitio.PushedRef(True, False, False, "[up to date]")
+    git(repo, "tag", "-d", "m@v1.0.0")
+    git(repo, "tag", "-a", "m@v1.0.0", "-m", "another object, same name")
+    taken = gitio.push(repo, "origin", ref)
+    assert taken is not None and taken.rejected and taken.failed
+    assert taken.summary.startswith("[rejected]")
+    assert git(bare, "rev-parse", "m@v1.0.0") == first  # the remote's tag is untouched
+    with pytest.raises(gitio.GitError, match="Remote named 'nope' didn't exist"):
+        gitio.push(repo, "nope", ref)  # git would have taken 'nope' for a path
+    git(repo, "remote", "set-url", "origin", str(tmp_path / "gone.git"))
+    with pytest.raises(gitio.GitError) as gone:
+        gitio.push(repo, "origin", ref)
+    assert gone.value.detail.endswith("does not appear to be a git repository")
+
+
+def test_git_error_names_the_line_that_says_why(repo: Path) -> None:
+    with pytest.raises(gitio.GitError) as failed:
+        gitio.git(repo, "cat-file", "-p", "nope:a.txt")
+    assert str(failed.value) == f"git cat-file failed in '{repo}': {failed.value.detail}"
+    assert failed.value.detail.startswith("fatal: ")
+    assert gitio.failure_line("warning: x\nfatal: why\nhint: advice\n") == "fatal: why"
+    assert gitio.failure_line("\nremote: hook said no\n\n") == "remote: hook said no"
+    assert gitio.failure_line("") == ""
+    with pytest.raises(gitio.InputError, match="cannot run git in"):
+        gitio.git(repo / "a.txt", "status")  # a file, no directory to run in
