@@ -3,18 +3,18 @@
 GTO (https://github.com/iterative/gto) names releases ``<artifact>@v<semver>`` and stage
 assignments ``<artifact>#<stage>#<N>``, annotated tags only. Everything here is pure except
 ``list_tags``, which reads every tag in one ``git for-each-ref`` call (fast for thousands of
-tags, unlike per-tag lookups).
+tags, unlike per-tag lookups) through ``mlgate.gitio``.
 """
 
 from __future__ import annotations
 
 import re
-import subprocess
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import total_ordering
 from pathlib import Path
 
+from mlgate import gitio
 from mlgate.errors import InputError
 
 # GTO's artifact name: lowercase letters, digits and dashes; a dvc.yaml in a subfolder
@@ -205,13 +205,8 @@ def list_tags(repo_root: str | Path, with_messages: bool = False) -> list[GitTag
     fmt = _FOR_EACH_REF_FORMAT + ("%00%(contents)%00%1e" if with_messages else "")
     try:
         # Bytes, decoded once: text mode's newline translation costs time on 10 MB of messages.
-        out = subprocess.run(
-            ["git", "for-each-ref", f"--format={fmt}", "refs/tags"],
-            cwd=repo_root,
-            capture_output=True,
-            check=True,
-        ).stdout.decode("utf-8", "replace")
-    except (subprocess.CalledProcessError, FileNotFoundError, NotADirectoryError) as exc:
+        out = gitio.tag_refs(repo_root, fmt).decode("utf-8", "replace")
+    except InputError as exc:  # no repository there, or no directory at all
         raise InputError(f"cannot list tags in '{repo_root}': not a git repository") from exc
     records = out.split(_RECORD_END)[:-1] if with_messages else out.splitlines()
     tags = []

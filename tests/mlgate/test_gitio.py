@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import ast
 import subprocess
 from pathlib import Path
 
 import pytest
 
+import mlgate
 from mlgate import gitio
 from mlgate.errors import InputError
 
@@ -136,3 +138,94 @@ def test_unfetched_tags_looks_at_the_remote_releases_come_from(repo: Path) -> No
     assert gitio.tag_remote(repo) == "upstream" and gitio.unfetched_tags(repo) == only
     git(repo, "checkout", "-q", "--detach")  # CI's detached checkout: origin again
     assert gitio.unfetched_tags(repo) is None
+
+
+# What only gitio may use: the process runner, GitPython, and os's own ways to start programs.
+_PROCESS_MODULES = {"subprocess", "git", "pty"}
+_OS_PROCESS_CALLS = ("system", "popen", "exec", "spawn", "posix_spawn", "fork")
+
+
+def _runs_processes(source: str) -> list[str]:
+    """What in ``source`` imports a process runner or calls one of os's."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found += [a.name for a in node.names if a.name.split(".")[0] in _PROCESS_MODULES]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            if node.module.split(".")[0] in _PROCESS_MODULES:
+                found.append(node.module)
+            elif node.module == "os":
+                names = [a.name for a in node.names]
+                found += [f"os.{name}" for name in names if name.startswith(_OS_PROCESS_CALLS)]
+        elif (
+            isinstance(node, ast.Attribute)
+            and isinstance(node.value, ast.Name)
+            and node.value.id == "os"
+            and node.attr.startswith(_OS_PROCESS_CALLS)
+        ):
+            found.append(f"os.{node.attr}")
+    return found
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "import subprocess",
+        "import os, subprocess as sp",
+        "from subprocess import run",
+        "def f():\n    from git import Repo",
+        "import git.cmd",
+        "import os\nos.system('git status')",
+        "from os import popen",
+    ],
+)
+def test_the_process_scan_finds_a_runner(source: str) -> None:
+    assert _runs_processes(source)
+
+
+def test_only_gitio_runs_git() -> None:
+    """One module makes every git call: no other module of mlgate imports subprocess or
+    GitPython, or starts a program through os."""
+    package = Path(mlgate.__file__).parent
+    modules = {p.relative_to(package).as_posix(): p.read_text() for p in package.rglob("*.py")}
+    assert _runs_processes(modules.pop("gitio.py"))  # the scan sees the one that does
+    offenders = {name: found for name, src in modules.items() if (found := _runs_processes(src))}
+    assert offenders == {}
+
+
+def test_push_reports_each_outcome_of_a_tag_push(repo: Path, tmp_path: Path) -> None:
+    """A new tag is accepted, the same object again is up to date, another object under a
+    taken name is rejected (never forced); a push git cannot attempt is a GitError with
+    git's own reason, not its advice about access rights."""
+    bare = tmp_path / "origin.git"
+    git(tmp_path, "init", "-q", "--bare", str(bare))
+    git(repo, "remote", "add", "origin", str(bare))
+    git(repo, "tag", "-a", "m@v1.0.0", "-m", "first")
+    ref = "refs/tags/m@v1.0.0"
+    first = git(repo, "rev-parse", "m@v1.0.0")
+    assert gitio.push(repo, "origin", ref) == gitio.PushedRef(False, False, False, "[new tag]")
+    assert gitio.push(repo, "origin", ref) == gitio.PushedRef(True, False, False, "[up to date]")
+    git(repo, "tag", "-d", "m@v1.0.0")
+    git(repo, "tag", "-a", "m@v1.0.0", "-m", "another object, same name")
+    taken = gitio.push(repo, "origin", ref)
+    assert taken is not None and taken.rejected and taken.failed
+    assert taken.summary.startswith("[rejected]")
+    assert git(bare, "rev-parse", "m@v1.0.0") == first  # the remote's tag is untouched
+    with pytest.raises(gitio.GitError, match="Remote named 'nope' didn't exist"):
+        gitio.push(repo, "nope", ref)  # git would have taken 'nope' for a path
+    git(repo, "remote", "set-url", "origin", str(tmp_path / "gone.git"))
+    with pytest.raises(gitio.GitError) as gone:
+        gitio.push(repo, "origin", ref)
+    assert gone.value.detail.endswith("does not appear to be a git repository")
+
+
+def test_git_error_names_the_line_that_says_why(repo: Path) -> None:
+    with pytest.raises(gitio.GitError) as failed:
+        gitio.git(repo, "cat-file", "-p", "nope:a.txt")
+    assert str(failed.value) == f"git cat-file failed in '{repo}': {failed.value.detail}"
+    assert failed.value.detail.startswith("fatal: ")
+    assert gitio.failure_line("warning: x\nfatal: why\nhint: advice\n") == "fatal: why"
+    assert gitio.failure_line("\nremote: hook said no\n\n") == "remote: hook said no"
+    assert gitio.failure_line("") == ""
+    with pytest.raises(gitio.InputError, match="cannot run git in"):
+        gitio.git(repo / "a.txt", "status")  # a file, no directory to run in

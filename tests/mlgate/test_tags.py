@@ -131,6 +131,12 @@ def test_off_commit_names_release_and_stage_tags_of_the_artifact_only() -> None:
 def test_list_tags_outside_a_repo(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="not a git repository"):
         list_tags(tmp_path / "missing")
+    (tmp_path / "a-file").write_text("x")
+    with pytest.raises(InputError, match="not a git repository"):
+        list_tags(tmp_path / "a-file")  # no directory to run git in
+    (tmp_path / "plain").mkdir()
+    with pytest.raises(InputError, match=r"^cannot list tags in '.*plain': not a git repository"):
+        list_tags(tmp_path / "plain")  # git runs there and says no
 
 
 def test_list_tags_with_messages_keeps_multiline_messages(tmp_path: Path) -> None:
