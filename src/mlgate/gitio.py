@@ -225,6 +225,31 @@ def has_commit(repo_root: str | Path, sha: str) -> bool:
     return git_ok(repo_root, "cat-file", "-e", f"{sha}^{{commit}}") is not None
 
 
+def status_lines(repo_root: str | Path) -> list[str]:
+    """``git status --porcelain`` (untracked files too): one line per changed path."""
+    out = git_text(repo_root, "status", "--porcelain", "--untracked-files=normal")
+    return [line for line in out.splitlines() if line.strip()]
+
+
+def index_entries(repo_root: str | Path) -> list[str]:
+    """``git ls-files -v``: each tracked path behind its one-letter state and a space."""
+    return [entry for entry in git_text(repo_root, "ls-files", "-v", "-z").split("\0") if entry]
+
+
+def create_annotated_tag(repo_root: str | Path, name: str, sha: str, message: str) -> None:
+    """Tag ``sha`` as ``name`` with ``message`` kept verbatim (git's default cleanup drops
+    lines starting with '#'); an existing name is a GitError, never moved or overwritten."""
+    git_text(repo_root, "tag", "-a", "--cleanup=verbatim", "-F", "-", name, sha, stdin=message)
+
+
+def has_tag(repo_root: str | Path, name: str) -> bool:
+    return bool(git_text(repo_root, "tag", "--list", name).strip())
+
+
+def delete_tag(repo_root: str | Path, name: str) -> None:
+    git_text(repo_root, "tag", "-d", name)
+
+
 def remote_names(repo_root: str | Path) -> list[str]:
     return git_text(repo_root, "remote").split()
 

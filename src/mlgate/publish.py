@@ -28,7 +28,7 @@ from typing import Generic, TypeVar
 from mlgate import __version__, gitio
 from mlgate.dvcfiles import choose_artifact
 from mlgate.errors import IncompleteCloneError, InputError, RefusedError, no_release_found
-from mlgate.remote import Pushed, RemoteState, fetch, git, push_tag, read_remote
+from mlgate.remote import Pushed, RemoteState, fetch, push_tag, read_remote
 from mlgate.tags import GitTagRef, list_tags, taken_versions
 
 MAX_ATTEMPTS = 5
@@ -44,8 +44,7 @@ def head_commit(repo_root: Path) -> str:
 
 
 def dirty_paths(repo_root: Path) -> list[str]:
-    out = git(repo_root, "status", "--porcelain", "--untracked-files=normal")
-    return [line[3:] for line in out.splitlines() if line.strip()]
+    return [line[3:] for line in gitio.status_lines(repo_root)]
 
 
 def some(paths: list[str]) -> str:
@@ -56,8 +55,7 @@ def some(paths: list[str]) -> str:
 def hidden_paths(repo_root: Path) -> list[str]:
     """Tracked files git is told not to compare (assume-unchanged or skip-worktree): git
     status says nothing about their edits, so a release could judge files its commit lacks."""
-    out = git(repo_root, "ls-files", "-v", "-z")
-    entries = [entry for entry in out.split("\0") if entry]
+    entries = gitio.index_entries(repo_root)
     return [entry[2:] for entry in entries if entry[0].islower() or entry[0] == "S"]
 
 
@@ -217,27 +215,16 @@ def _create_tag(repo_root: Path, tag: NewTag) -> bool:
     process in this clone can have done since the plan read the tags. Without force, git
     refuses an existing name, so no tag is ever moved or overwritten."""
     try:
-        # verbatim: git's default cleanup would drop lines starting with '#' from the message.
-        git(
-            repo_root,
-            "tag",
-            "-a",
-            "--cleanup=verbatim",
-            "-F",
-            "-",
-            tag.name,
-            tag.sha,
-            stdin=tag.message,
-        )
+        gitio.create_annotated_tag(repo_root, tag.name, tag.sha, tag.message)
     except InputError:  # "already exists", or "cannot lock ref" while another git writes it
-        if git(repo_root, "tag", "--list", tag.name).strip():
+        if gitio.has_tag(repo_root, tag.name):
             return False
         raise
     return True
 
 
 def _delete_tag(repo_root: Path, name: str) -> None:
-    git(repo_root, "tag", "-d", name)
+    gitio.delete_tag(repo_root, name)
 
 
 def artifact_in_worktree(repo_root: Path, requested: str | None) -> str:

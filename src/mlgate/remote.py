@@ -16,9 +16,6 @@ from pathlib import Path
 from mlgate import gitio
 from mlgate.errors import RefusedError
 
-# Kept for registry.py, which runs git through this name; gitio.git_text is the one runner.
-git = gitio.git_text
-
 
 @dataclass(frozen=True)
 class RemoteState:

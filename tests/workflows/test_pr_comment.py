@@ -241,7 +241,7 @@ def test_missing_token_is_an_error(tmp_path, fake_github, github_env) -> None:
 def test_the_marker_is_the_one_mlgate_report_writes() -> None:
     """pr-report installs nothing (the script is standard library only), so the marker is
     written twice; this keeps the copies equal."""
-    from mlgate.report import MARKER as REPORT_MARKER
+    from mlgate.render.markdown import MARKER as REPORT_MARKER
 
     assert MARKER == REPORT_MARKER
 
