@@ -165,7 +165,7 @@ def flat(data: dict[str, object], prefix: str = "") -> dict[str, object]:
     return out
 
 
-def release_message(i: int, version: str, sha_hint: str) -> str:
+def release_message(i: int, version: str, sha: str) -> str:
     metrics = flat(metrics_for(i))
     rules = [
         {
@@ -182,7 +182,7 @@ def release_message(i: int, version: str, sha_hint: str) -> str:
     block = {
         "artifact": ARTIFACT,
         "version": version,
-        "commit": sha_hint,
+        "commit": sha,
         "time": time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(START + i)),
         "tool": {"mlgate": "0.1.0", "dvc": "3.67.0"},
         "gates": {"passed": True, "baseline": None, "rules": rules},
@@ -225,26 +225,35 @@ def build(target: Path, count: int, plain: bool = False) -> None:
     sh(["git", "commit", "-q", "-m", "pipeline"], target)
 
     who = "bench <bench@mlgate.invalid> {t} +0000"
+    # Two passes: the commits first, so that each lineage block can record its tag's real
+    # commit (mlgate verifies it; a made-up sha reads as "lineage corrupt" and history falls
+    # back to reading every commit's metrics files), then the tags, onto those shas.
     stream = bytearray()
-    counter = 0
     for i in range(1, count + 1):
-        when = START + 2 * i
-        version = f"v0.{i // 100}.{i % 100}"
         stream += b"commit refs/heads/main\nmark :%d\n" % i
-        stream += f"committer {who.format(t=when)}\n".encode()
-        stream += data_cmd(f"metrics for {version}")
+        stream += f"committer {who.format(t=START + 2 * i)}\n".encode()
+        stream += data_cmd(f"metrics for v0.{i // 100}.{i % 100}")
         if i == 1:
             stream += b"from refs/heads/main^0\n"
         stream += b"M 100644 inline metrics/metrics.json\n"
         stream += data_cmd(json.dumps(metrics_for(i), indent=2))
-        stream += f"tag {ARTIFACT}@{version}\nfrom :{i}\n".encode()
+    marks = target / ".git" / "bench-marks"
+    sh(["git", "fast-import", "--quiet", f"--export-marks={marks}"], target, stdin=bytes(stream))
+    sha_of = dict(line.split() for line in marks.read_text().splitlines())
+    marks.unlink()
+    stream = bytearray()
+    counter = 0
+    for i in range(1, count + 1):
+        when, sha = START + 2 * i, sha_of[f":{i}"]
+        version = f"v0.{i // 100}.{i % 100}"
+        stream += f"tag {ARTIFACT}@{version}\nfrom {sha}\n".encode()
         stream += f"tagger {who.format(t=when)}\n".encode()
         message = f"Registering artifact {ARTIFACT} version {version}"  # what GTO writes
-        stream += data_cmd(message if plain else release_message(i, version, f"mark {i}"))
+        stream += data_cmd(message if plain else release_message(i, version, sha))
         for every, stage in ((10, "dev"), (50, "staging"), (100, "prod")):
             if i % every == 0:
                 counter += 1
-                stream += f"tag {ARTIFACT}#{stage}#{counter}\nfrom :{i}\n".encode()
+                stream += f"tag {ARTIFACT}#{stage}#{counter}\nfrom {sha}\n".encode()
                 stream += f"tagger {who.format(t=when + 1)}\n".encode()
                 stream += data_cmd(f"Promote {ARTIFACT} {version} to {stage}")
     sh(["git", "fast-import", "--quiet"], target, stdin=bytes(stream))
