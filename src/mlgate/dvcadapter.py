@@ -12,8 +12,9 @@ YAML: one loader, ``parse_yaml``, PyYAML's libyaml parser with YAML 1.2's scalar
 (``tests/mlgate/test_yaml12.py`` pins it to ruamel's safe loader, which DVC uses). Median
 of 7 runs on this repository's files (``python -c`` timing loop, 2 shared cores):
 params.yaml 1.2 ms against ruamel's 4.8 ms, dvc.yaml 0.9 against 2.9, dvc.lock 12.3
-against 34.8; and ruamel (pure Python here: no ruamel.yaml.clib) crashes the interpreter
-with a segmentation fault on a document nested 100,000 deep, which libyaml refuses.
+against 34.8 (ruamel in pure Python: pyproject.toml asks for ruamel.yaml.clib, which the
+measured environment lacked); and pure-Python ruamel crashed the interpreter with a
+segmentation fault on a document nested 100,000 deep, which libyaml refuses.
 Every parse is bounded (``MAX_DEPTH``, ``MAX_VALUES``) so hostile input (an alias bomb, a
 document nested 100,000 deep) is a one-line error, never a traceback. The vars files DVC's
 resolver reads pass through that loader, with its limits, before DVC parses them itself.
@@ -22,6 +23,7 @@ resolver reads pass through that loader, with its limits, before DVC parses them
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import json
 import posixpath
@@ -323,7 +325,6 @@ class Pipeline:
 
     directory: str
     where: str
-    data: Mapping[str, Any]
     stages: dict[str, dict[str, Any]]
     tracked: dict[str, list[str]]
     metrics: list[Any]
@@ -334,33 +335,64 @@ def _one_line(exc: Exception) -> str:
     return " ".join(str(exc).split())
 
 
+@functools.cache
+def _resolved_sections_schema() -> Any:
+    """DVC's dvc.yaml schema for the sections ``DataResolver`` reads, compiled once."""
+    import voluptuous as vol
+    from dvc.schema import MULTI_STAGE_SCHEMA
+
+    sections = ("stages", "vars", "params", "metrics")
+    return vol.Schema({key: MULTI_STAGE_SCHEMA[key] for key in sections}, extra=vol.ALLOW_EXTRA)
+
+
 def _validate(data: Mapping[str, Any], where: str) -> None:
     """Check the sections ``DataResolver`` reads against DVC's own dvc.yaml schema, as DVC
     does before resolving (the resolver assumes that shape). Artifacts are left to
     ``dvcfiles.artifacts``, which explains its own errors."""
     import voluptuous as vol
-    from dvc.schema import MULTI_STAGE_SCHEMA
 
-    sections = ("stages", "vars", "params", "metrics")
-    schema = vol.Schema({key: MULTI_STAGE_SCHEMA[key] for key in sections}, extra=vol.ALLOW_EXTRA)
     try:
-        schema(dict(data))
+        _resolved_sections_schema()(dict(data))
     except vol.Invalid as exc:
         raise ConfigError(f"{where}: does not match DVC's schema: {_one_line(exc)}") from exc
 
 
-def resolve(snap: Snapshot, path: str, data: Mapping[str, Any]) -> Pipeline:
+# What a stage needs to stay a stage DVC can name and resolve, whatever else is left out.
+_STRUCTURE = ("vars", "foreach", "do", "matrix")
+
+
+def _only(data: Mapping[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+    """``data`` with each stage's definition cut to ``keys``: DVC resolves a stage key by
+    key, so the kept keys resolve as in the whole stage, without parsing the ``${...}`` of
+    the others (a ``cmd`` holds most of them)."""
+    kept = (*keys, *_STRUCTURE)
+
+    def cut(definition: Mapping[str, Any]) -> dict[str, Any]:
+        return {key: value for key, value in definition.items() if key in kept}
+
+    stages = {
+        name: {**stage, "do": cut(stage["do"])} if "foreach" in stage else cut(stage)
+        for name, stage in (data.get("stages") or {}).items()
+    }
+    return {**data, "stages": stages}
+
+
+def resolve(
+    snap: Snapshot, path: str, data: Mapping[str, Any], keys: tuple[str, ...] | None = None
+) -> Pipeline:
     """The ``dvc.yaml`` at ``path`` (already parsed into ``data``) resolved by DVC's
     ``DataResolver`` over the files of ``snap``; DVC's errors become a ConfigError
-    naming the file."""
+    naming the file. ``keys``: the stage keys to resolve (None: all of them, which the
+    tracked vars need, since any key's template may use a vars file)."""
     from dvc.exceptions import DvcException
     from dvc.parsing import DataResolver
 
     where = snap.where(path)
     _validate(data, where)
     directory = posixpath.dirname(path)
+    wanted = dict(data) if keys is None else _only(data, keys)
     try:
-        resolver = DataResolver(_Repo(SnapshotFS(snap)), directory, dict(data))
+        resolver = DataResolver(_Repo(SnapshotFS(snap)), directory, wanted)
         stages: dict[str, dict[str, Any]] = {}
         for name in resolver.get_keys():
             stages.update(resolver.resolve_one(name))
@@ -373,4 +405,4 @@ def resolve(snap: Snapshot, path: str, data: Mapping[str, Any]) -> Pipeline:
         raise ConfigError(f"{where}: DVC cannot resolve it ({exc!r})") from exc
     # only values loaded from files are tracked (DVC marks a dvc.yaml's own vars local)
     tracked = {name: list(map(norm_path, files)) for name, files in resolver.tracked_vars.items()}
-    return Pipeline(directory, where, data, stages, tracked, metrics, params)
+    return Pipeline(directory, where, stages, tracked if keys is None else {}, metrics, params)

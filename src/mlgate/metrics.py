@@ -283,7 +283,7 @@ def read_locks(snap: Snapshot, dvc_yaml: Mapping[str, Any]) -> dict[str, LockedF
         text = snap.read_text(lock)
         if text is None:
             continue
-        pipeline = resolve(snap, path, data)
+        pipeline = resolve(snap, path, data, ("wdir",))
         wdirs = {name: str(stage.get("wdir") or "") for name, stage in pipeline.stages.items()}
         for file, entry in parse_lock(text, snap.where(lock), directory, wdirs).items():
             if entry.kind == "out" or file not in files:
@@ -345,7 +345,7 @@ def metrics_files(snap: Snapshot, dvc_yaml: Mapping[str, Any]) -> list[str]:
     show``."""
     files: list[str] = []
     for _, path, data in _pipelines(snap, dvc_yaml):
-        files.extend(declared_metrics(resolve(snap, path, data)))
+        files.extend(declared_metrics(resolve(snap, path, data, ("wdir", "metrics"))))
     expanded: list[str] = []
     for path in dict.fromkeys(files):
         inside = files_under(snap, path)
