@@ -361,36 +361,43 @@ def _validate(data: Mapping[str, Any], where: str) -> None:
 _STRUCTURE = ("vars", "foreach", "do", "matrix")
 
 
-def _only(data: Mapping[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
-    """``data`` with each stage's definition cut to ``keys``: DVC resolves a stage key by
-    key, so the kept keys resolve as in the whole stage, without parsing the ``${...}`` of
-    the others (a ``cmd`` holds most of them)."""
+def _only(data: Mapping[str, Any], keys: tuple[str, ...], holding: str | None) -> dict[str, Any]:
+    """``data`` with each stage's definition cut to ``keys``, and without the stages whose
+    definition has no ``holding`` key: DVC resolves a stage key by key, so the kept keys
+    resolve as in the whole stage, without parsing the ``${...}`` of the others (a ``cmd``
+    holds most of them)."""
     kept = (*keys, *_STRUCTURE)
 
     def cut(definition: Mapping[str, Any]) -> dict[str, Any]:
         return {key: value for key, value in definition.items() if key in kept}
 
-    stages = {
-        name: {**stage, "do": cut(stage["do"])} if "foreach" in stage else cut(stage)
-        for name, stage in (data.get("stages") or {}).items()
-    }
+    stages = {}
+    for name, stage in (data.get("stages") or {}).items():
+        body = stage["do"] if "foreach" in stage else stage
+        if holding is None or holding in body:
+            stages[name] = {**stage, "do": cut(body)} if "foreach" in stage else cut(stage)
     return {**data, "stages": stages}
 
 
 def resolve(
-    snap: Snapshot, path: str, data: Mapping[str, Any], keys: tuple[str, ...] | None = None
+    snap: Snapshot,
+    path: str,
+    data: Mapping[str, Any],
+    keys: tuple[str, ...] | None = None,
+    holding: str | None = None,
 ) -> Pipeline:
     """The ``dvc.yaml`` at ``path`` (already parsed into ``data``) resolved by DVC's
     ``DataResolver`` over the files of ``snap``; DVC's errors become a ConfigError
     naming the file. ``keys``: the stage keys to resolve (None: all of them, which the
-    tracked vars need, since any key's template may use a vars file)."""
+    tracked vars need, since any key's template may use a vars file); ``holding``: resolve
+    only the stages that have this key."""
     from dvc.exceptions import DvcException
     from dvc.parsing import DataResolver
 
     where = snap.where(path)
     _validate(data, where)
     directory = posixpath.dirname(path)
-    wanted = dict(data) if keys is None else _only(data, keys)
+    wanted = dict(data) if keys is None else _only(data, keys, holding)
     try:
         resolver = DataResolver(_Repo(SnapshotFS(snap)), directory, wanted)
         stages: dict[str, dict[str, Any]] = {}

@@ -345,7 +345,8 @@ def metrics_files(snap: Snapshot, dvc_yaml: Mapping[str, Any]) -> list[str]:
     show``."""
     files: list[str] = []
     for _, path, data in _pipelines(snap, dvc_yaml):
-        files.extend(declared_metrics(resolve(snap, path, data, ("wdir", "metrics"))))
+        pipeline = resolve(snap, path, data, ("wdir", "metrics"), holding="metrics")
+        files.extend(declared_metrics(pipeline))
     expanded: list[str] = []
     for path in dict.fromkeys(files):
         inside = files_under(snap, path)
