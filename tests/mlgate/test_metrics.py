@@ -3,24 +3,42 @@
 from __future__ import annotations
 
 import math
+import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
 from mlgate.errors import ConfigError, InputError
 from mlgate.gitio import Snapshot
 from mlgate.metrics import (
     MetricsAt,
     as_number,
-    declared_metrics,
-    declared_params,
     flatten,
-    interpolate,
+    metrics_files,
+    params_files,
     parse_lock,
     parse_structured,
+    read_dvc_yaml,
     read_metrics,
-    template_context,
 )
+
+
+def declared(
+    root: Path, dvc_yaml: dict[str, Any], files: dict[str, Any] | None = None
+) -> tuple[list[str], list[str]]:
+    """The metrics and params files of a working tree holding ``dvc.yaml`` and ``files``
+    (mappings written as YAML), as DVC's resolver reads them."""
+    root.mkdir(parents=True, exist_ok=True)
+    for path, content in {"dvc.yaml": dvc_yaml, **(files or {})}.items():
+        (root / path).parent.mkdir(parents=True, exist_ok=True)
+        (root / path).write_text(yaml.safe_dump(content, sort_keys=False), encoding="utf-8")
+    subprocess.run(["git", "init", "-q"], cwd=root, check=True)
+    snap = Snapshot(root)
+    data = read_dvc_yaml(snap)
+    return metrics_files(snap, data), params_files(snap, data)
+
 
 DVC_YAML = {
     "vars": [{"paths": {"metrics": "metrics/m.json", "out": ["a.json", "b.json"]}}],
@@ -37,9 +55,9 @@ DVC_YAML = {
 }
 
 
-def test_declared_metrics_resolve_templates_wdir_and_order() -> None:
-    context = template_context(DVC_YAML, lambda path: None)
-    assert declared_metrics(DVC_YAML, context=context) == [
+def test_declared_metrics_resolve_templates_wdir_and_order(tmp_path: Path) -> None:
+    metrics, params = declared(tmp_path, DVC_YAML)
+    assert metrics == [
         "metrics/m.json",
         "top.json",
         "sub/scores.json",
@@ -47,8 +65,8 @@ def test_declared_metrics_resolve_templates_wdir_and_order() -> None:
         "1.json",
         "2.json",
     ]
-    # without a context templated paths are left out, never guessed
-    assert declared_metrics(DVC_YAML) == ["top.json", "sub/scores.json"]
+    # evaluate's bare key 'evaluate' is in params.yaml of its wdir, as in DVC
+    assert params == ["params.yaml", "sub/params.yaml", "sub/custom.yaml"]
 
 
 FOREACH_YAML = {
@@ -78,9 +96,9 @@ FOREACH_YAML = {
 }
 
 
-def test_foreach_over_list_dict_records_and_reference() -> None:
-    context = template_context(FOREACH_YAML, lambda path: None)
-    assert declared_metrics(FOREACH_YAML, context=context) == [
+def test_foreach_over_list_dict_records_and_reference(tmp_path: Path) -> None:
+    metrics, params = declared(tmp_path, FOREACH_YAML)
+    assert metrics == [
         "runs/a/m.json",
         "runs/b/m.json",
         "keyed/tree-3.json",
@@ -90,13 +108,7 @@ def test_foreach_over_list_dict_records_and_reference() -> None:
         "fold1.json",
         "fold2.json",
     ]
-    assert declared_params(FOREACH_YAML, context=context) == [
-        "params.yaml",
-        "params/tree.yaml",
-        "params/linear.yaml",
-    ]
-    # without a context per-item paths are left out, never guessed
-    assert declared_metrics(FOREACH_YAML) == []
+    assert params == ["params.yaml", "params/tree.yaml", "params/linear.yaml"]
 
 
 MATRIX_YAML = {
@@ -118,9 +130,9 @@ MATRIX_YAML = {
 }
 
 
-def test_matrix_is_the_cartesian_product_named_like_dvc() -> None:
-    context = template_context(MATRIX_YAML, lambda path: None)
-    assert declared_metrics(MATRIX_YAML, context=context) == [
+def test_matrix_is_the_cartesian_product_named_like_dvc(tmp_path: Path) -> None:
+    metrics, params = declared(tmp_path, MATRIX_YAML)
+    assert metrics == [
         "grid/tree/1.json",
         "grid/tree-1.json",
         "grid/tree/2.json",
@@ -132,32 +144,28 @@ def test_matrix_is_the_cartesian_product_named_like_dvc() -> None:
         "cfg-1-cfg0.json",
         "cfg-2-cfg1.json",
     ]
-    assert declared_params(MATRIX_YAML, context=context) == [
-        "params.yaml",
-        "grid/tree.yaml",
-        "grid/linear.yaml",
-    ]
+    assert params == ["params.yaml", "grid/tree.yaml", "grid/linear.yaml"]
 
 
-def test_matrix_axis_may_be_a_string_or_a_reference_to_a_mapping() -> None:
+def test_matrix_axis_may_be_a_string_or_a_reference_to_a_mapping(tmp_path: Path) -> None:
     """DVC iterates a string axis over its characters and a referenced mapping over its
     keys; an axis with nothing in it generates no stage."""
     doc = {
+        "vars": [{"models": {"tree": {}, "linear": {}}}],
         "stages": {
             "grid": {
-                "matrix": {"ch": "ab", "model": "${models}", "s": "x${suffix}"},
+                "matrix": {"ch": "ab", "model": "${models}"},
                 "cmd": "x",
                 "metrics": ["${key}.json"],
             },
             "none": {"matrix": {"a": "", "b": [1]}, "cmd": "x", "metrics": ["${key}.json"]},
-        }
+        },
     }
-    context = {"models": {"tree": {}, "linear": {}}, "suffix": ""}
-    assert declared_metrics(doc, context=context) == [
-        "a-tree-x.json",
-        "a-linear-x.json",
-        "b-tree-x.json",
-        "b-linear-x.json",
+    assert declared(tmp_path, doc)[0] == [
+        "a-tree.json",
+        "a-linear.json",
+        "b-tree.json",
+        "b-linear.json",
     ]
 
 
@@ -184,17 +192,13 @@ STAGE_VARS_YAML = {
 }
 
 
-def test_stage_vars_add_to_the_context_of_their_stage() -> None:
+def test_stage_vars_add_to_the_context_of_their_stage(tmp_path: Path) -> None:
     """A stage's own vars (files relative to its wdir) resolve its paths, merged into the
     file's context key by key; naming an already loaded file again is allowed."""
     files = {"params.yaml": {"base": 0}, "w/local.yaml": {"cfg": "tune", "other": 1}}
-    context = template_context(STAGE_VARS_YAML, files.get)
-    assert declared_metrics(STAGE_VARS_YAML, context=context, read=files.get) == [
-        "w/out/own-m-0.json",
-        "a-z.json",
-        "b-z.json",
-    ]
-    assert declared_params(STAGE_VARS_YAML, context=context, read=files.get) == [
+    metrics, params = declared(tmp_path / "a", STAGE_VARS_YAML, files)
+    assert metrics == ["w/out/own-m-0.json", "a-z.json", "b-z.json"]
+    assert params == [
         "params.yaml",
         "w/tune.yaml",
         "w/params.yaml",
@@ -203,74 +207,70 @@ def test_stage_vars_add_to_the_context_of_their_stage() -> None:
         "b-z.yaml",
     ]
     # a stage's vars are its own: another stage naming them cannot resolve
-    leaky = {"stages": {**STAGE_VARS_YAML["stages"], "other": {"cmd": "x", "metrics": ["${name}"]}}}
-    with pytest.raises(ConfigError, match=r"stage 'other': cannot resolve '\$\{name\}'"):
-        declared_metrics(leaky, context=context, read=files.get)
+    other = {"cmd": "x", "metrics": ["${name}"]}
+    leaky = {**STAGE_VARS_YAML, "stages": {**STAGE_VARS_YAML["stages"], "other": other}}
+    with pytest.raises(ConfigError, match=r"'stages.other.metrics' .*Could not find 'name'"):
+        declared(tmp_path / "b", leaky, files)
 
 
 @pytest.mark.parametrize(
     ("stage", "message"),
     [
-        ({"foreach": [1], "cmd": "x"}, "'foreach' needs a 'do' mapping"),
-        ({"foreach": 3, "do": {"cmd": "x"}}, "'foreach' must be a list, a mapping .* got int"),
-        ({"foreach": "${nope}", "do": {"cmd": "x"}}, r"cannot resolve '\$\{nope\}'"),
-        ({"foreach": [1], "do": {"cmd": "x"}, "wdir": "w"}, "keys go under 'do'"),
-        ({"foreach": [1], "matrix": {"a": [1]}, "do": {}}, "either 'foreach' or 'matrix'"),
-        ({"matrix": ["a"], "cmd": "x"}, "'matrix' must be a mapping of names to lists"),
-        ({"matrix": {"a": "${n}"}, "cmd": "x"}, r"'matrix.a' must be a list, .* got int"),
-        ({"matrix": {"a": "${s}"}, "cmd": "x"}, r"'matrix.a' must be a list, .* got str"),
-        ({"matrix": {"a": {"b": 1}}, "cmd": "x"}, r"'matrix.a' must be a list, .* got dict"),
-        ({"matrix": {}, "cmd": "x"}, "'matrix' is empty"),
-        ({"vars": [{"n": 2}], "cmd": "x"}, "'vars' cannot redefine 'n', already set"),
-        ({"vars": ["${s}.yaml"], "cmd": "x"}, r"'vars' cannot use \$\{...\}"),
-        ({"vars": [{"a": "${s}"}], "cmd": "x"}, r"'vars' cannot use \$\{...\}"),
-        ({"vars": {"a": 1}, "cmd": "x"}, "'vars' must be a list"),
-        ({"vars": ["nope.yaml"], "cmd": "x"}, "vars file 'nope.yaml' not found"),
-        ({"matrix": {"a": [1]}, "do": {"cmd": "x"}}, "a 'matrix' stage takes no 'do'"),
-        (
-            {"foreach": [1], "do": {"cmd": "x", "wdir": "${item.x}"}},
-            r"@1': cannot resolve '\$\{item.x\}'",
-        ),
+        ({"foreach": [1], "cmd": "x"}, "DVC's schema: extra keys not allowed"),
+        ({"foreach": 3, "do": {"cmd": "x"}}, r"expected dict .*\['foreach'\]"),
+        ({"foreach": "${nope}", "do": {"cmd": "x"}}, "Could not find 'nope'"),
+        ({"foreach": [1], "do": {"cmd": "x"}, "wdir": "w"}, r"extra keys .*\['wdir'\]"),
+        ({"matrix": ["a"], "cmd": "x"}, r"expected a dictionary .*\['matrix'\]"),
+        ({"matrix": {"a": "${n}"}, "cmd": "x"}, "DVC cannot resolve it"),
+        ({"matrix": {"a": {"b": 1}}, "cmd": "x"}, r"expected str .*\['matrix'\]\['a'\]"),
+        ({"matrix": {}, "cmd": "x"}, "DVC cannot resolve it"),
+        ({"vars": [{"n": 2}], "cmd": "x"}, "cannot redefine 'n'"),
+        ({"vars": ["${s}.yaml"], "cmd": "x"}, "'stages.bad.vars' .*interpolating is not allowed"),
+        ({"vars": {"a": 1}, "cmd": "x"}, r"expected a list .*\['vars'\]"),
+        ({"vars": ["nope.yaml"], "cmd": "x"}, "'nope.yaml' does not exist"),
+        ({"matrix": {"a": [1]}, "do": {"cmd": "x"}}, r"extra keys .*\['matrix'\]"),
+        ({"foreach": [1], "do": {"cmd": "x", "wdir": "${item.x}"}}, "Could not find 'item.x'"),
+        ({"cmd": "x", "metrics": ["${paths.nope}"]}, "Could not find 'paths.nope'"),
+        ({"cmd": "x", "metrics": "m.json"}, r"expected a list .*\['metrics'\]"),
     ],
 )
-def test_malformed_foreach_or_matrix_is_one_line_config_error(
-    stage: dict[str, object], message: str
+def test_what_dvc_cannot_resolve_is_one_line_config_error(
+    tmp_path: Path, stage: dict[str, object], message: str
 ) -> None:
-    doc = {"stages": {"bad": stage}}
-    for declared in (declared_metrics, declared_params):
-        with pytest.raises(ConfigError, match=f"^dvc.yaml: stage 'bad.*{message}") as caught:
-            declared(doc, context={"n": 1, "s": "ab"})
-        assert "\n" not in str(caught.value)
+    files = {"params.yaml": {"n": 1, "s": "ab", "paths": {}}}
+    with pytest.raises(ConfigError, match=f"^dvc.yaml: .*{message}") as caught:
+        declared(tmp_path, {"stages": {"bad": stage}}, files)
+    assert "\n" not in str(caught.value)
+    assert caught.value.__cause__ is not None  # DVC's own error (or its schema's) is kept
 
 
-def test_template_context_reads_params_and_vars_files() -> None:
+def test_vars_merge_as_in_dvc(tmp_path: Path) -> None:
     files = {"params.yaml": {"a": {"b": 1}}, "more.yaml": {"c": 2, "d": 3}}
-    doc = {"vars": ["more.yaml:c", {"e": 4}, {"a": {"f": 5}}, "params.yaml"]}
+    doc = {
+        "vars": ["more.yaml:c", {"e": 4}, {"a": {"f": 5}}, "params.yaml"],
+        "metrics": ["${a.b}-${a.f}-${c}-${e}.json"],
+    }
     # mappings merge key by key, as in DVC
-    assert template_context(doc, files.get) == {"a": {"b": 1, "f": 5}, "c": 2, "e": 4}
-    with pytest.raises(ConfigError, match="^dvc.yaml: 'vars' cannot redefine 'a.b'"):
-        template_context({"vars": [{"a": {"b": 2}}]}, files.get)
-    with pytest.raises(ConfigError, match="vars file 'nope.yaml' not found"):
-        template_context({"vars": ["nope.yaml"]}, files.get)
+    assert declared(tmp_path / "a", doc, files)[0] == ["1-5-2-4.json"]
+    with pytest.raises(ConfigError, match="^dvc.yaml: .*cannot redefine 'a.b'"):
+        declared(tmp_path / "b", {"vars": [{"a": {"b": 2}}]}, files)
+    with pytest.raises(ConfigError, match="'nope.yaml' does not exist"):
+        declared(tmp_path / "c", {"vars": ["nope.yaml"]}, files)
 
 
-def test_interpolate_unknown_key_is_config_error() -> None:
-    with pytest.raises(ConfigError, match=r"dvc.yaml: cannot resolve '\$\{paths.nope\}'"):
-        interpolate("${paths.nope}", {"paths": {}})
+def test_a_nested_dvc_yaml_has_no_default_params_file(tmp_path: Path) -> None:
+    """DVC reads only what a nested dvc.yaml's stages name, plus the root params.yaml."""
+    files = {"sub/dvc.yaml": {"stages": {"s": {"cmd": "x", "params": [{"p.yaml": ["k"]}]}}}}
+    assert declared(tmp_path, {"stages": {}}, files)[1] == ["params.yaml", "sub/p.yaml"]
 
 
-def test_declared_params_defaults_to_params_yaml() -> None:
-    # evaluate's bare key 'evaluate' is in params.yaml of its wdir, as in DVC
-    assert declared_params(DVC_YAML) == ["params.yaml", "sub/params.yaml", "sub/custom.yaml"]
-    # a nested dvc.yaml has no default file of its own: DVC reads only what stages name
-    assert declared_params({"stages": {"s": {"cmd": "x"}}}, default=None) == []
-
-
-def test_bad_declarations_are_config_errors() -> None:
-    with pytest.raises(ConfigError, match="dvc.yaml: 'metrics' must be a list"):
-        declared_metrics({"metrics": "m.json"})
-    with pytest.raises(ConfigError, match="stage 'a' must be a mapping"):
-        declared_metrics({"stages": {"a": "cmd"}})
+def test_bad_declarations_are_config_errors(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="^dvc.yaml: .*expected a list"):
+        declared(tmp_path / "a", {"metrics": "m.json"})
+    with pytest.raises(ConfigError, match=r"^dvc.yaml: .*\['stages'\]\['a'\]"):
+        declared(tmp_path / "b", {"stages": {"a": "cmd"}})
+    with pytest.raises(ConfigError, match="entries must be a path or"):
+        declared(tmp_path / "c", {"stages": {"a": {"cmd": "x", "metrics": [{"a": {}, "b": {}}]}}})
 
 
 def test_flatten_dots_nested_keys_and_keeps_leaves() -> None:
@@ -398,10 +398,7 @@ def test_unreadable_lock_is_input_error(text: str, message: str) -> None:
 
 
 def test_metrics_files_include_nested_dvc_yaml(tmp_path: Path) -> None:
-    import subprocess
-
-    from mlgate.gitio import Snapshot, snapshot
-    from mlgate.metrics import metrics_files
+    from mlgate.gitio import snapshot
 
     root = tmp_path / "p"
     (root / "sub" / "deep").mkdir(parents=True)
@@ -421,9 +418,8 @@ def test_metrics_files_include_nested_dvc_yaml(tmp_path: Path) -> None:
     assert worktree == [*expected[:1], "later/l.json", *expected[1:]]
 
 
-def test_an_empty_vars_file_is_no_params_file() -> None:
+def test_an_empty_vars_file_is_no_params_file(tmp_path: Path) -> None:
     """DVC tracks the values a template uses; an empty file holds none."""
     dvc_yaml = {"vars": ["empty.yaml"], "stages": {"s": {"cmd": "echo ${lr}"}}}
     files = {"params.yaml": {"lr": 0.1}, "empty.yaml": {}}
-    context = template_context(dvc_yaml, files.get)
-    assert declared_params(dvc_yaml, context=context, read=files.get) == ["params.yaml"]
+    assert declared(tmp_path, dvc_yaml, files)[1] == ["params.yaml"]
