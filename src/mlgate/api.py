@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from mlgate import __version__, gitio
-from mlgate.dvcfiles import DVC_YAML, choose_artifact, parse_yaml, read_text_file
+from mlgate.dvcadapter import DVC_LOCK, DVC_YAML, PARAMS_YAML, parse_structured, parse_yaml
+from mlgate.dvcfiles import choose_artifact, read_text_file
 from mlgate.errors import (
     FETCH_HISTORY,
     ConfigError,
@@ -36,8 +37,6 @@ from mlgate.gates import (
     verdict,
 )
 from mlgate.metrics import (
-    DVC_LOCK,
-    PARAMS_YAML,
     LockedFile,
     MetricsAt,
     as_number,
@@ -46,7 +45,6 @@ from mlgate.metrics import (
     has_pipeline,
     metrics_files,
     params_files,
-    parse_structured,
     read_dvc_yaml,
     read_lock,
     read_locks,

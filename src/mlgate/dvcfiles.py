@@ -1,8 +1,7 @@
 """What a DVC project declares as artifacts, and choosing the one to release.
 
 The YAML loader these files are read with lives in ``mlgate.dvcadapter`` (the one adapter
-to DVC's formats); ``DVC_YAML``, ``parse_yaml`` and ``unreadable_value`` are re-exported
-here for the modules that import them from ``mlgate.dvcfiles``.
+to DVC's formats).
 """
 
 from __future__ import annotations
@@ -10,19 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from mlgate.dvcadapter import DVC_YAML, parse_yaml, unreadable_value
+from mlgate.dvcadapter import DVC_YAML
 from mlgate.errors import ConfigError, InputError
 from mlgate.tags import ARTIFACT_NAME_RE
-
-__all__ = [
-    "DVC_YAML",
-    "artifact_name",
-    "artifacts",
-    "choose_artifact",
-    "parse_yaml",
-    "read_text_file",
-    "unreadable_value",
-]
 
 
 def artifacts(dvc_yaml: dict[str, Any] | None, source: str = DVC_YAML) -> dict[str, dict[str, Any]]:

@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from mlgate import gitio, lineage
-from mlgate.dvcfiles import DVC_YAML, artifact_name
+from mlgate.dvcadapter import DVC_YAML
+from mlgate.dvcfiles import artifact_name
 from mlgate.errors import FETCH_TAGS, InputError, MlgateError
 from mlgate.publish import artifact_in_worktree
 from mlgate.stages import assignments, current_holders, load_stage_order

@@ -21,6 +21,7 @@ from typing import Any
 
 from mlgate.dvcadapter import (
     DVC_LOCK,
+    DVC_YAML,
     PARAMS_YAML,
     Pipeline,
     norm_path,
@@ -29,33 +30,10 @@ from mlgate.dvcadapter import (
     resolve,
     validate_lock,
 )
-from mlgate.dvcfiles import DVC_YAML, artifacts
+from mlgate.dvcfiles import artifacts
 from mlgate.errors import ConfigError, InputError
 from mlgate.gitio import Snapshot, files_named, files_under
 from mlgate.tags import NESTED_ARTIFACT_RE
-
-# DVC_LOCK, PARAMS_YAML, norm_path and parse_structured moved to mlgate.dvcadapter; they
-# are re-exported here for the modules that import them from mlgate.metrics.
-__all__ = [
-    "DVC_LOCK",
-    "PARAMS_YAML",
-    "LockedFile",
-    "MetricsAt",
-    "as_number",
-    "declared_artifacts",
-    "flatten",
-    "has_pipeline",
-    "metrics_files",
-    "norm_path",
-    "params_files",
-    "parse_lock",
-    "parse_structured",
-    "read_dvc_yaml",
-    "read_lock",
-    "read_locks",
-    "read_metrics",
-    "read_params",
-]
 
 # Keys DVC writes for a file's content hash in dvc.lock, in order of preference.
 HASH_KEYS = ("md5", "etag", "checksum", "version_id")

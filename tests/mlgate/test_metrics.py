@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
+from mlgate.dvcadapter import parse_structured
 from mlgate.errors import ConfigError, InputError
 from mlgate.gitio import Snapshot
 from mlgate.metrics import (
@@ -19,7 +20,6 @@ from mlgate.metrics import (
     metrics_files,
     params_files,
     parse_lock,
-    parse_structured,
     read_dvc_yaml,
     read_metrics,
 )
