@@ -7,28 +7,31 @@ from pathlib import Path
 
 import pytest
 
-from stages.common import StageError, load_params, require_number
+from stages.common import StageError, load_params
+from stages.params import DriftParams, parse
+
+DRIFT = {"p_value": 0.01, "psi": 0.1, "psi_bins": 10}
 
 
 @pytest.mark.parametrize(
     ("value", "message"),
     [
-        ("x", r"'s.k' must be int or float, got str 'x'"),
-        (True, r"'s.k' must be int or float, got bool True"),
-        (float("nan"), r"'s.k' must be a finite number, got nan"),
-        (float("-inf"), r"'s.k' must be a finite number, got -inf"),
-        (10**400, r"'s.k' is too large \(an integer of 1329 bits; numbers must fit in 64\)"),
-        (-(2**63), r"'s.k' is too large \(an integer of 64 bits"),
+        ("x", r"'drift.psi' must be int or float, got str 'x'"),
+        (True, r"'drift.psi' must be int or float, got bool True"),
+        (float("nan"), r"'drift.psi' must be a finite number, got nan"),
+        (float("-inf"), r"'drift.psi' must be a finite number, got -inf"),
+        (10**400, r"'drift.psi' is too large \(an integer of 1329 bits; numbers must fit in 64\)"),
+        (-(2**63), r"'drift.psi' is too large \(an integer of 64 bits"),
     ],
 )
-def test_require_number_refuses_what_would_compare_false_or_overflow(value, message) -> None:
-    with pytest.raises(StageError, match=message):
-        require_number({"k": value}, "k", "s")
+def test_a_number_param_refuses_what_would_compare_false_or_overflow(value, message) -> None:
+    with pytest.raises(StageError, match=f"^params.yaml: {message}"):
+        parse(DriftParams, {**DRIFT, "psi": value})
 
 
-def test_require_number_gives_a_float() -> None:
-    assert require_number({"k": 3}, "k", "s") == 3.0
-    assert isinstance(require_number({"k": 3}, "k", "s"), float)
+def test_a_number_param_is_a_float() -> None:
+    assert parse(DriftParams, {**DRIFT, "psi": 3}).psi == 3.0
+    assert isinstance(parse(DriftParams, {**DRIFT, "psi": 3}).psi, float)
 
 
 @pytest.mark.parametrize(
