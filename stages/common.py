@@ -3,7 +3,6 @@ and the one error type that a stage turns into a one-line message and exit code 
 
 from __future__ import annotations
 
-import gc
 import json
 import math
 import os
@@ -15,6 +14,8 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+import stages
 
 PARAMS_FILE = "params.yaml"
 FLOAT_DIGITS = 6  # metrics are rounded so that they are byte-identical across runs
@@ -128,23 +129,18 @@ def removed_on_failure(paths: Sequence[str | Path]) -> Iterator[None]:
 def run_stage(stage: str, main: Callable[[Sequence[str]], None]) -> None:
     """Run a stage's main(); a StageError becomes one line on stderr and exit code 1.
 
-    For `python -m stages.<name>` only (the process exits right after): on success it freezes
-    the garbage collector, which a long-lived process calling this would regret. Warnings
+    For `python -m stages.<name>` only (the process exits right after): it freezes the
+    garbage collector (see stages/__init__.py), which a long-lived process calling this
+    would regret. Warnings
     (scikit-learn's convergence and deprecation notices, pandas') print as one line each
     too, `<stage>: warning: <category>: <message>`, not Python's two-line form that quotes
     a library's source line.
     """
     warnings.showwarning = _one_line_warning(stage)
-    # The stage module's imports ran without the collector (see stages/__init__.py): freeze
-    # what they made, so later collections skip it, and collect the work's garbage as usual.
-    gc.freeze()
-    gc.enable()
+    stages.imports_done()
     try:
         main(sys.argv[1:])
-        # Outputs are written and closed. Python's last garbage collection at exit walks every
-        # object the imports made (all of scikit-learn, scipy, pandas): ~0.3 s per stage.
-        # Frozen objects are skipped; nothing here needs a finalizer.
-        gc.freeze()
+        stages.work_done()
     except StageError as exc:
         _fail(stage, str(exc))
     except MemoryError as exc:  # one allocation larger than the machine (numpy says how large)

@@ -8,9 +8,6 @@ plot data for `dvc plots`.
 
 from __future__ import annotations
 
-# first, before pandas and scikit-learn: see "Import order" in stages/modelio.py
-from stages.modelio import load_model  # isort: skip
-
 import argparse
 import itertools
 import time
@@ -32,6 +29,7 @@ from stages.common import (
     run_stage,
     write_json,
 )
+from stages.modelio import load_model
 from stages.params import EvaluateParams, SchemaParams, load
 from stages.splits import read_split, require_columns, require_labels, require_types
 

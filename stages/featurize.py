@@ -11,9 +11,6 @@ categorical splits for gradient boosting; see stages/train.py).
 
 from __future__ import annotations
 
-# first, before pandas and scikit-learn: see "Import order" in stages/modelio.py
-from stages.modelio import save_model  # isort: skip
-
 import argparse
 from collections.abc import Sequence
 
@@ -31,6 +28,7 @@ from stages.common import (
     removed_on_failure,
     run_stage,
 )
+from stages.modelio import save_model
 from stages.params import FeaturizeParams, SchemaParams, load
 from stages.splits import read_split, require_columns, require_labels, require_types
 

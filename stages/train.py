@@ -9,9 +9,6 @@ they are and is what a release ships.
 
 from __future__ import annotations
 
-# first, before pandas and scikit-learn: see "Import order" in stages/modelio.py
-from stages.modelio import load_model, save_model  # isort: skip
-
 import argparse
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -29,6 +26,7 @@ from threadpoolctl import threadpool_limits
 
 from stages.common import PARAMS_FILE, Progress, StageError, removed_on_failure, run_stage
 from stages.featurize import feature_groups
+from stages.modelio import load_model, save_model
 from stages.params import SchemaParams, TrainParams, load
 from stages.splits import read_split, require_columns, require_types
 

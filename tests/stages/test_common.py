@@ -66,7 +66,7 @@ def _python(code: str) -> str:
 def test_a_stage_imports_without_the_collector_and_works_with_it() -> None:
     # `python -m stages.<name>`: Python imports the package while sys.argv[0] is "-m"
     code = (
-        "import sys; sys.argv = ['-m']\n"
+        "import sys; sys.argv, sys.orig_argv = ['-m'], [sys.executable, '-m', 'stages.drift']\n"
         "import gc, stages\n"
         "during_imports = gc.isenabled()\n"
         "from stages.common import run_stage\n"
@@ -75,6 +75,18 @@ def test_a_stage_imports_without_the_collector_and_works_with_it() -> None:
         "run_stage('t', main)"
     )
     assert _python(code) == "False True True"
+
+
+@pytest.mark.parametrize(
+    ("stage", "imported"), [("stages.train", True), ("stages.ingest", False), ("other", False)]
+)
+def test_only_a_model_stage_starts_with_scipy_special(stage: str, imported: bool) -> None:
+    code = (
+        f"import sys; sys.argv, sys.orig_argv = ['-m'], [sys.executable, '-m', '{stage}']\n"
+        "import stages\n"
+        "print('scipy.special' in sys.modules)"
+    )
+    assert _python(code) == str(imported)
 
 
 def test_importing_the_stages_any_other_way_leaves_the_collector_alone() -> None:
