@@ -17,15 +17,16 @@ another stage module), this package changes nothing. Two things, each measured:
   list; imported here, ~200. Same names found (tests/stages/test_modelio.py checks both).
   The other stages never import it.
 
-Measured 2026-12-02 on an AMD EPYC host (2 cores shared with other jobs, load ~5), CPU
-seconds (user + sys) of the stage command on this repository's data, median of 7
-interleaved runs; each line removes one thing (python3 /tmp/h_meas/run.py, see the commit):
+Measured 2026-12-02 on an AMD EPYC host (2 cores shared with other jobs, load ~5): CPU
+seconds (user + sys, getrusage of the child) of `python -m stages.<name>` with dvc.yaml's
+arguments on this repository's data, median of 7 interleaved runs; each row is a copy of
+this package with one thing removed (wall times were too noisy on the shared host):
 
-                        train   drift
-    as here              3.01    1.70
-    collector on         3.80    2.14
-    scipy.special late   3.73    1.63   (drift: not a model stage, unchanged)
-    neither              4.71    2.21
+                        ingest   drift   train
+    as here               1.19    1.98    3.17
+    collector on          1.38    2.31    4.13
+    scipy.special late    1.12    1.96    3.69   (ingest, drift: no model, no change)
+    neither               1.29    2.49    4.88
 """
 
 from __future__ import annotations

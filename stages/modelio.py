@@ -83,7 +83,7 @@ def _skops_io() -> ModuleType:
     (`sklearn.utils.all_estimators`), which imports every scikit-learn module, and pytest
     with them where it is installed: ~0.3 s of each model stage (featurize, train,
     evaluate), against ~0.5 s of actual training (train, CPU seconds, median of 7 runs
-    measured as in stages/__init__.py: 3.01 skipped, 3.30 scanned). Nothing here relies on
+    measured as in stages/__init__.py: 3.17 skipped, 3.51 scanned). Nothing here relies on
     that default, since `TRUSTED_TYPES` names every estimator the models hold, so the scan
     is skipped.
     Were skops already imported (a notebook, a test), it is used as it is: its defaults
