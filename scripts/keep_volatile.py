@@ -19,7 +19,7 @@ import sys
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-import yaml
+from stages.common import read_yaml  # YAML 1.2, as DVC and the stages read it
 
 LOCK = "dvc.lock"
 
@@ -63,9 +63,9 @@ def plan(changed: set[str], volatile: set[str], committed: Any, current: Any) ->
 def main() -> int:
     changed = set(filter(None, git("diff", "--name-only", "HEAD").splitlines()))
     volatile = volatile_outputs()
-    committed = yaml.safe_load(git("show", f"HEAD:{LOCK}")) if LOCK in changed else None
+    committed = read_yaml(git("show", f"HEAD:{LOCK}"), f"HEAD:{LOCK}") if LOCK in changed else None
     with open(LOCK, encoding="utf-8") as handle:
-        current = yaml.safe_load(handle)
+        current = read_yaml(handle.read(), LOCK)
     restore = plan(changed, volatile, committed, current)
     if restore:
         git("checkout", "HEAD", "--", *restore)

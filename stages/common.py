@@ -3,7 +3,6 @@ and the one error type that a stage turns into a one-line message and exit code 
 
 from __future__ import annotations
 
-import gc
 import json
 import math
 import os
@@ -16,6 +15,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import stages
+
 PARAMS_FILE = "params.yaml"
 FLOAT_DIGITS = 6  # metrics are rounded so that they are byte-identical across runs
 
@@ -25,76 +26,43 @@ class StageError(Exception):
 
 
 def load_params(section: str, path: str | Path = PARAMS_FILE) -> dict[str, Any]:
-    """One top-level section of params.yaml, or a StageError naming what is wrong."""
+    """One top-level section of params.yaml as written, or a StageError naming what is wrong
+    (stages.params.load checks it against the section's model)."""
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise StageError(f"{path}: cannot read ({exc.strerror})") from exc
     except UnicodeDecodeError as exc:
         raise StageError(f"{path}: not valid UTF-8 (byte {exc.start}: {exc.reason})") from exc
-    # ruamel's safe loader, as DVC reads params.yaml: YAML 1.2 (010 is 10 and NO is text, as
-    # `dvc params diff` shows them; PyYAML's YAML 1.1 would read 8 and False), and a key
-    # written twice is an error instead of the last one silently winning.
-    from ruamel.yaml import YAML
-    from ruamel.yaml.constructor import DuplicateKeyError
-    from ruamel.yaml.error import YAMLError
-
-    try:
-        params = YAML(typ="safe").load(text)
-    except YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        what = "duplicate key" if isinstance(exc, DuplicateKeyError) else "malformed YAML"
-        raise StageError(f"{path}: {what}{where}") from exc
-    except ValueError as exc:  # a scalar YAML accepts but Python cannot build: an impossible
-        # date, an integer past Python's 4300-digit limit for reading one
-        raise StageError(f"{path}: unreadable value ({str(exc).split(':')[0]})") from exc
-    except RecursionError as exc:
-        raise StageError(f"{path}: malformed YAML (nested too deeply)") from exc
+    params = read_yaml(text, str(path))
     if not isinstance(params, dict) or not isinstance(params.get(section), dict):
         raise StageError(f"{path}: missing section '{section}' (expected a mapping)")
     return dict(params[section])
 
 
-def require(
-    params: Mapping[str, Any], key: str, kind: type | tuple[type, ...], section: str
-) -> Any:
-    """params[key], checked to be of `kind`; bools are never accepted as numbers."""
-    if key not in params:
-        raise StageError(f"{PARAMS_FILE}: missing key '{section}.{key}'")
-    value = params[key]
-    kinds = kind if isinstance(kind, tuple) else (kind,)
-    if (isinstance(value, bool) and bool not in kinds) or not isinstance(value, kinds):
-        names = " or ".join(k.__name__ for k in kinds)
-        raise StageError(
-            f"{PARAMS_FILE}: '{section}.{key}' must be {names}, got {type(value).__name__} "
-            f"{value!r}"
-        )
-    return require_64_bits(value, f"{section}.{key}")
+def read_yaml(text: str, source: str) -> Any:
+    """YAML text as DVC reads params.yaml and dvc.lock, or a StageError naming `source`.
 
-
-def require_64_bits(value: Any, where: str) -> Any:
-    """`value`, unless it is an integer past 64 bits: numpy, pandas and scikit-learn count in
-    64 bits and overflow with a traceback beyond that (YAML reads any number of digits)."""
-    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 2**63:
-        raise StageError(
-            f"{PARAMS_FILE}: '{where}' is too large (an integer of {value.bit_length()} bits; "
-            "numbers must fit in 64)"
-        )
-    return value
-
-
-def require_number(params: Mapping[str, Any], key: str, section: str) -> float:
-    """params[key] as a finite float (an int or a float, never a bool).
-
-    NaN compares false with everything, so as a threshold or bound it would silently turn a
-    check off, and infinity is no bound at all (leave the key out instead). Integers past
-    64 bits are refused by `require`.
+    ruamel's safe loader: YAML 1.2 (010 is 10 and NO is text, as `dvc params diff` shows
+    them; PyYAML's YAML 1.1 would read 8 and False), and a key written twice is an error
+    instead of the last one silently winning.
     """
-    number = float(require(params, key, (int, float), section))
-    if not math.isfinite(number):
-        raise StageError(f"{PARAMS_FILE}: '{section}.{key}' must be a finite number, got {number}")
-    return number
+    from ruamel.yaml import YAML
+    from ruamel.yaml.constructor import DuplicateKeyError
+    from ruamel.yaml.error import YAMLError
+
+    try:
+        return YAML(typ="safe").load(text)
+    except YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        what = "duplicate key" if isinstance(exc, DuplicateKeyError) else "malformed YAML"
+        raise StageError(f"{source}: {what}{where}") from exc
+    except ValueError as exc:  # a scalar YAML accepts but Python cannot build: an impossible
+        # date, an integer past Python's 4300-digit limit for reading one
+        raise StageError(f"{source}: unreadable value ({str(exc).split(':')[0]})") from exc
+    except RecursionError as exc:
+        raise StageError(f"{source}: malformed YAML (nested too deeply)") from exc
 
 
 class Progress:
@@ -161,23 +129,18 @@ def removed_on_failure(paths: Sequence[str | Path]) -> Iterator[None]:
 def run_stage(stage: str, main: Callable[[Sequence[str]], None]) -> None:
     """Run a stage's main(); a StageError becomes one line on stderr and exit code 1.
 
-    For `python -m stages.<name>` only (the process exits right after): on success it freezes
-    the garbage collector, which a long-lived process calling this would regret. Warnings
+    For `python -m stages.<name>` only (the process exits right after): it freezes the
+    garbage collector (see stages/__init__.py), which a long-lived process calling this
+    would regret. Warnings
     (scikit-learn's convergence and deprecation notices, pandas') print as one line each
     too, `<stage>: warning: <category>: <message>`, not Python's two-line form that quotes
     a library's source line.
     """
     warnings.showwarning = _one_line_warning(stage)
-    # The stage module's imports ran without the collector (see stages/__init__.py): freeze
-    # what they made, so later collections skip it, and collect the work's garbage as usual.
-    gc.freeze()
-    gc.enable()
+    stages.imports_done()
     try:
         main(sys.argv[1:])
-        # Outputs are written and closed. Python's last garbage collection at exit walks every
-        # object the imports made (all of scikit-learn, scipy, pandas): ~0.3 s per stage.
-        # Frozen objects are skipped; nothing here needs a finalizer.
-        gc.freeze()
+        stages.work_done()
     except StageError as exc:
         _fail(stage, str(exc))
     except MemoryError as exc:  # one allocation larger than the machine (numpy says how large)

@@ -13,42 +13,19 @@ and PSI alone ignores sample size.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from stages.common import (
-    PARAMS_FILE,
-    Progress,
-    StageError,
-    load_params,
-    removed_on_failure,
-    require,
-    require_number,
-    run_stage,
-    write_json,
-)
-from stages.schema import load_schema
+from stages.common import Progress, StageError, removed_on_failure, run_stage, write_json
+from stages.params import DriftParams, SchemaParams, load
 from stages.splits import read_split, require_columns, require_types
 
 SECTION = "drift"
 EPSILON = 1e-4  # floor for an empty bin's share, so PSI stays finite
 MISSING = "__missing__"
-
-
-def check_params(params: Mapping[str, Any]) -> dict[str, Any]:
-    p_value = require_number(params, "p_value", SECTION)
-    psi = require_number(params, "psi", SECTION)
-    bins = require(params, "psi_bins", int, SECTION)
-    if not 0 < p_value < 1:
-        raise StageError(f"{PARAMS_FILE}: 'drift.p_value' must be in (0, 1), got {p_value}")
-    if psi < 0:
-        raise StageError(f"{PARAMS_FILE}: 'drift.psi' must be >= 0, got {psi}")
-    if bins < 2:
-        raise StageError(f"{PARAMS_FILE}: 'drift.psi_bins' must be >= 2, got {bins}")
-    return {"p_value": p_value, "psi": psi, "psi_bins": bins}
 
 
 def psi(reference_counts: np.ndarray, current_counts: np.ndarray) -> float:
@@ -104,12 +81,12 @@ def categorical_drift(reference: pd.Series, current: pd.Series) -> dict[str, flo
 def drift_report(
     reference: pd.DataFrame,
     current: pd.DataFrame,
-    schema: Mapping[str, Any],
-    params: Mapping[str, Any],
+    schema: SchemaParams,
+    params: DriftParams,
     sources: tuple[str, str] = ("reference", "current"),
 ) -> dict[str, Any]:
-    """Per-column drift and the share of drifted columns; `params` from check_params."""
-    numeric, categorical = list(schema["numeric"]), list(schema["categorical"])
+    """Per-column drift and the share of drifted columns."""
+    numeric, categorical = list(schema.numeric), list(schema.categorical)
     for frame, source in zip((reference, current), sources, strict=True):
         require_columns(frame, numeric + categorical, source)
         require_types(frame, numeric, categorical, source)
@@ -117,12 +94,12 @@ def drift_report(
     for column in numeric + categorical:
         try:
             if column in numeric:
-                result = numeric_drift(reference[column], current[column], params["psi_bins"])
+                result = numeric_drift(reference[column], current[column], params.psi_bins)
             else:
                 result = categorical_drift(reference[column], current[column])
         except StageError as exc:
             raise StageError(f"{sources[1]} vs {sources[0]}: {exc}") from exc
-        drifted = result["p_value"] < params["p_value"] and result["psi"] >= params["psi"]
+        drifted = result["p_value"] < params.p_value and result["psi"] >= params.psi
         columns[column] = {**result, "drifted": bool(drifted)}
     n_drifted = sum(entry["drifted"] for entry in columns.values())
     return {
@@ -141,7 +118,7 @@ def main(argv: Sequence[str]) -> None:
     args = parser.parse_args(argv)
     progress = Progress(SECTION)
     with removed_on_failure([args.metrics]):
-        schema, params = load_schema(), check_params(load_params(SECTION))
+        schema, params = load(SchemaParams), load(DriftParams)
         reference, current = read_split(args.reference), read_split(args.current)
         progress(f"comparing {len(current)} current rows with {len(reference)} reference rows")
         report = drift_report(reference, current, schema, params, (args.reference, args.current))

@@ -8,13 +8,10 @@ plot data for `dvc plots`.
 
 from __future__ import annotations
 
-# first, before pandas and scikit-learn: see "Import order" in stages/modelio.py
-from stages.modelio import load_model  # isort: skip
-
 import argparse
 import itertools
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -28,63 +25,28 @@ from stages.common import (
     PARAMS_FILE,
     Progress,
     StageError,
-    load_params,
     removed_on_failure,
-    require,
-    require_number,
     run_stage,
     write_json,
 )
-from stages.schema import load_schema
+from stages.modelio import load_model
+from stages.params import EvaluateParams, SchemaParams, load
 from stages.splits import read_split, require_columns, require_labels, require_types
 
 SECTION = "evaluate"
 
 
-MAX_SEED = 2**32 - 1  # numpy's RandomState, which the importance permutations use
-# timing passes over the whole split, shuffles of each column: more would take hours, not inform
-MAX_REPEATS = 1000
-
-
-def _int_param(
-    params: Mapping[str, Any], key: str, minimum: int, maximum: int | None = None
-) -> int:
-    value: int = require(params, key, int, SECTION)
-    if value < minimum or (maximum is not None and value > maximum):
-        within = f">= {minimum}" if maximum is None else f"within [{minimum}, {maximum}]"
-        raise StageError(f"{PARAMS_FILE}: 'evaluate.{key}' must be {within}, got {value}")
-    return value
-
-
-def check_params(params: Mapping[str, Any]) -> dict[str, Any]:
-    """The evaluate params, type- and range-checked, so a bad value fails before any work."""
-    threshold = require_number(params, "threshold", SECTION)
-    if not 0 < threshold < 1:
-        raise StageError(f"{PARAMS_FILE}: 'evaluate.threshold' must be in (0, 1), got {threshold}")
-    return {
-        "threshold": threshold,
-        "seed": _int_param(params, "seed", 0, MAX_SEED),
-        "importance_rows": _int_param(params, "importance_rows", 10),
-        "importance_repeats": _int_param(params, "importance_repeats", 1, MAX_REPEATS),
-        "importance_top": _int_param(params, "importance_top", 1),
-        "curve_points": _int_param(params, "curve_points", 2),
-        "calibration_bins": _int_param(params, "calibration_bins", 2),
-        "latency_rows": _int_param(params, "latency_rows", 1),
-        "batch_repeats": _int_param(params, "batch_repeats", 1, MAX_REPEATS),
-    }
-
-
 def split_target(
-    frame: pd.DataFrame, schema: Mapping[str, Any], source: str
+    frame: pd.DataFrame, schema: SchemaParams, source: str
 ) -> tuple[pd.DataFrame, np.ndarray]:
     """(inputs, 0/1 labels) of a split that must carry the target."""
-    target = schema["target"]
+    target = schema.target
     require_columns(frame, [target], source)
     if frame[target].isna().any():
         row = int(np.flatnonzero(frame[target].isna().to_numpy())[0])
         raise StageError(f"{source}: column '{target}' is missing at row {row + 1}")
-    require_labels(frame[target], list(schema["labels"]), source)
-    y = (frame[target] == schema["positive_label"]).to_numpy(dtype=np.int8)
+    require_labels(frame[target], list(schema.labels), source)
+    y = (frame[target] == schema.positive_label).to_numpy(dtype=np.int8)
     if len(np.unique(y)) < 2:
         raise StageError(f"{source}: column '{target}' has a single class; cannot evaluate")
     return frame.drop(columns=[target]), y
@@ -213,7 +175,7 @@ def _permuted_columns(
 
 
 def permutation_importance(
-    model: Any, X: pd.DataFrame, y: np.ndarray, params: Mapping[str, Any]
+    model: Any, X: pd.DataFrame, y: np.ndarray, params: EvaluateParams
 ) -> pd.DataFrame:
     """Mean/std drop in roc_auc when each input column is shuffled, on a seeded subsample.
 
@@ -223,8 +185,8 @@ def permutation_importance(
     column and repeat: a tree ensemble's fixed cost per call (input checks, one pass per
     tree) was most of the time on a small sample.
     """
-    rng = np.random.default_rng(params["seed"])
-    rows = min(params["importance_rows"], len(X))
+    rng = np.random.default_rng(params.seed)
+    rows = min(params.importance_rows, len(X))
     chosen = np.sort(rng.choice(len(X), size=rows, replace=False))
     sample_X, sample_y = X.iloc[chosen].reset_index(drop=True), y[chosen]
     if len(np.unique(sample_y)) < 2:
@@ -238,10 +200,10 @@ def permutation_importance(
         features = np.asarray(model[:-1].transform(sample_X))
         model, sample_X = model[-1], pd.DataFrame(features, columns=sample_X.columns)
     baseline = skm.roc_auc_score(sample_y, _ranking_scores(model, sample_X))
-    repeats = params["importance_repeats"]
+    repeats = params.importance_repeats
     drops = np.empty((sample_X.shape[1], repeats))
     per_call = max(1, IMPORTANCE_BATCH_ROWS // rows)
-    permuted = _permuted_columns(sample_X, repeats, params["seed"])
+    permuted = _permuted_columns(sample_X, repeats, params.seed)
     while batch := list(itertools.islice(permuted, per_call)):
         # copies of the sample stacked, each with its one column replaced
         stacked = sample_X.iloc[np.tile(np.arange(rows), len(batch))].reset_index(drop=True)
@@ -272,7 +234,7 @@ def plot_data(
     y: np.ndarray,
     proba: np.ndarray,
     importance: pd.DataFrame,
-    params: Mapping[str, Any],
+    params: EvaluateParams,
     labels: Sequence[str],
 ) -> dict[str, list[dict[str, Any]]]:
     """Rows for each plot, small and deterministic (curves downsampled to `curve_points`)."""
@@ -284,13 +246,13 @@ def plot_data(
     pr = pd.DataFrame(
         {"recall": recall[:-1], "precision": precision[:-1], "threshold": pr_thresholds}
     ).iloc[::-1]
-    fraction, predicted_mean = calibration_curve(y, proba, n_bins=params["calibration_bins"])
+    fraction, predicted_mean = calibration_curve(y, proba, n_bins=params.calibration_bins)
     calibration = pd.DataFrame({"mean_predicted": predicted_mean, "fraction_positive": fraction})
-    predicted = (proba >= params["threshold"]).astype(np.int8)
+    predicted = (proba >= params.threshold).astype(np.int8)
     confusion = skm.confusion_matrix(y, predicted, labels=[0, 1])
     return {
-        "roc": _downsample(roc, params["curve_points"]).to_dict("records"),
-        "precision_recall": _downsample(pr, params["curve_points"]).to_dict("records"),
+        "roc": _downsample(roc, params.curve_points).to_dict("records"),
+        "precision_recall": _downsample(pr, params.curve_points).to_dict("records"),
         "calibration": calibration.to_dict("records"),
         "confusion": [
             {"actual": labels[a], "predicted": labels[p], "count": int(confusion[a, p])}
@@ -324,7 +286,7 @@ def timed_proba(model: Any, X: pd.DataFrame) -> tuple[np.ndarray, float]:
 
 
 def inference_timing(
-    model: Any, X: pd.DataFrame, params: Mapping[str, Any], scored_seconds: float | None = None
+    model: Any, X: pd.DataFrame, params: EvaluateParams, scored_seconds: float | None = None
 ) -> dict[str, Any]:
     """Batch throughput (median over `batch_repeats` whole-split predictions, the scoring pass
     counting as the first when its time is given) and single-row latency percentiles."""
@@ -333,15 +295,15 @@ def inference_timing(
 
 
 def _inference_timing(
-    model: Any, X: pd.DataFrame, params: Mapping[str, Any], scored_seconds: float | None
+    model: Any, X: pd.DataFrame, params: EvaluateParams, scored_seconds: float | None
 ) -> dict[str, Any]:
     batch_seconds = [] if scored_seconds is None else [scored_seconds]
-    while len(batch_seconds) < params["batch_repeats"]:
+    while len(batch_seconds) < params.batch_repeats:
         start = time.perf_counter()
         model.predict_proba(X)
         batch_seconds.append(time.perf_counter() - start)
     single_ms = []
-    for row in range(min(params["latency_rows"], len(X))):
+    for row in range(min(params.latency_rows, len(X))):
         one = X.iloc[[row]]
         start = time.perf_counter()
         model.predict_proba(one)
@@ -356,18 +318,6 @@ def _inference_timing(
     }
 
 
-def class_names(schema: Mapping[str, Any]) -> list[str]:
-    """[negative, positive] label names, or a StageError when schema.labels is not binary."""
-    labels, positive = list(schema["labels"]), schema["positive_label"]
-    negatives = [label for label in labels if label != positive]
-    if positive not in labels or len(negatives) != 1:
-        raise StageError(
-            f"{PARAMS_FILE}: 'schema.labels' must be two classes, one of them "
-            f"schema.positive_label {positive!r}; got {labels}"
-        )
-    return [negatives[0], positive]
-
-
 class Evaluation(NamedTuple):
     metrics: dict[str, Any]
     plots: dict[str, list[dict[str, Any]]]
@@ -377,12 +327,12 @@ class Evaluation(NamedTuple):
 def evaluate(
     model: Any,
     test: pd.DataFrame,
-    schema: Mapping[str, Any],
-    params: Mapping[str, Any],
+    schema: SchemaParams,
+    params: EvaluateParams,
     model_size_bytes: int,
     source: str = "test split",
 ) -> Evaluation:
-    """Metrics and plot rows of `model` on `test`; `params` as returned by check_params.
+    """Metrics and plot rows of `model` on `test`.
 
     Only `scored_seconds` depends on the machine. The stage runs this with one BLAS thread
     (see main): a linear model's products may change in their last bits with the thread
@@ -391,23 +341,22 @@ def evaluate(
     count changes its speed (permutation importance ran about 1.5x faster on two cores),
     never a number (tests/stages/test_evaluate.py runs it on 1 and 2 threads).
     """
-    names = class_names(schema)
     X, y = split_target(test, schema, source)
-    require_columns(X, [*schema["sensitive"], *model.feature_names_in_], source)
-    used = {*model.feature_names_in_, *schema["sensitive"]}
-    numeric = [column for column in schema["numeric"] if column in used]
-    require_types(X, numeric, [c for c in schema["categorical"] if c in used], source)
+    require_columns(X, [*schema.sensitive, *model.feature_names_in_], source)
+    used = {*model.feature_names_in_, *schema.sensitive}
+    numeric = [column for column in schema.numeric if column in used]
+    require_types(X, numeric, [c for c in schema.categorical if c in used], source)
     proba, scored_seconds = timed_proba(model, X[model.feature_names_in_])
-    predicted = (proba >= params["threshold"]).astype(np.int8)
+    predicted = (proba >= params.threshold).astype(np.int8)
     importance = permutation_importance(model, X[model.feature_names_in_], y, params)
-    top = importance.head(params["importance_top"])
+    top = importance.head(params.importance_top)
     metrics: dict[str, Any] = {
-        **quality_metrics(y, proba, params["threshold"]),
+        **quality_metrics(y, proba, params.threshold),
         "model_size_bytes": model_size_bytes,
-        "fairness": fairness_metrics(y, predicted, X[list(schema["sensitive"])]),
+        "fairness": fairness_metrics(y, predicted, X[list(schema.sensitive)]),
         "importance": dict(zip(top["feature"], top["importance"], strict=True)),
     }
-    plots = plot_data(y, proba, importance, params, names)
+    plots = plot_data(y, proba, importance, params, [schema.negative_label, schema.positive_label])
     return Evaluation(metrics, plots, scored_seconds)
 
 
@@ -429,7 +378,7 @@ def _evaluate_files(args: argparse.Namespace) -> None:
     outputs = [args.metrics, args.inference, args.plots]
     progress = Progress(SECTION)
     with removed_on_failure(outputs):
-        schema, params = load_schema(), check_params(load_params(SECTION))
+        schema, params = load(SchemaParams), load(EvaluateParams)
         model = load_model(args.model)
         test = read_split(args.test)
         progress(f"scoring {len(test)} test rows, permutation importance on a subsample")
@@ -438,7 +387,7 @@ def _evaluate_files(args: argparse.Namespace) -> None:
         for name, rows in result.plots.items():
             write_json(Path(args.plots) / f"{name}.json", {name: rows})
         progress("timing inference")
-        X = test.drop(columns=[schema["target"]])[model.feature_names_in_]
+        X = test.drop(columns=[schema.target])[model.feature_names_in_]
         write_json(args.inference, inference_timing(model, X, params, result.scored_seconds))
     progress(f"roc_auc {result.metrics['roc_auc']:.4f}, accuracy {result.metrics['accuracy']:.4f}")
 

@@ -11,12 +11,8 @@ categorical splits for gradient boosting; see stages/train.py).
 
 from __future__ import annotations
 
-# first, before pandas and scikit-learn: see "Import order" in stages/modelio.py
-from stages.modelio import save_model  # isort: skip
-
 import argparse
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -29,28 +25,24 @@ from stages.common import (
     Progress,
     StageError,
     ensure_parent,
-    load_params,
     removed_on_failure,
-    require,
     run_stage,
 )
-from stages.schema import load_schema
+from stages.modelio import save_model
+from stages.params import FeaturizeParams, SchemaParams, load
 from stages.splits import read_split, require_columns, require_labels, require_types
 
 SECTION = "featurize"
 NUMERIC = "numeric"
 CATEGORICAL = "categorical"
-IMPUTE_STRATEGIES = ("median", "mean")
 
 
-def feature_columns(
-    schema: Mapping[str, Any], params: Mapping[str, Any]
-) -> tuple[list[str], list[str]]:
+def feature_columns(schema: SchemaParams, params: FeaturizeParams) -> tuple[list[str], list[str]]:
     """(numeric, categorical) feature columns: the schema's, minus `featurize.drop`."""
-    drop = require(params, "drop", list, SECTION)
-    numeric = list(schema["numeric"])
-    categorical = list(schema["categorical"])
-    unknown = sorted(set(map(str, drop)) - set(numeric) - set(categorical))
+    drop = params.drop
+    numeric = list(schema.numeric)
+    categorical = list(schema.categorical)
+    unknown = sorted(set(drop) - set(numeric) - set(categorical))
     if unknown:
         raise StageError(
             f"{PARAMS_FILE}: 'featurize.drop' names unknown column(s) {', '.join(unknown)} "
@@ -62,16 +54,7 @@ def feature_columns(
     )
 
 
-def _declared_values(schema: Mapping[str, Any], column: str) -> list[Any]:
-    """The categories the data contract declares for `column` (validate checks them too)."""
-    where = f"schema.categorical.{column}"
-    spec = schema["categorical"][column]
-    if not isinstance(spec, Mapping):
-        raise StageError(f"{PARAMS_FILE}: '{where}' must be a mapping with 'values'")
-    return [str(value) for value in require(spec, "values", list, where)]  # as validate reads
-
-
-def build_featurizer(schema: Mapping[str, Any], params: Mapping[str, Any]) -> ColumnTransformer:
+def build_featurizer(schema: SchemaParams, params: FeaturizeParams) -> ColumnTransformer:
     """An unfitted transformer; column order is numeric then categorical, names unchanged.
 
     It returns a float array, not a DataFrame: it is the first step of the saved inference
@@ -82,19 +65,10 @@ def build_featurizer(schema: Mapping[str, Any], params: Mapping[str, Any]) -> Co
     numeric, categorical = feature_columns(schema, params)
     if not numeric and not categorical:
         raise StageError(f"{PARAMS_FILE}: 'featurize.drop' leaves no feature column")
-    strategy = require(params, "numeric_impute", str, SECTION)
-    if strategy not in IMPUTE_STRATEGIES:
-        raise StageError(
-            f"{PARAMS_FILE}: 'featurize.numeric_impute' must be one of "
-            f"{', '.join(IMPUTE_STRATEGIES)}, got {strategy!r}"
-        )
-    min_frequency = require(params, "min_category_frequency", int, SECTION)
-    if min_frequency < 1:
-        raise StageError(
-            f"{PARAMS_FILE}: 'featurize.min_category_frequency' must be >= 1, got {min_frequency}"
-        )
+    min_frequency = params.min_category_frequency
     encoder = OrdinalEncoder(
-        categories=[_declared_values(schema, column) for column in categorical],
+        # the categories the data contract declares (validate checks them too)
+        categories=[list(schema.categorical[column].values) for column in categorical],
         handle_unknown="use_encoded_value",
         unknown_value=np.nan,
         encoded_missing_value=np.nan,
@@ -103,7 +77,11 @@ def build_featurizer(schema: Mapping[str, Any], params: Mapping[str, Any]) -> Co
     )
     transformer = ColumnTransformer(
         [
-            (NUMERIC, SimpleImputer(strategy=strategy, keep_empty_features=True), numeric),
+            (
+                NUMERIC,
+                SimpleImputer(strategy=params.numeric_impute, keep_empty_features=True),
+                numeric,
+            ),
             (CATEGORICAL, encoder, categorical),
         ],
         remainder="drop",
@@ -120,8 +98,8 @@ def feature_groups(featurizer: ColumnTransformer) -> tuple[list[str], list[str]]
 
 def fit_featurizer(
     train: pd.DataFrame,
-    schema: Mapping[str, Any],
-    params: Mapping[str, Any],
+    schema: SchemaParams,
+    params: FeaturizeParams,
     source: str = "train split",
 ) -> ColumnTransformer:
     featurizer = build_featurizer(schema, params)
@@ -134,20 +112,18 @@ def fit_featurizer(
     return featurizer.fit(train[numeric + categorical])
 
 
-def labels(
-    frame: pd.DataFrame, schema: Mapping[str, Any], source: str = "split"
-) -> pd.Series | None:
+def labels(frame: pd.DataFrame, schema: SchemaParams, source: str = "split") -> pd.Series | None:
     """The target as 0/1 (1 = schema.positive_label), or None when the split has no target.
 
     Only the current batch may have rows without a label (validate allows it): those stay
     missing (the column is then float), never a silent 0.
     """
-    target = schema["target"]
+    target = schema.target
     if target not in frame.columns:
         return None
-    require_labels(frame[target], list(schema["labels"]), source)
+    require_labels(frame[target], list(schema.labels), source)
     known = frame[target].notna()
-    positive = (frame[target] == schema["positive_label"]).fillna(False)
+    positive = (frame[target] == schema.positive_label).fillna(False)
     coded = positive.astype("int8").rename(target)
     return coded if known.all() else coded.where(known)
 
@@ -155,7 +131,7 @@ def labels(
 def transform(
     featurizer: ColumnTransformer,
     frame: pd.DataFrame,
-    schema: Mapping[str, Any],
+    schema: SchemaParams,
     source: str = "split",
 ) -> pd.DataFrame:
     """Features of `frame` (plus the 0/1 target when it has one), index reset."""
@@ -180,7 +156,7 @@ def main(argv: Sequence[str]) -> None:
     outputs = [*args.outputs, args.featurizer]
     progress = Progress(SECTION)
     with removed_on_failure(outputs):
-        schema, params = load_schema(), load_params(SECTION)
+        schema, params = load(SchemaParams), load(FeaturizeParams)
         build_featurizer(schema, params)  # bad params fail before any data is read
         train = read_split(args.inputs[0])
         progress(f"fitting on {len(train)} training rows")

@@ -9,26 +9,17 @@ adult.test adds. Types are not forced here: validate decides what is acceptable.
 from __future__ import annotations
 
 import argparse
-import codecs
 import csv
 import lzma
 import re
 import warnings
 import zlib
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 import pandas as pd
 
-from stages.common import (
-    Progress,
-    StageError,
-    load_params,
-    remove_outputs,
-    removed_on_failure,
-    require,
-    run_stage,
-)
+from stages.common import Progress, StageError, remove_outputs, removed_on_failure, run_stage
+from stages.params import IngestParams, load
 from stages.splits import write_split
 
 SECTION = "ingest"
@@ -41,71 +32,30 @@ def snake_case(name: str) -> str:
     return re.sub(r"[^0-9a-z]+", "_", str(name).strip().lower()).strip("_")
 
 
-def check_params(params: Mapping[str, Any]) -> dict[str, Any]:
-    """The ingest section, validated; a StageError names the first bad key."""
-    checked = {
-        key: require(params, key, str, SECTION)
-        for key in ("train_source", "test_source", "current_source", "encoding", "label_column")
-    }
-    checked["header"] = require(params, "header", bool, SECTION)
-    checked["columns"] = require(params, "columns", list, SECTION) if not checked["header"] else []
-    if not all(isinstance(name, str) for name in checked["columns"]):
-        raise StageError(
-            f"params.yaml: 'ingest.columns' must be a list of column names (strings), "
-            f"got {checked['columns']!r}"[:300]
-        )
-    checked["na_values"] = [str(v) for v in require(params, "na_values", list, SECTION)]
-    checked["comment"] = params.get("comment")
-    if checked["comment"] in (None, ""):  # no comment character
-        checked["comment"] = None
-    checked["label_strip_suffix"] = params.get("label_strip_suffix") or ""
-    if checked["comment"] is not None and (
-        not isinstance(checked["comment"], str) or len(checked["comment"]) != 1
-    ):
-        raise StageError(
-            f"params.yaml: 'ingest.comment' must be one character or null, "
-            f"got {params['comment']!r}"
-        )
-    if not isinstance(checked["label_strip_suffix"], str):
-        raise StageError(
-            f"params.yaml: 'ingest.label_strip_suffix' must be text, "
-            f"got {params['label_strip_suffix']!r}"
-        )
-    try:
-        text_encoding = getattr(codecs.lookup(checked["encoding"]), "_is_text_encoding", True)
-    except LookupError:
-        text_encoding = False
-    if not text_encoding:  # rot13, base64, hex are codecs, not text encodings
-        raise StageError(
-            f"params.yaml: 'ingest.encoding' is not a known text encoding: {checked['encoding']!r}"
-        )
-    return checked
-
-
 def _fields(count: int) -> str:
     return f"{count} field{'s' * (count != 1)}"
 
 
-def _named_columns(frame: pd.DataFrame, params: Mapping[str, Any], source: str) -> pd.DataFrame:
+def _named_columns(frame: pd.DataFrame, params: IngestParams, source: str) -> pd.DataFrame:
     """A headerless CSV's columns named by `ingest.columns`, once the widths agree.
 
     A batch may come without its label (production data): one field fewer than the names,
     when the label is the last name, reads as every column but the label.
     """
-    names = list(params["columns"])
+    names = list(params.column_names)
     width = frame.shape[1]
-    if width == len(names) - 1 and snake_case(names[-1]) == snake_case(params["label_column"]):
+    if width == len(names) - 1 and snake_case(names[-1]) == snake_case(params.label_column):
         names = names[:-1]
     if width != len(names):
         raise StageError(
             f"{source}: the first data row has {_fields(width)}, but "
-            f"'ingest.columns' names {len(params['columns'])} columns"
+            f"'ingest.columns' names {len(params.column_names)} columns"
         )
     return frame.set_axis(names, axis="columns")
 
 
 def _first_row_where(
-    source: str, params: Mapping[str, Any], wrong: Callable[[int], bool]
+    source: str, params: IngestParams, wrong: Callable[[int], bool]
 ) -> tuple[int, int] | None:
     """(line, fields) of the first data row whose field count is `wrong`, if any.
 
@@ -116,11 +66,11 @@ def _first_row_where(
     """
     import fsspec
 
-    header_pending = params["header"]
+    header_pending = params.header
     with fsspec.open(
-        source, "rt", compression="infer", encoding=params["encoding"], newline=""
+        source, "rt", compression="infer", encoding=params.encoding, newline=""
     ) as handle:
-        reader = csv.reader(_uncommented(handle, params["comment"]), skipinitialspace=True)
+        reader = csv.reader(_uncommented(handle, params.comment), skipinitialspace=True)
         line = 1
         for row in reader:
             start, line = line, reader.line_num + 1
@@ -153,7 +103,7 @@ def _uncommented(lines: Iterable[str], comment: str | None) -> Iterator[str]:
             yield line
 
 
-def _check_short_rows(frame: pd.DataFrame, source: str, params: Mapping[str, Any]) -> None:
+def _check_short_rows(frame: pd.DataFrame, source: str, params: IngestParams) -> None:
     """A row with fewer fields than the others is a ragged-row error naming its line.
 
     pandas pads a short row with empty strings, which normalise would turn into missing
@@ -173,17 +123,15 @@ def _check_short_rows(frame: pd.DataFrame, source: str, params: Mapping[str, Any
         )
 
 
-def _longer_than_header(source: str, params: Mapping[str, Any]) -> str:
+def _longer_than_header(source: str, params: IngestParams) -> str:
     """The error for data rows with more fields than the header names."""
-    header = pd.read_csv(
-        source, nrows=0, comment=params["comment"], encoding=params["encoding"]
-    ).shape[1]
+    header = pd.read_csv(source, nrows=0, comment=params.comment, encoding=params.encoding).shape[1]
     row = _first_row_where(source, params, lambda fields: fields > header)
     where = f"line {row[0]} has {_fields(row[1])}" if row else "a data row has more fields"
     return f"{source}: {where}, but the header names {header} columns"
 
 
-def read_source(source: str, params: Mapping[str, Any]) -> pd.DataFrame:
+def read_source(source: str, params: IngestParams) -> pd.DataFrame:
     """Read one CSV or parquet source; every failure becomes a StageError naming the file.
 
     A CSV's width comes from its header (or, headerless, its first data row): a later row
@@ -197,12 +145,12 @@ def read_source(source: str, params: Mapping[str, Any]) -> pd.DataFrame:
             warnings.simplefilter("error", pd.errors.ParserWarning)
             frame = pd.read_csv(
                 source,
-                header=0 if params["header"] else None,
+                header=0 if params.header else None,
                 index_col=False,
-                na_values=params["na_values"],
+                na_values=params.na_values,
                 keep_default_na=False,
-                comment=params["comment"],
-                encoding=params["encoding"],
+                comment=params.comment,
+                encoding=params.encoding,
                 skipinitialspace=True,
                 compression="infer",
                 low_memory=False,
@@ -213,7 +161,7 @@ def read_source(source: str, params: Mapping[str, Any]) -> pd.DataFrame:
         raise StageError(f"{source}: cannot read ({exc.strerror})") from exc
     except UnicodeDecodeError as exc:
         raise StageError(
-            f"{source}: not valid {params['encoding']} text (byte {exc.start}: {exc.reason}); "
+            f"{source}: not valid {params.encoding} text (byte {exc.start}: {exc.reason}); "
             "set ingest.encoding"
         ) from exc
     except pd.errors.EmptyDataError as exc:
@@ -222,7 +170,7 @@ def read_source(source: str, params: Mapping[str, Any]) -> pd.DataFrame:
         match = _C_ERROR.search(str(exc))
         if match:
             expected, line, seen = match.groups()
-            like = "the header" if params["header"] else "the first data row"
+            like = "the header" if params.header else "the first data row"
             raise StageError(
                 f"{source}: ragged row at line {line}: {seen} fields, expected {expected} "
                 f"(as {like} has)"
@@ -234,13 +182,13 @@ def read_source(source: str, params: Mapping[str, Any]) -> pd.DataFrame:
         raise StageError(f"{source}: cannot decompress (truncated or corrupt): {exc}") from exc
     except (ImportError, OSError, ValueError) as exc:  # ImportError: fsspec lacks a backend
         raise StageError(f"{source}: cannot read: {exc}") from exc
-    if not params["header"]:
+    if not params.header:
         frame = _named_columns(frame, params, source)
     _check_short_rows(frame, source, params)
     return frame
 
 
-def normalise(frame: pd.DataFrame, params: Mapping[str, Any], source: str) -> pd.DataFrame:
+def normalise(frame: pd.DataFrame, params: IngestParams, source: str) -> pd.DataFrame:
     """Snake_case names, trimmed strings, missing markers as NA, clean label values."""
     names = [snake_case(c) for c in frame.columns]
     duplicated = sorted({n for n in names if names.count(n) > 1})
@@ -249,8 +197,8 @@ def normalise(frame: pd.DataFrame, params: Mapping[str, Any], source: str) -> pd
     if frame.empty:
         raise StageError(f"{source}: file is empty (no data rows)")
     result = frame.set_axis(names, axis="columns")
-    label = snake_case(params["label_column"])
-    missing = set(params["na_values"])
+    label = snake_case(params.label_column)
+    missing = set(params.na_values)
     for column in result.columns:
         if not (
             pd.api.types.is_object_dtype(result[column])
@@ -259,13 +207,13 @@ def normalise(frame: pd.DataFrame, params: Mapping[str, Any], source: str) -> pd
             continue
         values = result[column].astype("string").str.strip()
         values = values.mask(values.isin(missing) | values.eq(""))
-        if column == label and params["label_strip_suffix"]:
-            values = values.str.removesuffix(params["label_strip_suffix"])
+        if column == label and params.label_strip_suffix:
+            values = values.str.removesuffix(params.label_strip_suffix)
         result[column] = values.astype(object).where(values.notna(), None)
     return result.reset_index(drop=True)
 
 
-def ingest(source: str, params: Mapping[str, Any]) -> pd.DataFrame:
+def ingest(source: str, params: IngestParams) -> pd.DataFrame:
     return normalise(read_source(source, params), params, source)
 
 
@@ -278,11 +226,11 @@ def main(argv: Sequence[str]) -> None:
     outputs = {"train": args.train, "test": args.test, "current": args.current}
     progress = Progress(SECTION)
     remove_outputs(list(outputs.values()))  # bad params must not leave the last run's either
-    params = check_params(load_params(SECTION))
+    params = load(IngestParams)
     # A bad test or current source must not leave a train split that looks valid.
     with removed_on_failure(list(outputs.values())):
         for split, target in outputs.items():
-            source = params[f"{split}_source"]
+            source = params.source(split)
             frame = ingest(source, params)
             write_split(frame, target, source)
             progress(f"{split}: {len(frame):,} rows x {frame.shape[1]} columns from {source}")

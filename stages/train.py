@@ -9,9 +9,6 @@ they are and is what a release ships.
 
 from __future__ import annotations
 
-# first, before pandas and scikit-learn: see "Import order" in stages/modelio.py
-from stages.modelio import load_model, save_model  # isort: skip
-
 import argparse
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -27,18 +24,10 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from threadpoolctl import threadpool_limits
 
-from stages.common import (
-    PARAMS_FILE,
-    Progress,
-    StageError,
-    load_params,
-    removed_on_failure,
-    require,
-    require_64_bits,
-    run_stage,
-)
+from stages.common import PARAMS_FILE, Progress, StageError, removed_on_failure, run_stage
 from stages.featurize import feature_groups
-from stages.schema import load_schema
+from stages.modelio import load_model, save_model
+from stages.params import SchemaParams, TrainParams, load
 from stages.splits import read_split, require_columns, require_types
 
 SECTION = "train"
@@ -98,6 +87,7 @@ def _logistic_regression(
     )
 
 
+# the names train.model takes (stages.params.TRAIN_FAMILIES)
 FAMILIES: dict[str, Callable[[list[str], list[str], int, Mapping[str, Any]], BaseEstimator]] = {
     "hist_gradient_boosting": _gradient_boosting,
     "logistic_regression": _logistic_regression,
@@ -109,24 +99,10 @@ def _final_estimator(estimator: BaseEstimator) -> BaseEstimator:
 
 
 def build_classifier(
-    params: Mapping[str, Any], numeric: list[str], categorical: list[str]
+    params: TrainParams, numeric: list[str], categorical: list[str]
 ) -> BaseEstimator:
     """The unfitted classifier `params` describe, or a StageError naming the bad key."""
-    family = require(params, "model", str, SECTION)
-    if family not in FAMILIES:
-        raise StageError(
-            f"{PARAMS_FILE}: 'train.model' must be one of {', '.join(sorted(FAMILIES))}, "
-            f"got {family!r}"
-        )
-    seed = require(params, "seed", int, SECTION)
-    if not 0 <= seed < 2**32:  # what scikit-learn's random_state takes
-        raise StageError(f"{PARAMS_FILE}: 'train.seed' must be within [0, 2**32 - 1], got {seed}")
-    declared = {} if params.get(family) is None else params[family]  # null: the defaults
-    if not isinstance(declared, Mapping):
-        raise StageError(f"{PARAMS_FILE}: 'train.{family}' must be a mapping of hyperparameters")
-    hyper = {
-        str(key): require_64_bits(value, f"train.{family}.{key}") for key, value in declared.items()
-    }
+    family, seed, hyper = params.model, params.seed, params.hyperparameters
     classifier = FAMILIES[family](numeric, categorical, seed, {})
     accepted = _final_estimator(classifier).get_params(deep=False)
     unknown = sorted(set(hyper) - set(accepted) - {"random_state"})
@@ -153,7 +129,7 @@ def fit_model(
     featurizer: ColumnTransformer,
     features: pd.DataFrame,
     target: str,
-    params: Mapping[str, Any],
+    params: TrainParams,
     source: str = "train features",
 ) -> Pipeline:
     """The inference pipeline (featurizer, then the classifier fitted on `features`).
@@ -185,12 +161,12 @@ def fit_model(
     # through may still overflow in Python arithmetic while fitting
     except (ValueError, TypeError, ArithmeticError) as exc:
         message = " ".join(str(exc).split())
-        raise StageError(f"{PARAMS_FILE}: 'train.{params['model']}': {message}") from exc
+        raise StageError(f"{PARAMS_FILE}: 'train.{params.model}': {message}") from exc
     # A step size near the float maximum fits without an error and scores inf/NaN: that
     # model must not reach evaluate (or a release) looking trained.
     if not np.isfinite(classifier.decision_function(X[:1000])).all():
         raise StageError(
-            f"{PARAMS_FILE}: 'train.{params['model']}': training diverged (the model's scores "
+            f"{PARAMS_FILE}: 'train.{params.model}': training diverged (the model's scores "
             "are not finite numbers); lower the step size (learning_rate)"
         )
     return Pipeline([("features", featurizer), ("classifier", classifier)])
@@ -204,16 +180,16 @@ def main(argv: Sequence[str]) -> None:
     args = parser.parse_args(argv)
     progress = Progress(SECTION)
     with removed_on_failure([args.model]):
-        schema, params = load_schema(), load_params(SECTION)
+        schema, params = load(SchemaParams), load(TrainParams)
         features = read_split(args.features)
-        progress(f"training {params.get('model')} on {len(features)} rows")
+        progress(f"training {params.model} on {len(features)} rows")
         featurizer = load_model(args.featurizer)
         # One OpenMP thread, whatever the machine: the gradient boosting's binner stores its
         # thread count in the model, so another count gives other bytes (and another md5 in
         # dvc.lock; predictions are identical, checked); and on a shared 2-core runner a
         # thread team made training ~3x slower.
         with threadpool_limits(1):
-            model = fit_model(featurizer, features, schema["target"], params, args.features)
+            model = fit_model(featurizer, features, schema.target, params, args.features)
         size = save_model(model, args.model)
     progress(f"wrote {args.model} ({size} bytes)")
 

@@ -23,16 +23,14 @@ from stages.common import (
     Progress,
     StageError,
     ensure_parent,
-    load_params,
     remove_outputs,
     removed_on_failure,
-    require,
-    require_number,
     run_stage,
     shorten,
     write_json,
 )
-from stages.schema import DataContract, build_schema, parse_contract
+from stages.params import SchemaParams, ValidateParams, load
+from stages.schema import build_schema
 from stages.splits import read_split, split_source
 
 SECTION = "validate"
@@ -177,14 +175,11 @@ def describe_schema_failure(case: Mapping[str, Any], frame: pd.DataFrame) -> str
 
 
 def validate_split(
-    frame: pd.DataFrame,
-    contract: DataContract,
-    split: str,
-    max_quarantine_share: float,
-    sample_failures: int,
+    frame: pd.DataFrame, contract: SchemaParams, limits: ValidateParams, split: str
 ) -> SplitResult:
     """Validate one split; pure (the report says what happened, nothing is written)."""
-    schema = build_schema(contract, labelled=split != "current")
+    schema = build_schema(contract, limits, labelled=split != "current")
+    max_quarantine_share, sample_failures = limits.max_quarantine_share, limits.sample_failures
     declared_text = {name: spec.values for name, spec in contract.categorical.items()}
     coded = numbers_as_codes(frame, {**declared_text, contract.target: contract.labels})
     coerced, numeric_cases, wrong_type = coerce_numeric(coded, list(contract.numeric))
@@ -237,11 +232,11 @@ def validate_split(
             f"{int(first['index']) + 1}, {first['key']}, "
             f"value {shorten(str(first['failure_case']))!r}"
         )
-    elif len(frame) - len(bad_rows) < contract.min_rows:  # what is left is what gets used
+    elif len(frame) - len(bad_rows) < limits.min_rows:  # what is left is what gets used
         quarantined = f" ({len(bad_rows)} quarantined)" if len(bad_rows) else ""
         error = (
             f"{len(frame) - len(bad_rows)} valid rows{quarantined}, fewer than "
-            f"validate.min_rows={contract.min_rows}"
+            f"validate.min_rows={limits.min_rows}"
         )
         schema_errors.append(error)
     keep = ~coerced.index.isin(bad_rows)
@@ -277,19 +272,11 @@ def main(argv: Sequence[str]) -> None:
     args = parser.parse_args(argv)
     progress = Progress(SECTION)
     remove_outputs([*args.outputs, args.quarantine, args.report])  # bad params: none left
-    params = load_params(SECTION)
-    contract = parse_contract(load_params("schema"), params)
-    max_share = require_number(params, "max_quarantine_share", SECTION)
-    samples = require(params, "sample_failures", int, SECTION)
-    if not 0 <= max_share <= 1 or samples < 0:
-        raise StageError(
-            "params.yaml: 'validate.max_quarantine_share' must be within [0, 1] and "
-            f"'validate.sample_failures' ≥ 0 (got {max_share}, {samples})"
-        )
+    contract, limits = load(SchemaParams), load(ValidateParams)
     results = {}
     for split, source in zip(("train", "test", "current"), args.inputs, strict=True):
         frame = read_split(source)
-        results[split] = validate_split(frame, contract, split, max_share, samples)
+        results[split] = validate_split(frame, contract, limits, split)
         report = results[split].report
         progress(
             f"{split}: {report['valid_rows']:,} valid, {report['quarantined_rows']:,} quarantined"

@@ -7,7 +7,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from stages.schema import DataContract, parse_contract
+from stages.params import SchemaParams, ValidateParams, parse
 
 SCHEMA_PARAMS: dict[str, Any] = {
     "target": "income",
@@ -29,8 +29,13 @@ VALIDATE_PARAMS: dict[str, Any] = {
 
 
 @pytest.fixture
-def contract() -> DataContract:
-    return parse_contract(SCHEMA_PARAMS, VALIDATE_PARAMS)
+def contract() -> SchemaParams:
+    return parse(SchemaParams, SCHEMA_PARAMS)
+
+
+def limits(**changes: Any) -> ValidateParams:
+    """validate's params: VALIDATE_PARAMS with `changes`."""
+    return parse(ValidateParams, {**VALIDATE_PARAMS, **changes})
 
 
 @pytest.fixture

@@ -7,27 +7,43 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from stages.params import FeaturizeParams, SchemaParams, TrainParams, parse
 from tests.stages.conftest import SCHEMA_PARAMS
 
-FEATURIZE_PARAMS: dict[str, Any] = {
+# params.yaml sections as written; `featurize_params()` and friends check them as a stage does
+FEATURIZE_SECTION: dict[str, Any] = {
     "drop": [],
     "numeric_impute": "median",
     "min_category_frequency": 1,
 }
-HGB_PARAMS: dict[str, Any] = {
+HGB_SECTION: dict[str, Any] = {
     "model": "hist_gradient_boosting",
     "seed": 7,
     "hist_gradient_boosting": {"max_iter": 20, "early_stopping": False},
 }
-LOGREG_PARAMS: dict[str, Any] = {
+LOGREG_SECTION: dict[str, Any] = {
     "model": "logistic_regression",
     "seed": 7,
     "logistic_regression": {"C": 1.0, "max_iter": 200},
 }
 
 
-def schema() -> dict[str, Any]:
-    return {**SCHEMA_PARAMS, "sensitive": ["sex"]}
+def featurize_params(**changes: Any) -> FeaturizeParams:
+    return parse(FeaturizeParams, {**FEATURIZE_SECTION, **changes})
+
+
+def train_params(section: dict[str, Any]) -> TrainParams:
+    return parse(TrainParams, section)
+
+
+FEATURIZE_PARAMS = featurize_params()
+HGB_PARAMS = train_params(HGB_SECTION)
+LOGREG_PARAMS = train_params(LOGREG_SECTION)
+SCHEMA_SECTION: dict[str, Any] = {**SCHEMA_PARAMS, "sensitive": ["sex"]}
+
+
+def schema(**changes: Any) -> SchemaParams:
+    return parse(SchemaParams, {**SCHEMA_SECTION, **changes})
 
 
 def validated_frame(rows: int = 300, seed: int = 0, with_target: bool = True) -> pd.DataFrame:

@@ -7,28 +7,31 @@ from pathlib import Path
 
 import pytest
 
-from stages.common import StageError, load_params, require_number
+from stages.common import StageError, load_params
+from stages.params import DriftParams, parse
+
+DRIFT = {"p_value": 0.01, "psi": 0.1, "psi_bins": 10}
 
 
 @pytest.mark.parametrize(
     ("value", "message"),
     [
-        ("x", r"'s.k' must be int or float, got str 'x'"),
-        (True, r"'s.k' must be int or float, got bool True"),
-        (float("nan"), r"'s.k' must be a finite number, got nan"),
-        (float("-inf"), r"'s.k' must be a finite number, got -inf"),
-        (10**400, r"'s.k' is too large \(an integer of 1329 bits; numbers must fit in 64\)"),
-        (-(2**63), r"'s.k' is too large \(an integer of 64 bits"),
+        ("x", r"'drift.psi' must be int or float, got str 'x'"),
+        (True, r"'drift.psi' must be int or float, got bool True"),
+        (float("nan"), r"'drift.psi' must be a finite number, got nan"),
+        (float("-inf"), r"'drift.psi' must be a finite number, got -inf"),
+        (10**400, r"'drift.psi' is too large \(an integer of 1329 bits; numbers must fit in 64\)"),
+        (-(2**63), r"'drift.psi' is too large \(an integer of 64 bits"),
     ],
 )
-def test_require_number_refuses_what_would_compare_false_or_overflow(value, message) -> None:
-    with pytest.raises(StageError, match=message):
-        require_number({"k": value}, "k", "s")
+def test_a_number_param_refuses_what_would_compare_false_or_overflow(value, message) -> None:
+    with pytest.raises(StageError, match=f"^params.yaml: {message}"):
+        parse(DriftParams, {**DRIFT, "psi": value})
 
 
-def test_require_number_gives_a_float() -> None:
-    assert require_number({"k": 3}, "k", "s") == 3.0
-    assert isinstance(require_number({"k": 3}, "k", "s"), float)
+def test_a_number_param_is_a_float() -> None:
+    assert parse(DriftParams, {**DRIFT, "psi": 3}).psi == 3.0
+    assert isinstance(parse(DriftParams, {**DRIFT, "psi": 3}).psi, float)
 
 
 @pytest.mark.parametrize(
@@ -63,7 +66,7 @@ def _python(code: str) -> str:
 def test_a_stage_imports_without_the_collector_and_works_with_it() -> None:
     # `python -m stages.<name>`: Python imports the package while sys.argv[0] is "-m"
     code = (
-        "import sys; sys.argv = ['-m']\n"
+        "import sys; sys.argv, sys.orig_argv = ['-m'], [sys.executable, '-m', 'stages.drift']\n"
         "import gc, stages\n"
         "during_imports = gc.isenabled()\n"
         "from stages.common import run_stage\n"
@@ -72,6 +75,18 @@ def test_a_stage_imports_without_the_collector_and_works_with_it() -> None:
         "run_stage('t', main)"
     )
     assert _python(code) == "False True True"
+
+
+@pytest.mark.parametrize(
+    ("stage", "imported"), [("stages.train", True), ("stages.ingest", False), ("other", False)]
+)
+def test_only_a_model_stage_starts_with_scipy_special(stage: str, imported: bool) -> None:
+    code = (
+        f"import sys; sys.argv, sys.orig_argv = ['-m'], [sys.executable, '-m', '{stage}']\n"
+        "import stages\n"
+        "print('scipy.special' in sys.modules)"
+    )
+    assert _python(code) == str(imported)
 
 
 def test_importing_the_stages_any_other_way_leaves_the_collector_alone() -> None:

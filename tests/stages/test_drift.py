@@ -6,11 +6,13 @@ import pandas as pd
 import pytest
 
 from stages.common import StageError
-from stages.drift import categorical_drift, check_params, drift_report, numeric_drift, psi
-from tests.stages.modelling_data import schema, validated_frame
+from stages.drift import categorical_drift, drift_report, numeric_drift, psi
+from stages.params import DriftParams, parse
+from tests.stages.modelling_data import SCHEMA_SECTION, schema, validated_frame
 from tests.stages.stage_runner import run_stage
 
-PARAMS = {"p_value": 0.01, "psi": 0.1, "psi_bins": 10}
+SECTION = {"p_value": 0.01, "psi": 0.1, "psi_bins": 10}
+PARAMS = parse(DriftParams, SECTION)
 
 
 def test_psi_of_known_counts() -> None:
@@ -87,18 +89,18 @@ def test_empty_numeric_column_names_both_files() -> None:
 )
 def test_invalid_params_name_the_key(override, message) -> None:
     with pytest.raises(StageError, match=message):
-        check_params({**PARAMS, **override})
+        parse(DriftParams, {**SECTION, **override})
 
 
 def test_main_writes_the_drift_metrics(tmp_path: Path) -> None:
     validated_frame(500, seed=1).to_parquet(tmp_path / "ref.parquet")
     validated_frame(300, seed=2, with_target=False).to_parquet(tmp_path / "cur.parquet")
     args = ["--reference", "ref.parquet", "--current", "cur.parquet", "--metrics", "drift.json"]
-    result = run_stage("drift", args, tmp_path, {"schema": schema(), "drift": PARAMS})
+    result = run_stage("drift", args, tmp_path, {"schema": SCHEMA_SECTION, "drift": SECTION})
     assert result.returncode == 0, result.stderr
     assert "0 of 4 columns drifted" in result.stderr
     assert json.loads((tmp_path / "drift.json").read_text())["n_columns"] == 4
-    bad = {"schema": schema(), "drift": {**PARAMS, "psi": "big"}}
+    bad = {"schema": SCHEMA_SECTION, "drift": {**SECTION, "psi": "big"}}
     failed = run_stage("drift", args, tmp_path, bad)
     assert failed.returncode == 1 and not (tmp_path / "drift.json").exists()
     assert failed.stderr.strip().splitlines() == [

@@ -7,8 +7,6 @@ import pytest
 
 from stages.common import StageError
 from stages.evaluate import (
-    check_params,
-    class_names,
     evaluate,
     fairness_metrics,
     inference_timing,
@@ -19,17 +17,19 @@ from stages.evaluate import (
 )
 from stages.featurize import fit_featurizer, transform
 from stages.modelio import save_model
+from stages.params import EvaluateParams, parse
 from stages.train import fit_model
 from tests.stages.modelling_data import (
     FEATURIZE_PARAMS,
     HGB_PARAMS,
     LOGREG_PARAMS,
+    SCHEMA_SECTION,
     schema,
     validated_frame,
 )
 from tests.stages.stage_runner import run_stage
 
-PARAMS = {
+SECTION = {
     "threshold": 0.5,
     "seed": 3,
     "importance_rows": 200,
@@ -40,6 +40,11 @@ PARAMS = {
     "latency_rows": 5,
     "batch_repeats": 2,
 }
+PARAMS = parse(EvaluateParams, SECTION)
+
+
+def evaluate_params(**changes: int) -> EvaluateParams:
+    return parse(EvaluateParams, {**SECTION, **changes})
 
 
 @pytest.fixture(scope="module")
@@ -141,16 +146,16 @@ def _assert_sklearns_importances(table: pd.DataFrame, model, X: pd.DataFrame, y)
     sample draws from `X` (same seed, same row choice)."""
     from sklearn.inspection import permutation_importance as sklearn_importance
 
-    rows = min(PARAMS["importance_rows"], len(X))
-    chosen = np.sort(np.random.default_rng(PARAMS["seed"]).choice(len(X), rows, replace=False))
+    rows = min(PARAMS.importance_rows, len(X))
+    chosen = np.sort(np.random.default_rng(PARAMS.seed).choice(len(X), rows, replace=False))
     inputs = X.iloc[chosen]
     expected = sklearn_importance(
         model,
         inputs if hasattr(model, "feature_names_in_") else inputs.to_numpy(),
         y[chosen],
         scoring="roc_auc",
-        n_repeats=PARAMS["importance_repeats"],
-        random_state=PARAMS["seed"],
+        n_repeats=PARAMS.importance_repeats,
+        random_state=PARAMS.seed,
     )
     by_feature = table.set_index("feature").loc[list(X.columns)]
     assert by_feature["importance"].tolist() == pytest.approx(
@@ -303,11 +308,11 @@ def test_scoring_pass_counts_as_the_first_batch_repeat(model, monkeypatch) -> No
     X = validated_frame(50, seed=2, with_target=False)
     calls = []
     monkeypatch.setattr(model, "predict_proba", lambda rows: calls.append(len(rows)))
-    timing = inference_timing(model, X, {**PARAMS, "batch_repeats": 1}, scored_seconds=0.5)
+    timing = inference_timing(model, X, evaluate_params(batch_repeats=1), scored_seconds=0.5)
     assert timing["batch_rows_per_s"] == 100.0  # 50 rows in the scoring pass's 0.5 s
     assert calls == [1] * 5  # no second whole-split pass, only the single rows
     calls.clear()
-    inference_timing(model, X, {**PARAMS, "batch_repeats": 3}, scored_seconds=0.5)
+    inference_timing(model, X, evaluate_params(batch_repeats=3), scored_seconds=0.5)
     assert calls == [50, 50] + [1] * 5
 
 
@@ -330,17 +335,23 @@ def test_scoring_pass_counts_as_the_first_batch_repeat(model, monkeypatch) -> No
 )
 def test_invalid_params_name_the_key(override, message) -> None:
     with pytest.raises(StageError, match=message):
-        check_params({**PARAMS, **override})
+        parse(EvaluateParams, {**SECTION, **override})
 
 
 @pytest.mark.parametrize(
-    "labels", [[">50K"], [">50K", "<=50K", "unknown"], ["<=50K", "other"]], ids=str
+    ("labels", "message"),
+    [
+        ([">50K"], r"'schema.labels' must name two distinct classes"),
+        ([">50K", "<=50K", "unknown"], r"'schema.labels' must name two distinct classes"),
+        (["<=50K", "other"], r"'schema.positive_label' '>50K' not in \['<=50K', 'other'\]"),
+    ],
+    ids=str,
 )
-def test_labels_must_be_binary_with_the_positive_one(labels) -> None:
-    # validate rejects these first under dvc repro; the stage run alone must say so too
-    with pytest.raises(StageError, match=r"'schema.labels' must be two classes"):
-        class_names({**schema(), "labels": labels})
-    assert class_names(schema()) == ["<=50K", ">50K"]
+def test_labels_must_be_binary_with_the_positive_one(labels, message) -> None:
+    # every stage reads the schema through its model: a stage run alone says so too
+    with pytest.raises(StageError, match=message):
+        schema(labels=labels)
+    assert (schema().negative_label, schema().positive_label) == ("<=50K", ">50K")
 
 
 def test_main_writes_metrics_plots_and_timing(model, tmp_path: Path) -> None:
@@ -358,7 +369,7 @@ def test_main_writes_metrics_plots_and_timing(model, tmp_path: Path) -> None:
         "--plots",
         "plots",
     ]
-    params = {"schema": schema(), "evaluate": PARAMS}
+    params = {"schema": SCHEMA_SECTION, "evaluate": SECTION}
     result = run_stage("evaluate", args, tmp_path, params)
     assert result.returncode == 0, result.stderr
     metrics = json.loads((tmp_path / "m/metrics.json").read_text())
@@ -374,7 +385,7 @@ def test_main_writes_metrics_plots_and_timing(model, tmp_path: Path) -> None:
         "precision_recall.json",
         "roc.json",
     ]
-    failed = run_stage("evaluate", args, tmp_path, {**params, "evaluate": {**PARAMS, "seed": 0.5}})
+    failed = run_stage("evaluate", args, tmp_path, {**params, "evaluate": {**SECTION, "seed": 0.5}})
     assert failed.returncode == 1
     assert failed.stderr.strip().splitlines() == [
         "evaluate: error: params.yaml: 'evaluate.seed' must be int, got float 0.5"
@@ -392,7 +403,7 @@ def test_metrics_do_not_depend_on_the_thread_count(classifier, tmp_path: Path) -
     for threads in ("1", "2"):
         args = ["--model", "model.skops", "--test", "test.parquet", "--metrics", "metrics.json"]
         args += ["--inference", "inference.json", "--plots", f"plots-{threads}"]
-        params = {"schema": schema(), "evaluate": PARAMS}
+        params = {"schema": SCHEMA_SECTION, "evaluate": SECTION}
         done = run_stage("evaluate", args, tmp_path, params, env={"OMP_NUM_THREADS": threads})
         assert done.returncode == 0, done.stderr
         plots = sorted((tmp_path / f"plots-{threads}").iterdir())
@@ -413,7 +424,7 @@ def test_an_allocation_larger_than_the_machine_is_a_one_line_error(
     validated_frame(300, seed=4).to_parquet(tmp_path / "test.parquet")
     args = ["--model", "model.skops", "--test", "test.parquet", "--metrics", "m/metrics.json"]
     args += ["--inference", "m/inference.json", "--plots", "plots"]
-    params = {"schema": schema(), "evaluate": {**PARAMS, "calibration_bins": bins}}
+    params = {"schema": SCHEMA_SECTION, "evaluate": {**SECTION, "calibration_bins": bins}}
     failed = run_stage("evaluate", args, tmp_path, params)
     assert failed.returncode == 1 and "Traceback" not in failed.stderr
     last = failed.stderr.strip().splitlines()[-1]

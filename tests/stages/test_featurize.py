@@ -6,7 +6,15 @@ import pytest
 
 from stages.common import StageError
 from stages.featurize import build_featurizer, feature_groups, fit_featurizer, transform
-from tests.stages.modelling_data import FEATURIZE_PARAMS, schema, validated_frame
+from stages.params import FeaturizeParams, parse
+from tests.stages.modelling_data import (
+    FEATURIZE_PARAMS,
+    FEATURIZE_SECTION,
+    SCHEMA_SECTION,
+    featurize_params,
+    schema,
+    validated_frame,
+)
 from tests.stages.stage_runner import run_stage
 
 
@@ -56,7 +64,7 @@ def test_target_becomes_0_1_and_a_split_without_target_has_none() -> None:
 
 
 def test_drop_and_rare_category_folding() -> None:
-    params = {**FEATURIZE_PARAMS, "drop": ["hours_per_week"], "min_category_frequency": 2}
+    params = featurize_params(drop=["hours_per_week"], min_category_frequency=2)
     featurizer = fit_featurizer(frame(), schema(), params)
     features = transform(featurizer, frame(), schema())
     assert "hours_per_week" not in features.columns
@@ -80,23 +88,22 @@ def test_drop_and_rare_category_folding() -> None:
 )
 def test_invalid_params_name_the_key(override, message) -> None:
     with pytest.raises(StageError, match=message):
-        build_featurizer(schema(), {**FEATURIZE_PARAMS, **override})
+        build_featurizer(schema(), featurize_params(**override))
 
 
 def test_a_categorical_column_without_declared_values() -> None:
-    # validate rejects this first under dvc repro; the stage run alone must say so too
-    broken = schema()
-    broken["categorical"] = {**broken["categorical"], "sex": {"nullable": True}}
-    with pytest.raises(StageError, match=r"missing key 'schema.categorical.sex.values'"):
-        build_featurizer(broken, FEATURIZE_PARAMS)
-    broken["categorical"]["sex"] = None
-    with pytest.raises(StageError, match=r"'schema.categorical.sex' must be a mapping"):
-        build_featurizer(broken, FEATURIZE_PARAMS)
+    # every stage reads the schema through its model: a stage run alone says so too
+    categorical = SCHEMA_SECTION["categorical"]
+    for spec in ({"nullable": True}, None):
+        with pytest.raises(StageError, match=r"missing key 'schema.categorical.sex.values'"):
+            schema(categorical={**categorical, "sex": spec})
+    with pytest.raises(StageError, match=r"'schema.categorical.sex' must be a mapping, got bool"):
+        schema(categorical={**categorical, "sex": False})
 
 
 def test_missing_params_key_and_missing_column() -> None:
     with pytest.raises(StageError, match=r"missing key 'featurize.numeric_impute'"):
-        build_featurizer(schema(), {"drop": [], "min_category_frequency": 1})
+        parse(FeaturizeParams, {"drop": [], "min_category_frequency": 1})
     with pytest.raises(StageError, match=r"train.parquet: missing column\(s\) sex"):
         fit_featurizer(frame().drop(columns="sex"), schema(), FEATURIZE_PARAMS, "train.parquet")
     featurizer = fit_featurizer(frame(), schema(), FEATURIZE_PARAMS)
@@ -116,7 +123,7 @@ def write_splits(tmp_path: Path) -> list[str]:
 def test_main_writes_features_and_featurizer(tmp_path: Path) -> None:
     inputs = write_splits(tmp_path)
     outputs = ["f/train.parquet", "f/test.parquet", "f/current.parquet"]
-    params = {"schema": schema(), "featurize": FEATURIZE_PARAMS}
+    params = {"schema": SCHEMA_SECTION, "featurize": FEATURIZE_SECTION}
     args = ["--inputs", *inputs, "--outputs", *outputs, "--featurizer", "m/featurizer.skops"]
     result = run_stage("featurize", args, tmp_path, params)
     assert result.returncode == 0, result.stderr
@@ -131,7 +138,7 @@ def test_main_bad_params_one_line_no_outputs(tmp_path: Path) -> None:
     outputs = ["f/train.parquet", "f/test.parquet", "f/current.parquet"]
     (tmp_path / "f").mkdir()
     (tmp_path / outputs[0]).write_bytes(b"stale output of an earlier run")
-    params = {"schema": schema(), "featurize": {**FEATURIZE_PARAMS, "numeric_impute": 3}}
+    params = {"schema": SCHEMA_SECTION, "featurize": {**FEATURIZE_SECTION, "numeric_impute": 3}}
     args = ["--inputs", *inputs, "--outputs", *outputs, "--featurizer", "featurizer.skops"]
     result = run_stage("featurize", args, tmp_path, params)
     assert result.returncode == 1
@@ -144,7 +151,7 @@ def test_main_bad_params_one_line_no_outputs(tmp_path: Path) -> None:
 def test_main_unreadable_input_names_the_file(tmp_path: Path) -> None:
     inputs = write_splits(tmp_path)
     (tmp_path / inputs[1]).write_text("age,sex\n1,Male\n")  # CSV, not parquet
-    params = {"schema": schema(), "featurize": FEATURIZE_PARAMS}
+    params = {"schema": SCHEMA_SECTION, "featurize": FEATURIZE_SECTION}
     args = ["--inputs", *inputs, "--outputs", "a.parquet", "b.parquet", "c.parquet"]
     result = run_stage("featurize", [*args, "--featurizer", "f.skops"], tmp_path, params)
     assert result.returncode == 1

@@ -6,12 +6,13 @@ import pandas as pd
 import pytest
 
 from stages.common import StageError
-from stages.ingest import check_params, ingest, snake_case
+from stages.ingest import ingest, snake_case
+from stages.params import IngestParams, parse
 
 COLUMNS = ["age", "work-class", "income"]
 
 
-# an `ingest:` section of params.yaml, as written (before check_params)
+# an `ingest:` section of params.yaml, as written (before its model checks it)
 SECTION: dict[str, Any] = {
     "train_source": "a",
     "test_source": "b",
@@ -26,8 +27,8 @@ SECTION: dict[str, Any] = {
 }
 
 
-def params(**overrides: Any) -> dict[str, Any]:
-    return check_params({**SECTION, **overrides})
+def params(**overrides: Any) -> IngestParams:
+    return parse(IngestParams, {**SECTION, **overrides})
 
 
 def write(path: Path, text: str) -> str:
@@ -95,7 +96,7 @@ def test_a_headerless_batch_may_come_without_its_label_only(tmp_path: Path) -> N
     assert list(frame.columns) == ["age", "work_class"] and len(frame) == 2
     label_first = {**SECTION, "columns": ["income", "age", "work-class"]}
     with pytest.raises(StageError, match="first data row has 2 fields, but 'ingest.columns'"):
-        ingest(source, check_params(label_first))
+        ingest(source, parse(IngestParams, label_first))
 
 
 def test_rows_with_fewer_fields_are_ragged_not_missing_values(tmp_path: Path) -> None:
@@ -172,7 +173,9 @@ def test_duplicate_names_after_normalising(tmp_path: Path) -> None:
         ({"encoding": "utf-99"}, "'ingest.encoding' is not a known text encoding: 'utf-99'"),
         ({"encoding": "rot13"}, "'ingest.encoding' is not a known text encoding: 'rot13'"),
         ({"comment": 5}, "'ingest.comment' must be one character or null, got 5"),
-        ({"label_strip_suffix": ["."]}, "'ingest.label_strip_suffix' must be text"),
+        ({"label_strip_suffix": ["."]}, r"ingest.label_strip_suffix' must be str, got list"),
+        ({"column": ["a"]}, r"unknown key\(s\) \['column'\] in 'ingest'"),
+        ({"columns": None}, r"'ingest.columns' must be list, got NoneType None"),
         ({"columns": [{"a": 0}, "b"]}, "'ingest.columns' must be a list of column names"),
     ],
 )
@@ -183,7 +186,7 @@ def test_invalid_params(overrides: dict[str, Any], message: str) -> None:
 
 def test_missing_param_key() -> None:
     with pytest.raises(StageError, match="missing key 'ingest.encoding'"):
-        check_params({"train_source": "a", "test_source": "b", "current_source": "c"})
+        parse(IngestParams, {"train_source": "a", "test_source": "b", "current_source": "c"})
 
 
 @pytest.mark.parametrize(

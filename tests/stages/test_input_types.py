@@ -12,6 +12,7 @@ from stages.common import StageError
 from stages.drift import drift_report
 from stages.evaluate import evaluate, split_target
 from stages.featurize import fit_featurizer, transform
+from stages.params import DriftParams, EvaluateParams, parse
 from stages.train import fit_model
 from tests.stages.modelling_data import (
     FEATURIZE_PARAMS,
@@ -20,8 +21,8 @@ from tests.stages.modelling_data import (
     validated_frame,
 )
 
-DRIFT = {"p_value": 0.01, "psi": 0.1, "psi_bins": 10}
-EVALUATE = {
+DRIFT = parse(DriftParams, {"p_value": 0.01, "psi": 0.1, "psi_bins": 10})
+EVALUATE_SECTION = {
     "threshold": 0.5,
     "seed": 3,
     "importance_rows": 100,
@@ -32,6 +33,7 @@ EVALUATE = {
     "latency_rows": 2,
     "batch_repeats": 1,
 }
+EVALUATE = parse(EvaluateParams, EVALUATE_SECTION)
 
 
 def with_column(frame: pd.DataFrame, column: str, values: object) -> pd.DataFrame:

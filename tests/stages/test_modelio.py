@@ -135,7 +135,7 @@ def test_unreadable_archives_are_errors(tmp_path: Path) -> None:
 # decides how long skops' import searches for the module of each scipy ufunc.
 STAGE_IMPORT_ORDER = """
 import json, sys
-sys.argv = ["-m"]
+sys.argv, sys.orig_argv = ["-m"], [sys.executable, "-m", "stages.{name}"]
 import stages.{name}
 from stages.modelio import _skops_io
 _skops_io()

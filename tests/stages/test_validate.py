@@ -8,17 +8,17 @@ import pandas as pd
 import pytest
 
 from stages.common import StageError
-from stages.schema import DataContract, parse_contract
+from stages.params import SchemaParams, ValidateParams, parse
 from stages.validate import validate_split
-from tests.stages.conftest import SCHEMA_PARAMS, VALIDATE_PARAMS
+from tests.stages.conftest import SCHEMA_PARAMS, VALIDATE_PARAMS, limits
 from tests.stages.stage_runner import run_stage
 
 
-def run(frame: pd.DataFrame, contract: DataContract, split: str = "train", share: float = 0.25):
-    return validate_split(frame, contract, split, share, sample_failures=2)
+def run(frame: pd.DataFrame, contract: SchemaParams, split: str = "train", share: float = 0.25):
+    return validate_split(frame, contract, limits(max_quarantine_share=share), split)
 
 
-def test_clean_data_passes_unchanged(good_frame: pd.DataFrame, contract: DataContract) -> None:
+def test_clean_data_passes_unchanged(good_frame: pd.DataFrame, contract: SchemaParams) -> None:
     before = good_frame.copy()
     result = run(good_frame, contract)
     assert result.error is None and result.report["passed"]
@@ -40,7 +40,7 @@ def test_clean_data_passes_unchanged(good_frame: pd.DataFrame, contract: DataCon
     ],
 )
 def test_row_failures_are_quarantined_below_the_threshold(
-    good_frame: pd.DataFrame, contract: DataContract, column: str, value: Any, check: str
+    good_frame: pd.DataFrame, contract: SchemaParams, column: str, value: Any, check: str
 ) -> None:
     frame = good_frame.astype({column: object})
     frame.loc[2, column] = value
@@ -53,7 +53,7 @@ def test_row_failures_are_quarantined_below_the_threshold(
 
 
 def test_row_failures_above_the_threshold_fail_naming_row_and_column(
-    good_frame: pd.DataFrame, contract: DataContract
+    good_frame: pd.DataFrame, contract: SchemaParams
 ) -> None:
     frame = good_frame.copy()
     frame.loc[[1, 3], "age"] = 200
@@ -83,14 +83,14 @@ def test_row_failures_above_the_threshold_fail_naming_row_and_column(
     ],
 )
 def test_schema_failures_fail_the_split(
-    good_frame: pd.DataFrame, contract: DataContract, change: Any, message: str
+    good_frame: pd.DataFrame, contract: SchemaParams, change: Any, message: str
 ) -> None:
     result = run(change(good_frame), contract)
     assert result.error is not None and message in result.error
 
 
 def test_a_column_of_the_wrong_type_is_one_error(
-    good_frame: pd.DataFrame, contract: DataContract
+    good_frame: pd.DataFrame, contract: SchemaParams
 ) -> None:
     result = run(good_frame.assign(age=["a", "b", "c", "d"]), contract)
     assert result.report["schema_errors"] == [
@@ -102,7 +102,7 @@ def test_a_column_of_the_wrong_type_is_one_error(
 
 
 def test_min_rows_counts_the_rows_left_after_quarantine(
-    good_frame: pd.DataFrame, contract: DataContract
+    good_frame: pd.DataFrame, contract: SchemaParams
 ) -> None:
     frame = good_frame.copy()
     frame.loc[[1, 3], "age"] = 200
@@ -112,7 +112,7 @@ def test_min_rows_counts_the_rows_left_after_quarantine(
 
 
 def test_current_batch_may_have_unknown_labels(
-    good_frame: pd.DataFrame, contract: DataContract
+    good_frame: pd.DataFrame, contract: SchemaParams
 ) -> None:
     unlabelled = good_frame.assign(income=None)
     assert run(unlabelled, contract, split="current").error is None
@@ -123,7 +123,7 @@ def test_current_batch_may_have_unknown_labels(
 
 
 def test_current_batch_may_come_without_target(
-    good_frame: pd.DataFrame, contract: DataContract
+    good_frame: pd.DataFrame, contract: SchemaParams
 ) -> None:
     unlabeled = good_frame.drop(columns="income")
     assert run(unlabeled, contract, split="current").error is None
@@ -155,22 +155,30 @@ def test_current_batch_may_come_without_target(
 )
 def test_invalid_schema_params(schema_change: dict[str, Any], message: str) -> None:
     with pytest.raises(StageError, match=message):
-        parse_contract({**SCHEMA_PARAMS, **schema_change}, VALIDATE_PARAMS)
+        parse(SchemaParams, {**SCHEMA_PARAMS, **schema_change})
 
 
 def test_invalid_validate_params() -> None:
     with pytest.raises(StageError, match="'validate.min_rows' must be int"):
-        parse_contract(SCHEMA_PARAMS, {**VALIDATE_PARAMS, "min_rows": 1.5})
+        limits(min_rows=1.5)
     with pytest.raises(StageError, match="'validate.max_duplicate_share' is too large"):
-        parse_contract(SCHEMA_PARAMS, {**VALIDATE_PARAMS, "max_duplicate_share": 10**400})
+        limits(max_duplicate_share=10**400)
+    with pytest.raises(StageError, match=r"'validate.min_rows' must be >= 1, got 0"):
+        limits(min_rows=0)
+    with pytest.raises(StageError, match=r"unknown key\(s\) \['min_row'\] in 'validate'"):
+        parse(ValidateParams, {**VALIDATE_PARAMS, "min_row": 3})
 
 
 @pytest.mark.parametrize(
-    "change",
-    [{"max_quarantine_share": -0.1}, {"max_quarantine_share": 5}, {"sample_failures": -2}],
+    ("change", "expected"),
+    [
+        ({"max_quarantine_share": -0.1}, "'validate.max_quarantine_share' must be within [0, 1]"),
+        ({"max_quarantine_share": 5}, "'validate.max_quarantine_share' must be within [0, 1]"),
+        ({"sample_failures": -2}, "'validate.sample_failures' must be >= 0, got -2"),
+    ],
 )
 def test_stage_rejects_out_of_range_params(
-    tmp_path: Path, good_frame: pd.DataFrame, change: dict[str, Any]
+    tmp_path: Path, good_frame: pd.DataFrame, change: dict[str, Any], expected: str
 ) -> None:
     good_frame.to_parquet(tmp_path / "split.parquet")
     args = ["--inputs", *["split.parquet"] * 3, "--outputs", "a", "b", "c"]
@@ -178,8 +186,8 @@ def test_stage_rejects_out_of_range_params(
     params = {"schema": SCHEMA_PARAMS, "validate": {**VALIDATE_PARAMS, **change}}
     proc = run_stage("validate", args, tmp_path, params)
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
-    expected = "validate: error: params.yaml: 'validate.max_quarantine_share' must be within"
-    assert proc.stderr.strip().splitlines()[-1].startswith(expected)
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"validate: error: params.yaml: {expected}")
 
 
 def test_stage_cli_writes_report_and_no_valid_output_on_failure(
@@ -250,7 +258,7 @@ def test_errors_say_which_ingested_file_the_rows_are_from(
 
 
 def test_a_huge_value_is_cut_short_in_the_report_and_the_error(
-    good_frame: pd.DataFrame, contract: DataContract
+    good_frame: pd.DataFrame, contract: SchemaParams
 ) -> None:
     """A 1 MB field value must not make a 1 MB validation report (tracked in git) or error."""
     frame = good_frame.copy()
@@ -279,7 +287,7 @@ def test_whole_number_labels_and_codes_in_the_data_are_read_as_their_text(
 ) -> None:
     """A CSV's 0/1 labels reach validate as integers (floats when one is missing): where the
     contract declares whole numbers, they are those values, not a column of the wrong type."""
-    contract = parse_contract(CODED_SCHEMA, VALIDATE_PARAMS)
+    contract = parse(SchemaParams, CODED_SCHEMA)
     assert contract.labels == ("0", "1") and contract.positive_label == "1"
     frame = good_frame.assign(income=[0, 1, 1, 0], workclass=[1.0, None, 2.0, 1.0])
     before = frame.copy()
@@ -306,7 +314,7 @@ def test_whole_number_labels_and_codes_in_the_data_are_read_as_their_text(
 def test_numbers_that_are_not_declared_codes_are_still_the_wrong_type(
     good_frame: pd.DataFrame, column: str, values: list[Any], message: str
 ) -> None:
-    contract = parse_contract(CODED_SCHEMA, VALIDATE_PARAMS)
+    contract = parse(SchemaParams, CODED_SCHEMA)
     frame = good_frame.assign(income=[0, 1, 1, 0], workclass=[1, 2, 1, 2])
     result = run(frame.assign(**{column: values}), contract)
     assert result.error is not None and message in result.error
@@ -322,14 +330,14 @@ def test_numbers_that_are_not_declared_codes_are_still_the_wrong_type(
 )
 def test_labels_are_text_or_whole_numbers(labels: list[Any], message: str) -> None:
     with pytest.raises(StageError, match=message):
-        parse_contract({**SCHEMA_PARAMS, "labels": labels}, VALIDATE_PARAMS)
+        parse(SchemaParams, {**SCHEMA_PARAMS, "labels": labels})
 
 
 def test_every_stage_reads_whole_number_labels_as_the_validated_text(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # featurize and evaluate compare the data's labels with load_schema's
-    from stages.schema import load_schema
+    # featurize and evaluate compare the data's labels with the schema's
+    from stages.params import load
 
     (tmp_path / "params.yaml").write_text(
         "schema:\n  target: y\n  labels: [0, 1]\n  positive_label: 1\n  sensitive: []\n"
@@ -337,5 +345,5 @@ def test_every_stage_reads_whole_number_labels_as_the_validated_text(
         encoding="utf-8",
     )
     monkeypatch.chdir(tmp_path)
-    schema = load_schema()
-    assert schema["labels"] == ["0", "1"] and schema["positive_label"] == "1"
+    schema = load(SchemaParams)
+    assert schema.labels == ("0", "1") and schema.positive_label == "1"
