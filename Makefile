@@ -20,7 +20,7 @@ test: dev
 	$(BIN)/python -m pytest
 
 lint:
-	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/lint-imports
 
 typecheck:
 	$(BIN)/mypy

@@ -31,6 +31,7 @@ from mlgate.gates import (
     Gates,
     PolicyChange,
     RuleResult,
+    as_number,
     evaluate,
     gates_from_document,
     policy_changes,
@@ -39,7 +40,6 @@ from mlgate.gates import (
 from mlgate.metrics import (
     LockedFile,
     MetricsAt,
-    as_number,
     declared_artifacts,
     flatten,
     has_pipeline,

@@ -96,6 +96,17 @@ class Gates:
         return self.main_metric or (self.rules[0].metric if self.rules else None)
 
 
+def as_number(value: Any) -> float | None:
+    """A finite number, or None for anything else (missing, NaN, infinite, text, bool)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:  # an integer beyond every float, e.g. 400 digits in a JSON file
+        return None
+    return number if math.isfinite(number) else None
+
+
 def fmt(number: float | None, digits: int = 6) -> str:
     """A compact, stable rendering of a number ('–' for none)."""
     if number is None:

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-from mlgate.metrics import as_number
+from mlgate.gates import as_number
 
 BEGIN = "-----BEGIN MLGATE LINEAGE-----"
 END_PREFIX = "-----END MLGATE LINEAGE"

@@ -13,7 +13,6 @@ the ``name@key`` stages DVC generates from them.
 
 from __future__ import annotations
 
-import math
 import posixpath
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -32,6 +31,7 @@ from mlgate.dvcadapter import (
 )
 from mlgate.dvcfiles import artifacts
 from mlgate.errors import ConfigError, InputError
+from mlgate.gates import as_number
 from mlgate.gitio import Snapshot, files_named, files_under
 from mlgate.tags import NESTED_ARTIFACT_RE
 
@@ -102,17 +102,6 @@ def flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
         else:
             flat[dotted] = value
     return flat
-
-
-def as_number(value: Any) -> float | None:
-    """A finite number, or None for anything else (missing, NaN, infinite, text, bool)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    try:
-        number = float(value)
-    except OverflowError:  # an integer beyond every float, e.g. 400 digits in a JSON file
-        return None
-    return number if math.isfinite(number) else None
 
 
 @dataclass(frozen=True)

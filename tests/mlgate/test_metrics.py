@@ -12,10 +12,10 @@ import yaml
 
 from mlgate.dvcadapter import parse_structured
 from mlgate.errors import ConfigError, InputError
+from mlgate.gates import as_number
 from mlgate.gitio import Snapshot
 from mlgate.metrics import (
     MetricsAt,
-    as_number,
     flatten,
     metrics_files,
     params_files,
