@@ -614,6 +614,3 @@ def report(
         version=__version__,
         notes=notes,
     )
-
-
-__all__ = ["BaselineRef", "CheckResult", "MlgateError", "ReportData", "check", "report"]

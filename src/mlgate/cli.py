@@ -88,6 +88,15 @@ def _project_root() -> Path:
     return gitio.find_project_root(Path.cwd())
 
 
+_FILE = click.Path(dir_okay=False, path_type=Path)
+
+
+def _option_gates(where: str) -> Any:
+    """``--gates FILE``, as ``check`` and ``report`` take it."""
+    help_text = f"Read the gates from this YAML file instead of params.yaml{where}."
+    return click.option("--gates", "gates_file", type=_FILE, help=help_text)
+
+
 def _option_text_or_json(help_text: str) -> Any:
     """``--format text|json`` (default text), as ``history`` and ``show`` take it."""
     return click.option(
@@ -112,12 +121,7 @@ def _option_text_or_json(help_text: str) -> Any:
     metavar="REF",
     help="Compare with 'latest-release', 'none' or a git ref (default: the gates' baseline).",
 )
-@click.option(
-    "--gates",
-    "gates_file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Read the gates from this YAML file instead of params.yaml.",
-)
+@_option_gates("")
 @click.option(
     "--format",
     "output_format",
@@ -173,12 +177,7 @@ def check(
     type=click.Path(dir_okay=False, writable=True, path_type=Path),
     help="Write the Markdown to this file instead of standard output.",
 )
-@click.option(
-    "--gates",
-    "gates_file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Read the gates from this YAML file instead of params.yaml at head.",
-)
+@_option_gates(" at head")
 def report(base: str, head: str, output: Path | None, gates_file: Path | None) -> None:
     """Write the pull-request Markdown: verdict, gates, metric, param, data and policy changes."""
     from mlgate import api

@@ -9,12 +9,9 @@ validated with DVC's ``COMPILED_LOCKFILE_SCHEMA``. DVC's errors become one-line
 ``ConfigError``/``InputError`` messages that name the file, with DVC's error as the cause.
 
 YAML: one loader, ``parse_yaml``, PyYAML's libyaml parser with YAML 1.2's scalar rules
-(``tests/mlgate/test_yaml12.py`` pins it to ruamel's safe loader, which DVC uses). Median
-of 7 runs on this repository's files (``python -c`` timing loop, 2 shared cores):
-params.yaml 1.2 ms against ruamel's 4.8 ms, dvc.yaml 0.9 against 2.9, dvc.lock 12.3
-against 34.8 (ruamel in pure Python: pyproject.toml asks for ruamel.yaml.clib, which the
-measured environment lacked); and pure-Python ruamel crashed the interpreter with a
-segmentation fault on a document nested 100,000 deep, which libyaml refuses.
+(``tests/mlgate/test_yaml12.py`` pins it to ruamel's safe loader, which DVC uses): 2-2.6x
+faster than DVC's own ``parse_yaml`` on this repository's files (BENCHMARKS.md, "YAML"),
+and ruamel crashes the interpreter (a segmentation fault) on ~50,000-deep nesting.
 Every parse is bounded (``MAX_DEPTH``, ``MAX_VALUES``) so hostile input (an alias bomb, a
 document nested 100,000 deep) is a one-line error, never a traceback. The vars files DVC's
 resolver reads pass through that loader, with its limits, before DVC parses them itself.
@@ -216,35 +213,31 @@ def unreadable_value(exc: ValueError) -> str:
 def parse_structured(text: str, path: str, where: str) -> Any:
     """Parse a metrics or params file by its extension (JSON, YAML or TOML); bad or
     hostile content is an InputError naming ``where``."""
-    suffix = posixpath.splitext(path)[1].lower()
-    if suffix == ".json":
+    kind = {".json": "JSON", ".toml": "TOML"}.get(posixpath.splitext(path)[1].lower())
+    if kind is None:
         try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"{where}: malformed JSON (line {exc.lineno}: {exc.msg})") from exc
-        except ValueError as exc:  # an integer with more digits than Python converts
-            raise InputError(f"{where}: malformed JSON ({unreadable_value(exc)})") from exc
-        except RecursionError as exc:  # json's C scanner recurses once per level
-            raise InputError(f"{where}: malformed JSON (nested too deep)") from exc
-        return _bounded(data, where, "JSON")
-    if suffix == ".toml":
-        try:
-            import tomllib
-        except ModuleNotFoundError:  # pragma: no cover - Python 3.10 without tomllib
-            raise InputError(f"{where}: TOML needs Python 3.11 or newer") from None
-        try:
-            data = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            raise InputError(f"{where}: malformed TOML ({exc})") from exc
-        except ValueError as exc:  # an integer with more digits than Python converts
-            raise InputError(f"{where}: malformed TOML ({unreadable_value(exc)})") from exc
-        except RecursionError as exc:  # tomllib recurses once per level of arrays
-            raise InputError(f"{where}: malformed TOML (nested too deep)") from exc
-        return _bounded(data, where, "TOML")
+            return parse_yaml(text, where)
+        except ConfigError as exc:
+            raise InputError(str(exc)) from exc
     try:
-        return parse_yaml(text, where)
-    except ConfigError as exc:
-        raise InputError(str(exc)) from exc
+        data = json.loads(text) if kind == "JSON" else _toml_loads(text, where)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{where}: malformed JSON (line {exc.lineno}: {exc.msg})") from exc
+    except ValueError as exc:  # TOML's own error, or an integer with more digits than Python
+        # converts
+        reason = str(exc) if type(exc).__name__ == "TOMLDecodeError" else unreadable_value(exc)
+        raise InputError(f"{where}: malformed {kind} ({reason})") from exc
+    except RecursionError as exc:  # json's C scanner and tomllib recurse once per level
+        raise InputError(f"{where}: malformed {kind} (nested too deep)") from exc
+    return _bounded(data, where, kind)
+
+
+def _toml_loads(text: str, where: str) -> Any:
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # pragma: no cover - Python 3.10 without tomllib
+        raise InputError(f"{where}: TOML needs Python 3.11 or newer") from None
+    return tomllib.loads(text)
 
 
 def _bounded(data: Any, where: str, kind: str) -> Any:

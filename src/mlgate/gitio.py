@@ -11,20 +11,9 @@ keeps ``mlgate check`` and ``mlgate report`` fast. ``Snapshot`` offers the same 
 over the files on disk, so callers do not care whether they judge a commit or the working
 tree.
 
-Raw git, not GitPython, because it measured faster wherever mlgate calls git
-(``benchmarks/bench_gitio.py``: medians of 7 interleaved rounds, AMD EPYC, 2 cores under a
-load of ~6). ``import git`` alone costs 235 ms (min 168), and no mlgate command pays it
-today: ``check`` imports dvc, but ``dvc status`` does not load GitPython. Leaving that out:
-
-- 2,000 files at 1,000 releases: one ``cat-file --batch`` (``read_blobs``) 280 ms,
-  GitPython's persistent ``cat-file`` (``Repo.git.get_object_data``) 333 ms, its object
-  database (``Repo.odb.stream(binsha)``, after walking trees to the blob) 1,369 ms. This
-  repository's dvc.yaml, params.yaml and dvc.lock at 20 commits (60 files): 16, 10 and
-  68 ms; the 6 ms GitPython saves cost its import 25 times over.
-- 1,130 tags with their messages: one ``for-each-ref`` (``list_tags``) 249 ms,
-  ``Repo.tags`` 767 ms.
-- pushing a tag: ``git push --porcelain`` 73 ms, GitPython's ``Remote.push`` (which runs
-  that same command and parses it) 69 ms plus the import.
+Raw git, not GitPython: it measured faster for every call mlgate makes, and ``import git``
+alone costs more than any of them saves (BENCHMARKS.md, "git layer";
+``benchmarks/bench_gitio.py``).
 """
 
 from __future__ import annotations
