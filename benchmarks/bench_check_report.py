@@ -66,8 +66,8 @@ def prepare(target: Path, source: Path = HERE) -> None:
 
 
 _ARTIFACT = (
-    "from mlgate.dvcfiles import default_artifact, load_dvc_yaml; "
-    "print(default_artifact(load_dvc_yaml('.')))"
+    "from pathlib import Path; from mlgate.publish import artifact_in_worktree; "
+    "print(artifact_in_worktree(Path('.'), None))"
 )
 
 IN_PROCESS_STATUS = "from dvc.repo import Repo; r = Repo('.'); assert r.status() == {}; r.close()"
