@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mlgate import __version__, gitio
+from mlgate import __version__, dvcadapter, gitio
 from mlgate.dvcadapter import DVC_LOCK, DVC_YAML, PARAMS_YAML, parse_structured, parse_yaml
 from mlgate.dvcfiles import choose_artifact, read_text_file
 from mlgate.errors import (
@@ -110,37 +110,13 @@ def load_gates(snap: gitio.Snapshot, gates_file: Path | None) -> Gates:
     return gates_from_document(parse_yaml(text, where), where)
 
 
-def stale_stages(repo_root: Path) -> dict[str, Any]:
-    """``dvc status`` of the working tree, in process (empty when the pipeline is up to date)."""
-    from dvc.exceptions import DvcException
-    from dvc.repo import Repo
-
-    try:
-        with Repo(str(repo_root)) as repo:
-            status: dict[str, Any] = repo.status()
-    except DvcException as exc:
-        raise InputError(f"dvc status failed in '{repo_root}': {exc}") from exc
-    except OSError as exc:  # a dependency DVC cannot stat: a broken symlink, a symlink loop
-        where = f": {exc.filename}" if exc.filename else ""
-        raise InputError(
-            f"dvc status failed in '{repo_root}': {exc.strerror or exc}{where}"
-        ) from exc
-    # A stage marked always_changed (or a callback stage) is never "up to date" by design;
-    # only real changes make the pipeline stale.
-    return {
-        name: changes
-        for name, changes in status.items()
-        if [change for change in changes if change != "always changed"]
-    }
-
-
 def ensure_fresh(snap: gitio.Snapshot, dvc_yaml: dict[str, Any]) -> None:
     """Refuse to judge a working tree whose pipeline is stale or whose dvc.lock is unreadable."""
     hint = "run 'dvc repro' (or pass --allow-stale to judge it anyway)"
     lock = read_lock(snap)  # raises InputError when the lock is unreadable
     if lock is None and dvc_yaml.get("stages"):
         raise RefusedError(f"{DVC_LOCK}: not found, the pipeline has never run; {hint}")
-    status = stale_stages(snap.repo_root)
+    status = dvcadapter.stale_stages(snap.repo_root)
     if status:
         names = ", ".join(sorted(status)[:5]) + (" ..." if len(status) > 5 else "")
         raise RefusedError(f"the pipeline is stale (dvc status: {names} changed); {hint}")

@@ -27,6 +27,7 @@ import posixpath
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar
 
 import yaml
@@ -406,3 +407,27 @@ def resolve(
     # only values loaded from files are tracked (DVC marks a dvc.yaml's own vars local)
     tracked = {name: list(map(norm_path, files)) for name, files in resolver.tracked_vars.items()}
     return Pipeline(directory, where, stages, tracked if keys is None else {}, metrics, params)
+
+
+def stale_stages(repo_root: str | Path) -> dict[str, Any]:
+    """``dvc status`` of the working tree, in process (empty when the pipeline is up to date)."""
+    from dvc.exceptions import DvcException
+    from dvc.repo import Repo
+
+    try:
+        with Repo(str(repo_root)) as repo:
+            status: dict[str, Any] = repo.status()
+    except DvcException as exc:
+        raise InputError(f"dvc status failed in '{repo_root}': {exc}") from exc
+    except OSError as exc:  # a dependency DVC cannot stat: a broken symlink, a symlink loop
+        where = f": {exc.filename}" if exc.filename else ""
+        raise InputError(
+            f"dvc status failed in '{repo_root}': {exc.strerror or exc}{where}"
+        ) from exc
+    # A stage marked always_changed (or a callback stage) is never "up to date" by design;
+    # only real changes make the pipeline stale.
+    return {
+        name: changes
+        for name, changes in status.items()
+        if [change for change in changes if change != "always changed"]
+    }
