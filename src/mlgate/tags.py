@@ -24,15 +24,17 @@ _NAME = r"[a-z0-9]([a-z0-9-/]*[a-z0-9])?"
 _DIRNAME = r"[a-zA-Z0-9-_./]+"
 _NAME_IN_TAG = rf"(?:{_DIRNAME}=)?{_NAME}"
 NESTED_ARTIFACT_RE = re.compile(rf"^{_DIRNAME}:{_NAME}$")
+# Digits are 0-9 only: Python's \d also matches other scripts' digits, and int() reads them,
+# so "v9\u0669.0.0" would pass for v99.0.0.
 _SEMVER = (
-    r"(?P<major>0|[1-9]\d*)\.(?P<minor>0|[1-9]\d*)\.(?P<patch>0|[1-9]\d*)"
+    r"(?P<major>0|[1-9][0-9]*)\.(?P<minor>0|[1-9][0-9]*)\.(?P<patch>0|[1-9][0-9]*)"
     r"(?:-(?P<pre>[0-9A-Za-z.-]+))?(?:\+(?P<build>[0-9A-Za-z.-]+))?"
 )
 _RELEASE_RE = re.compile(rf"^(?P<artifact>{_NAME_IN_TAG})@v{_SEMVER}$")
 _STAGE_RE = re.compile(
-    rf"^(?P<artifact>{_NAME_IN_TAG})#(?P<stage>{_NAME})(?P<cancel>!?)(?:#(?P<counter>\d+))?$"
+    rf"^(?P<artifact>{_NAME_IN_TAG})#(?P<stage>{_NAME})(?P<cancel>!?)(?:#(?P<counter>[0-9]+))?$"
 )
-_COUNTER_RE = re.compile(r"#(\d+)$")
+_COUNTER_RE = re.compile(r"#([0-9]+)$")
 _VERSION_RE = re.compile(rf"^v?{_SEMVER}$")
 ARTIFACT_NAME_RE = re.compile(rf"^(?:{_DIRNAME}:)?{_NAME}$")  # what GTO can tag
 
@@ -227,7 +229,7 @@ def taken_versions(names: Iterable[str], artifact: str) -> list[Version]:
     Counts GTO deregistrations (``@v1.0.0!``) and counter suffixes too: a version whose name
     is taken anywhere must never be released again.
     """
-    pattern = re.compile(rf"^{re.escape(tag_artifact_name(artifact))}@v{_SEMVER}!?(?:#\d+)?$")
+    pattern = re.compile(rf"^{re.escape(tag_artifact_name(artifact))}@v{_SEMVER}!?(?:#[0-9]+)?$")
     found = []
     for name in names:
         match = pattern.match(name)
@@ -238,7 +240,7 @@ def taken_versions(names: Iterable[str], artifact: str) -> list[Version]:
 
 def deregistered(tags: list[GitTagRef], artifact: str) -> set[Version]:
     """Versions GTO has deregistered (an annotated ``<artifact>@vX.Y.Z!`` tag, any counter)."""
-    pattern = re.compile(rf"^{re.escape(tag_artifact_name(artifact))}@v{_SEMVER}!(?:#\d+)?$")
+    pattern = re.compile(rf"^{re.escape(tag_artifact_name(artifact))}@v{_SEMVER}!(?:#[0-9]+)?$")
     found = set()
     for tag in tags:
         match = pattern.match(tag.name) if tag.annotated else None

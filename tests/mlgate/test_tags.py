@@ -44,6 +44,27 @@ def test_malformed_version(bad: str) -> None:
         Version.parse(bad)
 
 
+# Arabic-Indic, Devanagari and fullwidth digits: Python's \\d and int() accept them, semver
+# does not (its digits are 0-9), and "v9\u0669.0.0" must not pass for v99.0.0.
+NOT_ASCII = ["v9\u0669.0.0", "v1.\u0967.0", "v1.0.\uff11", "v1.0.0-rc.\u0663"]
+
+
+@pytest.mark.parametrize("bad", NOT_ASCII)
+def test_version_digits_are_ascii(bad: str) -> None:
+    with pytest.raises(InputError, match="not a semantic version"):
+        Version.parse(bad)
+
+
+def test_tags_with_other_scripts_digits_are_no_releases_or_stages() -> None:
+    assert parse_release(tag("model@v9\u0669.0.0")) is None
+    assert parse_stage(tag("model#prod#\u0663")) is None
+    tags = [tag("model@v9.0.0"), tag("model@v9\u0669.0.0")]
+    latest = latest_release(tags, "model")
+    assert latest is not None and str(latest.version) == "v9.0.0"
+    assert [str(v) for v in taken_versions({t.name for t in tags}, "model")] == ["v9.0.0"]
+    assert max_counter({"model#prod#2", "model#prod#\u0669\u0669"}, "model") == 2
+
+
 def test_bump() -> None:
     v = Version.parse("v1.2.3")
     assert str(v.bump("patch")) == "v1.2.4"
