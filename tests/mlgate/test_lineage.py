@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 import pytest
 
@@ -150,3 +151,42 @@ def test_release_record_of_another_tools_block_reads_wrong_shapes_as_absent(
     assert record.baseline_note is None and record.rule_count == 0
     assert record.model_path is None and record.model_hash is None and record.inputs == ()
     assert record.params in ((), (("p.yaml", 0),))
+
+
+def _sealed(body: str) -> str:
+    """A tag message around ``body`` with a checksum that vouches for it, as a forger who
+    knows the format would write it."""
+    end = f"{END_PREFIX} crc32:{lineage._crc(body)}-----"
+    return f"x v1.0.0: gates passed\n\n{BEGIN}\n{body}\n{end}\n"
+
+
+TWICE = {  # each laid out as render writes (top-level keys indented by one space)
+    "metrics written twice": '\n "metrics": {"auc": 0.5},\n "metrics": {"auc": 0.99},',
+    "a metric written twice": '\n "metrics": {"auc": 0.5, "auc": 0.99},',
+    "commit written twice": '\n "commit": "a",\n "commit": "b",\n "metrics": {},',
+    "another key written twice": '\n "gates": {},\n "gates": {"passed": 1},\n "metrics": {},',
+}
+TWICE = {name: "{" + keys + '\n "schema": 1\n}' for name, keys in TWICE.items()}
+
+
+@pytest.mark.parametrize("body", TWICE.values(), ids=TWICE.keys())
+def test_a_key_written_twice_is_corrupt(body: str) -> None:
+    """json keeps the last of two equal keys, a reader of the text may take the first: a
+    block that says two things is believed in neither."""
+    parsed = lineage.parse(_sealed(body))
+    assert parsed.status == lineage.CORRUPT and "twice" in parsed.problem
+
+
+@pytest.mark.parametrize("body", list(TWICE.values())[:3], ids=list(TWICE)[:3])
+def test_headline_refuses_a_key_it_reads_written_twice(body: str) -> None:
+    parsed = lineage.headline(_sealed(body))
+    assert parsed.status == lineage.CORRUPT and "twice" in parsed.problem
+
+
+@pytest.mark.parametrize("read", [lineage.parse, lineage.headline])
+def test_a_block_nested_100000_deep_is_corrupt_not_a_crash(
+    read: Callable[[str], lineage.Lineage],
+) -> None:
+    deep = "[" * 100_000 + "]" * 100_000
+    parsed = read(_sealed('{\n "metrics": ' + deep + ',\n "schema": 1\n}'))
+    assert parsed.status == lineage.CORRUPT
