@@ -1,4 +1,4 @@
-"""mlgate's one YAML loader (``mlgate.dvcadapter.parse_yaml``: libyaml with YAML 1.2's
+"""mlgate's one YAML loader (``mlgate.loaders.parse_yaml``: libyaml with YAML 1.2's
 scalar rules and limits) against DVC's own (``dvc.utils.serialize.parse_yaml``: ruamel's
 safe loader) on this repository's params.yaml, dvc.yaml and dvc.lock; interleaved, medians.
 
@@ -15,7 +15,7 @@ from pathlib import Path
 
 from dvc.utils.serialize import parse_yaml as dvc_parse_yaml
 
-from mlgate.dvcadapter import parse_yaml
+from mlgate.loaders import parse_yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 

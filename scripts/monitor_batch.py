@@ -24,6 +24,9 @@ from pathlib import Path
 
 import yaml
 
+from mlgate.errors import MlgateError
+from mlgate.loaders import parse_yaml
+
 PARAMS = Path("params.yaml")
 BATCH_DIR = Path("data/current")
 BATCH_SUFFIXES = (".csv", ".csv.gz", ".parquet")
@@ -66,7 +69,7 @@ def set_current_source(params_text: str, source: str) -> str:
     quoted = yaml.safe_dump(source, default_style='"', width=1 << 30, allow_unicode=True)
     line = f"{key['indent']}current_source: {quoted.strip()}{key['comment'] or ''}"
     updated = params_text[: key.start()] + line + params_text[key.end() :]
-    parsed = yaml.safe_load(updated)
+    parsed = parse_yaml(updated, str(PARAMS))  # as DVC and the stages will read it
     if (parsed.get("ingest") or {}).get("current_source") != source:  # pragma: no cover
         raise BatchError(f"{PARAMS}: could not set 'ingest.current_source'")
     return updated
@@ -80,7 +83,7 @@ def main(env: Mapping[str, str] | None = None, params: Path = PARAMS) -> int:
         return 0
     try:
         params.write_text(set_current_source(params.read_text(encoding="utf-8"), source))
-    except (BatchError, OSError) as exc:
+    except (BatchError, MlgateError, OSError) as exc:  # MlgateError: params.yaml unreadable
         print(f"::error::monitor: {exc}", file=sys.stderr)
         return 2
     print(f"monitor: ingest.current_source = {source}")

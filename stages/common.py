@@ -43,26 +43,17 @@ def load_params(section: str, path: str | Path = PARAMS_FILE) -> dict[str, Any]:
 def read_yaml(text: str, source: str) -> Any:
     """YAML text as DVC reads params.yaml and dvc.lock, or a StageError naming `source`.
 
-    ruamel's safe loader: YAML 1.2 (010 is 10 and NO is text, as `dvc params diff` shows
-    them; PyYAML's YAML 1.1 would read 8 and False), and a key written twice is an error
-    instead of the last one silently winning.
+    The project's one YAML loader, `mlgate.loaders.parse_yaml`: YAML 1.2's rules as DVC's
+    ruamel applies them (010 is 10 and NO is text, as `dvc params diff` shows them), a key
+    written twice is an error, and depth and aliases are bounded.
     """
-    from ruamel.yaml import YAML
-    from ruamel.yaml.constructor import DuplicateKeyError
-    from ruamel.yaml.error import YAMLError
+    from mlgate.errors import MlgateError
+    from mlgate.loaders import parse_yaml
 
     try:
-        return YAML(typ="safe").load(text)
-    except YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        what = "duplicate key" if isinstance(exc, DuplicateKeyError) else "malformed YAML"
-        raise StageError(f"{source}: {what}{where}") from exc
-    except ValueError as exc:  # a scalar YAML accepts but Python cannot build: an impossible
-        # date, an integer past Python's 4300-digit limit for reading one
-        raise StageError(f"{source}: unreadable value ({str(exc).split(':')[0]})") from exc
-    except RecursionError as exc:
-        raise StageError(f"{source}: malformed YAML (nested too deeply)") from exc
+        return parse_yaml(text, source)
+    except MlgateError as exc:
+        raise StageError(str(exc)) from exc
 
 
 class Progress:

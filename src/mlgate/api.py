@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from mlgate import __version__, dvcadapter, gitio
-from mlgate.dvcadapter import DVC_LOCK, DVC_YAML, PARAMS_YAML, parse_structured, parse_yaml
+from mlgate.dvcadapter import DVC_LOCK, DVC_YAML, PARAMS_YAML
 from mlgate.dvcfiles import choose_artifact, read_text_file
 from mlgate.errors import (
     FETCH_HISTORY,
@@ -37,6 +37,7 @@ from mlgate.gates import (
     policy_changes,
     verdict,
 )
+from mlgate.loaders import parse_structured, parse_yaml
 from mlgate.metrics import (
     LockedFile,
     MetricsAt,

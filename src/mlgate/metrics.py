@@ -24,8 +24,6 @@ from mlgate.dvcadapter import (
     PARAMS_YAML,
     Pipeline,
     norm_path,
-    parse_structured,
-    parse_yaml,
     resolve,
     validate_lock,
 )
@@ -33,6 +31,7 @@ from mlgate.dvcfiles import artifacts
 from mlgate.errors import ConfigError, InputError
 from mlgate.gates import as_number
 from mlgate.gitio import Snapshot, files_named, files_under
+from mlgate.loaders import parse_structured, parse_yaml
 from mlgate.tags import NESTED_ARTIFACT_RE
 
 # Keys DVC writes for a file's content hash in dvc.lock, in order of preference.

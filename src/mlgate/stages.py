@@ -22,9 +22,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from mlgate import lineage
-from mlgate.dvcadapter import parse_yaml
 from mlgate.dvcfiles import read_text_file
 from mlgate.errors import ConfigError, InputError
+from mlgate.loaders import parse_yaml
 from mlgate.tags import GitTagRef, ReleaseTag, Version, active_releases, parse_stage
 
 GTO_CONFIG = ".gto"

@@ -10,9 +10,9 @@ import pytest
 from click.testing import CliRunner
 
 from mlgate.cli import cli
-from mlgate.dvcadapter import MAX_DEPTH, parse_structured, parse_yaml
 from mlgate.errors import ConfigError, InputError
 from mlgate.gitio import Snapshot, snapshot
+from mlgate.loaders import MAX_DEPTH, parse_structured, parse_yaml
 from mlgate.metrics import metrics_files, params_files, read_dvc_yaml, read_metrics
 from tests.mlgate.repo_factory import DVC_YAML, ScratchRepo
 from tests.mlgate.test_check_repo import dvc_metrics_files

@@ -411,7 +411,7 @@ def test_describe_rules() -> None:
 )
 def test_exponent_floats_in_yaml_are_numbers_as_dvc_reads_them(text: str, value: float) -> None:
     # YAML 1.1 (PyYAML) reads these as strings; YAML 1.2 (DVC's ruamel) as floats.
-    from mlgate.dvcadapter import parse_yaml
+    from mlgate.loaders import parse_yaml
 
     assert parse_yaml(f"max_regression: {text}\n", "params.yaml") == {"max_regression": value}
     assert parse_yaml(f"quoted: '{text}'\nhex: 12e4f\n", "x") == {"quoted": text, "hex": "12e4f"}

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 import yaml
 
-from mlgate.dvcadapter import parse_structured
 from mlgate.errors import ConfigError, InputError
 from mlgate.gates import as_number
 from mlgate.gitio import Snapshot
+from mlgate.loaders import parse_structured
 from mlgate.metrics import (
     MetricsAt,
     flatten,

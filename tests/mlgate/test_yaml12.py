@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mlgate.dvcadapter import parse_yaml
+from mlgate.loaders import parse_yaml
 
 ruamel_yaml = pytest.importorskip("ruamel.yaml")
 
