@@ -180,9 +180,26 @@ def test_stage_order_comes_from_gto_file(two_releases: Published) -> None:
         p, "promote", "v0.0.1", "dev"
     )
     assert "does not hold 'qa'" in refused(p, "promote", "v0.0.1", "live")
+    assert "unknown stage 'canary' (stages in .gto: qa, live)" in refused(
+        p, "promote", "v0.0.1", "canary"
+    )
     ok(p, "promote", "v0.0.1", "qa")
     ok(p, "promote", "v0.0.1", "live")
     assert holders(p) == {"qa": "v0.0.1", "live": "v0.0.1"}
+
+
+def test_without_a_stage_list_any_stage_gto_accepts_works(two_releases: Published) -> None:
+    """As GTO without `stages:` in .gto: no refusal, no order rule outside dev → staging → prod."""
+    gto_api = pytest.importorskip("gto.api")
+    p = two_releases
+    assert ok(p, "promote", "v0.0.1", "canary-eu") == f"{ARTIFACT}#canary-eu#1"
+    assert ok(p, "promote", "v0.0.2", "canary-eu") == f"{ARTIFACT}#canary-eu#3"
+    assert holders(p) == {"canary-eu": "v0.0.2"}
+    assert gto_api.show(str(p.root))[ARTIFACT]["stage"] == {"canary-eu": "v0.0.2"}
+    ok(p, "rollback", "canary-eu", "--message", "not yet")
+    assert holders(p) == {"canary-eu": "v0.0.1"}
+    assert gto_api.show(str(p.root))[ARTIFACT]["stage"] == {"canary-eu": "v0.0.1"}
+    assert "v0.0.2 does not hold 'staging'" in refused(p, "promote", "v0.0.2", "prod")
 
 
 def test_rollback_walks_back_one_promotion_at_a_time(
