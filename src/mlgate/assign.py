@@ -1,8 +1,16 @@
 """``mlgate promote`` and ``rollback``: GTO stage tags ``<artifact>#<stage>#<N>``.
 
-Promoting requires the version to hold the stage before (``stages.load_stage_order``) unless
+Promoting requires the version to hold the stage before (``stages.load_stages``) unless
 forced with a reason; a rollback gives a stage back to its previous holder and records that in
 its tag, so ``stages.holder_stack`` pops instead of toggling. Publishing is ``publish``'s.
+
+GTO's rule is that a version leaves a stage only through an un-assign tag
+``<artifact>#<stage>!#<N>`` (``gto deprecate NAME VERSION STAGE``), and ``gto.api``'s
+``find_versions_in_stage`` names the highest version still in it while ``dvc artifacts get
+--stage`` takes the newest ``<artifact>#<stage>...`` tag. So every stage change here is one
+round of tags: an un-assign tag for each version that leaves the stage, then the assignment,
+dated one second after them (GTO orders by tag time, to the second), pushed together. Then
+``gto show``, GTO's API and DVC all name the holder mlgate names.
 """
 
 from __future__ import annotations
@@ -21,17 +29,21 @@ from mlgate.publish import (
     artifact_in_worktree,
     head_commit,
     now,
+    tag_clock,
     tool_versions,
 )
 from mlgate.stages import (
+    ASSIGNMENT_KEY,
     PROMOTE,
     ROLLBACK,
+    UNASSIGN,
+    Assignment,
     assignments,
-    check_stage,
     current_holders,
     holder_stack,
-    load_stage_order,
-    previous_stage,
+    in_stage,
+    load_stages,
+    newest_tag_time,
 )
 from mlgate.tags import (
     GitTagRef,
@@ -62,6 +74,7 @@ class StageOutcome:
     tag: str | None
     previous: Version | None
     notes: tuple[str, ...] = ()
+    unassigned: tuple[str, ...] = ()  # the un-assign tags published with ``tag``
 
 
 def _find_release(tags: list[GitTagRef], artifact: str, version: Version) -> ReleaseTag:
@@ -111,6 +124,63 @@ def _stage_message(
     return lineage.render(summary, block, details)
 
 
+def _unassign_message(
+    artifact: str, version: Version, stage: str, sha: str, assignment: str, reason: str | None
+) -> str:
+    # GTO's own wording (``gto deprecate NAME VERSION STAGE``), then mlgate's block.
+    summary = f"Unassigning stage '{stage}' to artifact '{artifact}' version '{version}'"
+    block: dict[str, Any] = {
+        "action": UNASSIGN,
+        "artifact": artifact,
+        "version": str(version),
+        "stage": stage,
+        "commit": sha,
+        ASSIGNMENT_KEY: assignment,
+        "reason": reason,
+        "time": now(),
+        "tool": tool_versions(),
+    }
+    return lineage.render(summary, block)
+
+
+def _stage_change(
+    publisher: Publisher,
+    tags: list[GitTagRef],
+    names: set[str],
+    artifact: str,
+    stage: str,
+    events: list[Assignment],
+    target: ReleaseTag,
+    assign_message: str,
+    reason: str | None,
+) -> tuple[NewTag, tuple[NewTag, ...]]:
+    """The assignment of ``target`` to ``stage`` and, before it, an un-assignment of every
+    other version GTO counts in the stage; dated after every tag of the artifact, the
+    assignment one second after the un-assignments."""
+    leaving = [_find_release(tags, artifact, v) for v in in_stage(events, stage)]
+    leaving = [rel for rel in leaving if rel.version != target.version]
+    for rel in leaving:  # never an un-assignment of a version the remote lacks
+        publisher.ensure_published(rel.name)
+    seconds, offset = tag_clock(publisher.repo_root)
+    newest = newest_tag_time(tags, artifact)
+    if newest is not None:
+        seconds = max(seconds, newest + 1)
+    counter = max_counter(names, artifact) + 1
+    prefix = tag_artifact_name(artifact)
+    tag_name = f"{prefix}#{stage}#{counter + len(leaving)}"
+    before = tuple(
+        NewTag(
+            f"{prefix}#{stage}!#{counter + i}",
+            rel.sha,
+            _unassign_message(artifact, rel.version, stage, rel.sha, tag_name, reason),
+            (seconds, offset),
+        )
+        for i, rel in enumerate(leaving)
+    )
+    later = seconds + 1 if before else seconds
+    return NewTag(tag_name, target.sha, assign_message, (later, offset)), before
+
+
 def promote(
     repo_root: Path,
     version: str,
@@ -124,22 +194,23 @@ def promote(
     """Assign ``stage`` to a released version; it must hold the previous stage unless forced."""
     root = Path(repo_root)
     wanted = Version.parse(version)
-    order = load_stage_order(root)
-    check_stage(order, stage)
+    order = load_stages(root)
+    order.check(stage)
     if force and not (message and message.strip()):
         raise InputError("--force needs --message REASON: the reason is recorded in the tag")
     if message is not None:
         require_text(message, "--message")
     head_commit(root)
     name = artifact_in_worktree(root, artifact)
-    required = previous_stage(order, stage)
+    required = order.previous(stage)
     publisher = Publisher(root, remote, push, with_messages=True)
     publisher.connect()
 
     def plan(tags: list[GitTagRef], names: set[str]) -> Planned[StageOutcome]:
         publisher.require_local_releases(names, name)
         target = _find_release(tags, name, wanted)
-        holders = current_holders(assignments(tags, name))
+        events = assignments(tags, name)
+        holders = current_holders(events)
         previous = holders.get(stage)
         if previous == wanted:
             done = StageStatus.ALREADY_ASSIGNED
@@ -148,16 +219,20 @@ def promote(
             holder = holders.get(required)
             raise RefusedError(
                 f"{wanted} does not hold '{required}', which comes before '{stage}' "
-                f"(stage order: {' → '.join(order)}); "
+                f"(stage order: {' → '.join(order.stages)}); "
                 f"'{required}' is held by {holder or 'no version'}; promote {wanted} to "
                 f"'{required}' first, or pass --force --message REASON"
             )
         publisher.ensure_published(target.name)  # never a stage of a version others lack
-        counter = max_counter(names, name) + 1
-        tag_name = f"{tag_artifact_name(name)}#{stage}#{counter}"
         text = _stage_message(PROMOTE, name, wanted, stage, target.sha, previous, message, force)
-        outcome = StageOutcome(StageStatus.ASSIGNED, name, stage, wanted, tag_name, previous)
-        return Planned(outcome, NewTag(tag_name, target.sha, text))
+        tag, before = _stage_change(
+            publisher, tags, names, name, stage, events, target, text, message
+        )
+        unassigned = tuple(t.name for t in before)
+        outcome = StageOutcome(
+            StageStatus.ASSIGNED, name, stage, wanted, tag.name, previous, (), unassigned
+        )
+        return Planned(outcome, tag, before)
 
     return replace(publisher.publish(plan), notes=tuple(publisher.notes))
 
@@ -172,7 +247,7 @@ def rollback(
 ) -> StageOutcome:
     """Give ``stage`` back to the version that held it before the current one."""
     root = Path(repo_root)
-    check_stage(load_stage_order(root), stage)
+    load_stages(root).check(stage)
     if not (message and message.strip()):
         raise InputError("rollback needs --message REASON: the reason is recorded in the tag")
     require_text(message, "--message")
@@ -185,7 +260,8 @@ def rollback(
     def plan(tags: list[GitTagRef], names: set[str]) -> Planned[StageOutcome]:
         nonlocal first_holder
         publisher.require_local_releases(names, name)
-        stack = holder_stack(assignments(tags, name), stage)
+        events = assignments(tags, name)
+        stack = holder_stack(events, stage)
         if len(stack) < 2:
             held = f"held by {stack[-1]}" if stack else "held by no version"
             raise RefusedError(f"cannot roll back '{stage}': no earlier version held it ({held})")
@@ -202,10 +278,14 @@ def rollback(
                 "history' before rolling back again"
             )
         release_tag = _find_release(tags, name, target)
-        counter = max_counter(names, name) + 1
-        tag_name = f"{tag_artifact_name(name)}#{stage}#{counter}"
         text = _stage_message(ROLLBACK, name, target, stage, release_tag.sha, current, message)
-        outcome = StageOutcome(StageStatus.ASSIGNED, name, stage, target, tag_name, current)
-        return Planned(outcome, NewTag(tag_name, release_tag.sha, text))
+        tag, before = _stage_change(
+            publisher, tags, names, name, stage, events, release_tag, text, message
+        )
+        unassigned = tuple(t.name for t in before)
+        outcome = StageOutcome(
+            StageStatus.ASSIGNED, name, stage, target, tag.name, current, (), unassigned
+        )
+        return Planned(outcome, tag, before)
 
     return replace(publisher.publish(plan), notes=tuple(publisher.notes))

@@ -62,9 +62,15 @@ def _run(
         raise InputError(f"cannot run git in '{repo_root}': {exc.strerror}") from exc
 
 
-def git(repo_root: str | Path, *args: str, stdin: bytes | None = None) -> bytes:
-    """Run one git command in ``repo_root`` and return its stdout; a failure is a GitError."""
-    done = _run(repo_root, args, stdin)
+def git(
+    repo_root: str | Path,
+    *args: str,
+    stdin: bytes | None = None,
+    env: dict[str, str] | None = None,
+) -> bytes:
+    """Run one git command in ``repo_root`` and return its stdout; a failure is a GitError.
+    ``env``: the whole environment of the command (None: this process's)."""
+    done = _run(repo_root, args, stdin, env)
     if done.returncode != 0:
         stderr = done.stderr.decode("utf-8", "replace")
         detail = failure_line(stderr) or f"exit code {done.returncode}"
@@ -231,6 +237,27 @@ def create_annotated_tag(repo_root: str | Path, name: str, sha: str, message: st
     git_text(repo_root, "tag", "-a", "--cleanup=verbatim", "-F", "-", name, sha, stdin=message)
 
 
+def create_annotated_tag_at(
+    repo_root: str | Path, name: str, sha: str, message: str, seconds: int, offset: str
+) -> None:
+    """``create_annotated_tag`` with the tagger date given (Unix ``seconds`` and a ``+HHMM``
+    offset) instead of now: GTO orders stage events by tag time, to the second."""
+    env = {**os.environ, "GIT_COMMITTER_DATE": f"@{seconds} {offset}"}
+    args = ("tag", "-a", "--cleanup=verbatim", "-F", "-", name, sha)
+    git(repo_root, *args, stdin=message.encode("utf-8"), env=env)
+
+
+def committer_time(repo_root: str | Path) -> tuple[int, str] | None:
+    """What git would date a tag made now (honouring ``GIT_COMMITTER_DATE``): Unix seconds
+    and the ``+HHMM`` offset; None when git has no identity to tag with (tagging then fails
+    with git's own message)."""
+    ident = _answer(git_ok(repo_root, "var", "GIT_COMMITTER_IDENT"))
+    if ident is None:
+        return None
+    seconds, offset = ident.rsplit(" ", 2)[-2:]
+    return int(seconds), offset
+
+
 def has_tag(repo_root: str | Path, name: str) -> bool:
     return bool(git_text(repo_root, "tag", "--list", name).strip())
 
@@ -303,6 +330,36 @@ def push(repo_root: str | Path, remote: str, ref: str) -> PushedRef | None:
         stderr = done.stderr.decode("utf-8", "replace")
         raise GitError(repo_root, "push", failure_line(stderr) or f"exit code {done.returncode}")
     return None
+
+
+def push_atomic(repo_root: str | Path, remote: str, refs: list[str]) -> dict[str, PushedRef]:
+    """Push ``refs`` to the same names on ``remote`` without force and all or none
+    (``--atomic``): what git said about each ref it reported on. As ``push``, a push git could
+    not attempt is a GitError and a rejected ref is not (with ``--atomic`` the refs that
+    were not themselves rejected say "[rejected] (atomic push failed)" or "[remote
+    rejected] (atomic transaction failed)")."""
+    if remote not in remote_names(repo_root):
+        raise GitError(repo_root, "push", f"Remote named '{remote}' didn't exist")
+    args = ("push", "--porcelain", "--atomic", "--", remote, *(f"{ref}:{ref}" for ref in refs))
+    done = _run(repo_root, args, None, {**os.environ, **_C_LOCALE})
+    found: dict[str, PushedRef] = {}
+    for line in text(done.stdout).splitlines():
+        flag, _, rest = line.partition("\t")
+        from_to, _, summary = rest.partition("\t")
+        ref = from_to.partition(":")[2]
+        if len(flag) == 1 and ref in refs:
+            said = summary.strip()
+            bracketed = said.startswith("[")
+            found[ref] = PushedRef(
+                up_to_date=flag == "=",
+                rejected=bracketed and "[rejected]" in said,
+                failed=flag == "!" or (bracketed and any(r in said for r in _REFUSALS)),
+                summary=said,
+            )
+    if not found and done.returncode != 0:
+        stderr = done.stderr.decode("utf-8", "replace")
+        raise GitError(repo_root, "push", failure_line(stderr) or f"exit code {done.returncode}")
+    return found
 
 
 def short(sha: str) -> str:

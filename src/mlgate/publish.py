@@ -13,12 +13,17 @@ it unchanged. What mlgate adds, here:
   second) or a name another process in this clone took first also means "plan again", so a
   run never says it created a tag it did not create.
 
+A plan may ask for several tags (a stage assignment and the un-assignments that go with it):
+they are created in order and pushed in one atomic push, so the remote gets all or none, and
+a round that fails for one leaves none of them behind.
+
 ``release`` and ``assign`` plan; this module publishes. Every tag write goes through
 ``Publisher``, so a dry run cannot reach one.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -28,7 +33,7 @@ from typing import Generic, TypeVar
 from mlgate import __version__, gitio
 from mlgate.dvcfiles import choose_artifact
 from mlgate.errors import IncompleteCloneError, InputError, RefusedError, no_release_found
-from mlgate.remote import Pushed, RemoteState, fetch, push_tag, read_remote
+from mlgate.remote import Pushed, PushResult, RemoteState, fetch, push_tag, read_remote
 from mlgate.tags import GitTagRef, list_tags, taken_versions
 
 MAX_ATTEMPTS = 5
@@ -69,17 +74,26 @@ def tool_versions() -> dict[str, str]:
     return {"mlgate": __version__, "dvc": dvc_version}
 
 
+def tag_clock(repo_root: Path) -> tuple[int, str]:
+    """The date git would give a tag made now (Unix seconds, ``+HHMM`` offset); this
+    process's clock in UTC when git cannot say (it has no identity: tagging then fails)."""
+    found = gitio.committer_time(repo_root)
+    return found if found is not None else (int(time.time()), "+0000")
+
+
 def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 @dataclass(frozen=True)
 class NewTag:
-    """What a plan asks to publish."""
+    """What a plan asks to publish; ``date`` (Unix seconds, ``+HHMM`` offset): the tagger
+    date to give it, None for now."""
 
     name: str
     sha: str
     message: str
+    date: tuple[int, str] | None = None
 
 
 Result = TypeVar("Result")
@@ -92,6 +106,11 @@ class Planned(Generic[Result]):
 
     result: Result
     tag: NewTag | None = None
+    before: tuple[NewTag, ...] = ()  # created before ``tag`` and pushed with it, all or none
+
+    @property
+    def tags(self) -> tuple[NewTag, ...]:
+        return (*self.before, self.tag) if self.tag is not None else ()
 
 
 @dataclass
@@ -136,32 +155,37 @@ class Publisher:
             wanted = planned.tag
             if wanted is None or self.dry_run:
                 return planned.result
-            if not _create_tag(self.repo_root, wanted):
-                # Another mlgate in this clone created the name since the tags were read.
-                self.notes.append(f"{wanted.name} was created by someone else first; retrying")
+            group = planned.tags
+            names = _listing([tag.name for tag in group])
+            was = "was" if len(group) == 1 else "were"
+            if not _create_tags(self.repo_root, group):
+                # Another mlgate in this clone created a name since the tags were read.
+                self.notes.append(f"{names} {was} created by someone else first; retrying")
                 continue
             if not self.push:
                 return planned.result
             try:
-                result = push_tag(self.repo_root, self.remote_name, wanted.name)
+                result = push_tags(self.repo_root, self.remote_name, [t.name for t in group])
             except BaseException:  # interrupted mid-push: leave no unpublished tag behind
-                _delete_tag(self.repo_root, wanted.name)
+                _delete_tags(self.repo_root, group)
                 raise
             if result.outcome is Pushed.ACCEPTED:
                 return planned.result
             if result.outcome is Pushed.ALREADY:
                 # The remote's tag is byte-identical to ours, so ours stays; but this run did
                 # not publish it and must not say it did: plan again, which now finds it.
-                self.notes.append(f"{wanted.name} was published by someone else first")
+                self.notes.append(f"{names} {was} published by someone else first")
                 self.connect()
                 continue
-            _delete_tag(self.repo_root, wanted.name)
-            if result.outcome is Pushed.REFUSED and not self._taken(wanted.name):
+            _delete_tags(self.repo_root, group)
+            if result.outcome is Pushed.REFUSED and not any(self._taken(t.name) for t in group):
+                what = "tag" if len(group) == 1 else "tags"
+                removed = "the local tag was" if len(group) == 1 else "the local tags were"
                 raise RefusedError(
-                    f"git remote '{self.remote_name}' refused tag {wanted.name} "
-                    f"({result.detail}); the local tag was removed"
+                    f"git remote '{self.remote_name}' refused {what} {names} "
+                    f"({result.detail}); {removed} removed"
                 )
-            self.notes.append(f"{wanted.name} was published by someone else first; retrying")
+            self.notes.append(f"{names} {was} published by someone else first; retrying")
             self.connect()  # read the remote's new tags and plan again
         raise RefusedError(
             f"gave up after {MAX_ATTEMPTS} attempts: every tag name mlgate chose was taken on "
@@ -215,7 +239,10 @@ def _create_tag(repo_root: Path, tag: NewTag) -> bool:
     process in this clone can have done since the plan read the tags. Without force, git
     refuses an existing name, so no tag is ever moved or overwritten."""
     try:
-        gitio.create_annotated_tag(repo_root, tag.name, tag.sha, tag.message)
+        if tag.date is None:
+            gitio.create_annotated_tag(repo_root, tag.name, tag.sha, tag.message)
+        else:
+            gitio.create_annotated_tag_at(repo_root, tag.name, tag.sha, tag.message, *tag.date)
     except InputError:  # "already exists", or "cannot lock ref" while another git writes it
         if gitio.has_tag(repo_root, tag.name):
             return False
@@ -223,8 +250,60 @@ def _create_tag(repo_root: Path, tag: NewTag) -> bool:
     return True
 
 
+def _create_tags(repo_root: Path, tags: tuple[NewTag, ...]) -> bool:
+    """Create every tag in order; when one fails, the ones made before it are deleted."""
+    made: list[NewTag] = []
+    try:
+        for tag in tags:
+            if not _create_tag(repo_root, tag):
+                _delete_tags(repo_root, tuple(made))
+                return False
+            made.append(tag)
+    except BaseException:
+        _delete_tags(repo_root, tuple(made))
+        raise
+    return True
+
+
 def _delete_tag(repo_root: Path, name: str) -> None:
     gitio.delete_tag(repo_root, name)
+
+
+def _delete_tags(repo_root: Path, tags: tuple[NewTag, ...]) -> None:
+    for tag in tags:
+        _delete_tag(repo_root, tag.name)
+
+
+def _listing(names: list[str]) -> str:
+    """'a', 'a and b', 'a, b and c'."""
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+
+def push_tags(repo_root: Path, remote: str, names: list[str]) -> PushResult:
+    """Push tags without force, all or none, and say whether the remote took them: one tag
+    as ``remote.push_tag``; several in one atomic push, whose outcome is the worst of theirs
+    (a name taken, else a refusal, else "already there" when every tag already was)."""
+    if len(names) == 1:
+        return push_tag(repo_root, remote, names[0])
+    try:
+        pushed = gitio.push_atomic(repo_root, remote, [f"refs/tags/{name}" for name in names])
+    except gitio.GitError as exc:
+        return PushResult(Pushed.REFUSED, exc.detail)
+    said = [pushed.get(f"refs/tags/{name}") for name in names]
+    reported = [ref for ref in said if ref is not None]
+    if len(reported) < len(names):
+        return PushResult(Pushed.REFUSED, "git reported nothing for some of the tags")
+    # With --atomic the refs that were not the problem say "(atomic push failed)" or
+    # "(atomic transaction failed)": the others say why.
+    problems = [ref for ref in reported if ref.rejected or ref.failed]
+    causes = [ref for ref in problems if "atomic" not in ref.summary] or problems
+    if any(ref.rejected for ref in causes):
+        return PushResult(Pushed.TAKEN, next(ref.summary for ref in causes if ref.rejected))
+    if causes:
+        return PushResult(Pushed.REFUSED, causes[0].summary)
+    if all(ref.up_to_date for ref in reported):
+        return PushResult(Pushed.ALREADY, reported[-1].summary)
+    return PushResult(Pushed.ACCEPTED, reported[-1].summary)
 
 
 def artifact_in_worktree(repo_root: Path, requested: str | None) -> str:

@@ -115,10 +115,11 @@ def test_already_holding_the_stage_is_a_no_op(two_releases: Published) -> None:
     ("args", "problem"),
     [
         (("promote", "1.0", "dev"), "'1.0' is not a semantic version"),
-        (("promote", "v0.0.1", "qa"), "unknown stage 'qa' (stages in .gto: dev, staging, prod)"),
+        (("promote", "v0.0.1", "bad name"), "'bad name' is not a stage name GTO accepts"),
+        (("promote", "v0.0.1", "qa_"), "'qa_' is not a stage name GTO accepts"),
         (("promote", "v9.9.9", "dev"), f"no release {ARTIFACT}@v9.9.9 (latest is v0.0.2)"),
         (("rollback", "prod", "--message", "x"), "cannot roll back 'prod': no earlier version"),
-        (("rollback", "live", "--message", "x"), "unknown stage 'live'"),
+        (("rollback", "live", "--message", "x"), "cannot roll back 'live': no earlier version"),
         (("rollback", "prod", "--message", " "), "rollback needs --message"),
     ],
 )
@@ -179,9 +180,26 @@ def test_stage_order_comes_from_gto_file(two_releases: Published) -> None:
         p, "promote", "v0.0.1", "dev"
     )
     assert "does not hold 'qa'" in refused(p, "promote", "v0.0.1", "live")
+    assert "unknown stage 'canary' (stages in .gto: qa, live)" in refused(
+        p, "promote", "v0.0.1", "canary"
+    )
     ok(p, "promote", "v0.0.1", "qa")
     ok(p, "promote", "v0.0.1", "live")
     assert holders(p) == {"qa": "v0.0.1", "live": "v0.0.1"}
+
+
+def test_without_a_stage_list_any_stage_gto_accepts_works(two_releases: Published) -> None:
+    """As GTO without `stages:` in .gto: no refusal, no order rule outside dev → staging → prod."""
+    gto_api = pytest.importorskip("gto.api")
+    p = two_releases
+    assert ok(p, "promote", "v0.0.1", "canary-eu") == f"{ARTIFACT}#canary-eu#1"
+    assert ok(p, "promote", "v0.0.2", "canary-eu") == f"{ARTIFACT}#canary-eu#3"
+    assert holders(p) == {"canary-eu": "v0.0.2"}
+    assert gto_api.show(str(p.root))[ARTIFACT]["stage"] == {"canary-eu": "v0.0.2"}
+    ok(p, "rollback", "canary-eu", "--message", "not yet")
+    assert holders(p) == {"canary-eu": "v0.0.1"}
+    assert gto_api.show(str(p.root))[ARTIFACT]["stage"] == {"canary-eu": "v0.0.1"}
+    assert "v0.0.2 does not hold 'staging'" in refused(p, "promote", "v0.0.2", "prod")
 
 
 def test_rollback_walks_back_one_promotion_at_a_time(
@@ -220,16 +238,17 @@ def test_a_rollback_that_loses_a_race_does_not_roll_back_twice(
     for version in ("v0.0.1", "v0.0.2", "v0.0.1"):
         ok(p, "promote", version, "dev")  # dev's holders: v0.0.1, v0.0.2, v0.0.1
     other = p.clone(tmp_path / "other")
-    real_push = publish.push_tag
+    real_push = publish.push_tags
     calls = []
 
-    def b_rolls_back_first(root: Path, remote: str, tag: str) -> object:
-        calls.append(tag)
+    # A rollback pushes its un-assign and assign tags together (publish.push_tags).
+    def b_rolls_back_first(root: Path, remote: str, tags: list[str]) -> object:
+        calls.append(tags)
         if len(calls) == 1:
             assign.rollback(other.root, "dev", "B's reason")  # its push is call 2
-        return real_push(root, remote, tag)
+        return real_push(root, remote, tags)
 
-    monkeypatch.setattr(publish, "push_tag", b_rolls_back_first)
+    monkeypatch.setattr(publish, "push_tags", b_rolls_back_first)
     result = p.mlgate("rollback", "dev", "--message", "A's reason")
     assert result.exit_code == 2, result.output
     assert result.stderr == (
@@ -277,7 +296,10 @@ def test_stage_tag_race_takes_the_next_counter(
     result = p.mlgate("promote", "v0.0.1", "dev")
     assert result.exit_code == 0, result.output
     assert f"{ARTIFACT}#dev#1 was published by someone else first" in result.stdout
-    assert result.stdout.strip().splitlines()[-1] == f"{ARTIFACT}#dev#2"
+    # Planned again, v0.0.1 now replaces the other clone's v0.0.2: GTO's un-assign tag of
+    # v0.0.2 takes the next counter, the assignment the one after.
+    assert result.stdout.strip().splitlines()[-1] == f"{ARTIFACT}#dev#3"
+    assert f"{ARTIFACT}#dev!#2" in p.remote_tags()
     assert holders(p)["dev"] == "v0.0.1"
     assert tag_names(p.root) == p.remote_tags()
 

@@ -267,8 +267,10 @@ def test_promote_counts_the_remote_stage_tags(origin: Origin, tmp_path: Path) ->
     clone = shallow_clone(origin, tmp_path / "clone", "checkout-action", remote)
     result = mlgate(clone.root, "promote", "v1.1.0", "dev")
     assert result.exit_code == 0, result.output
-    assert result.stdout.splitlines() == ["dev: v1.1.0 (was v1.0.0)", "demo-model#dev#2"]
-    assert "demo-model#dev#2" in tag_names(remote)
+    # The remote's #dev#1 counts: v1.0.0's un-assign tag (GTO's rule for leaving a stage)
+    # takes #2, the assignment #3, pushed together.
+    assert result.stdout.splitlines() == ["dev: v1.1.0 (was v1.0.0)", "demo-model#dev#3"]
+    assert {"demo-model#dev!#2", "demo-model#dev#3"} <= tag_names(remote)
 
 
 NO_PUSH = [
@@ -302,7 +304,7 @@ def test_no_push_after_fetching_the_tags_numbers_from_them(origin: Origin, tmp_p
     assert "baseline demo-model@v1.1.0" in released.stdout
     promoted = mlgate(clone.root, "promote", "v1.1.0", "dev", "--no-push")
     assert promoted.exit_code == 0, promoted.output
-    assert promoted.stdout.splitlines()[-1] == "demo-model#dev#2"
+    assert promoted.stdout.splitlines()[-1] == "demo-model#dev#3"  # after v1.0.0's dev!#2
 
 
 # --- history --------------------------------------------------------------------------------
