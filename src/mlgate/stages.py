@@ -33,6 +33,7 @@ from mlgate.dvcfiles import read_text_file
 from mlgate.errors import ConfigError, InputError
 from mlgate.loaders import parse_yaml
 from mlgate.tags import (
+    STAGE_NAME,
     GitTagRef,
     ReleaseTag,
     Version,
@@ -48,7 +49,7 @@ UNASSIGN = "unassign"  # the "action" of mlgate's un-assign tags
 ASSIGNMENT_KEY = "assignment"  # in an un-assign tag's block: the tag of the paired assignment
 DEFAULT_STAGES = ("dev", "staging", "prod")
 # GTO's rule for stage names (gto.constants.name).
-_STAGE_NAME = re.compile(r"^[a-zA-Z0-9]([a-zA-Z0-9-/_]*[a-zA-Z0-9])?$")
+_STAGE_NAME = re.compile(rf"^{STAGE_NAME}$")
 
 
 @dataclass(frozen=True)
@@ -70,11 +71,6 @@ class StageOrder:
                 f"'{stage}' is not a stage name GTO accepts (letters, digits, '-', '_', '/'; "
                 "starting and ending with a letter or digit)"
             )
-        if not _readable_stage(stage):  # tags.py reads GTO's grammar with lower-case stages
-            raise InputError(
-                f"stage '{stage}' cannot be read back from its tag by mlgate "
-                "(use lower-case letters, digits, '-' and '/')"
-            )
 
     def previous(self, stage: str) -> str | None:
         """The stage a version must hold before it may be promoted to ``stage``: the one
@@ -84,12 +80,6 @@ class StageOrder:
             return None
         index = self.stages.index(stage)
         return self.stages[index - 1] if index > 0 else None
-
-
-def _readable_stage(stage: str) -> bool:
-    probe = GitTagRef(f"a#{stage}#1", "0" * 40, True, "", "")
-    found = parse_stage(probe)
-    return found is not None and found.stage == stage
 
 
 def parse_stages(text: str | None, source: str = GTO_CONFIG) -> StageOrder:

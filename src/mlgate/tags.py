@@ -23,6 +23,8 @@ from mlgate.errors import InputError
 _NAME = r"[a-z0-9]([a-z0-9-/]*[a-z0-9])?"
 _DIRNAME = r"[a-zA-Z0-9-_./]+"
 _NAME_IN_TAG = rf"(?:{_DIRNAME}=)?{_NAME}"
+# GTO's stage names: letters of either case, digits, '-', '_' and '/'.
+STAGE_NAME = r"[a-zA-Z0-9]([a-zA-Z0-9-/_]*[a-zA-Z0-9])?"
 NESTED_ARTIFACT_RE = re.compile(rf"^{_DIRNAME}:{_NAME}$")
 # Digits are 0-9 only: Python's \d also matches other scripts' digits, and int() reads them,
 # so "v9\u0669.0.0" would pass for v99.0.0.
@@ -32,7 +34,7 @@ _SEMVER = (
 )
 _RELEASE_RE = re.compile(rf"^(?P<artifact>{_NAME_IN_TAG})@v{_SEMVER}$")
 _STAGE_RE = re.compile(
-    rf"^(?P<artifact>{_NAME_IN_TAG})#(?P<stage>{_NAME})(?P<cancel>!?)(?:#(?P<counter>[0-9]+))?$"
+    rf"^(?P<artifact>{_NAME_IN_TAG})#(?P<stage>{STAGE_NAME})(?P<cancel>!?)(?:#(?P<counter>[0-9]+))?$"
 )
 _COUNTER_RE = re.compile(r"#([0-9]+)$")
 _VERSION_RE = re.compile(rf"^v?{_SEMVER}$")

@@ -200,6 +200,10 @@ def test_without_a_stage_list_any_stage_gto_accepts_works(two_releases: Publishe
     assert holders(p) == {"canary-eu": "v0.0.1"}
     assert gto_api.show(str(p.root))[ARTIFACT]["stage"] == {"canary-eu": "v0.0.1"}
     assert "v0.0.2 does not hold 'staging'" in refused(p, "promote", "v0.0.2", "prod")
+    # GTO's names take upper case and '_' too: written, read back, and agreed on by GTO
+    assert ok(p, "promote", "v0.0.1", "QA_eu").startswith(f"{ARTIFACT}#QA_eu#")
+    assert holders(p)["QA_eu"] == "v0.0.1"
+    assert gto_api.show(str(p.root))[ARTIFACT]["stage"]["QA_eu"] == "v0.0.1"
 
 
 def test_rollback_walks_back_one_promotion_at_a_time(

@@ -184,7 +184,7 @@ def test_without_a_stage_list_any_stage_gto_accepts_is_allowed(tmp_path: Path) -
             (tmp_path / ".gto").write_text(gto_file)
         order = load_stages(tmp_path)
         assert order == StageOrder(DEFAULT_STAGES, listed=False)
-        for stage in ("qa", "canary-eu", "eu/prod", "dev"):
+        for stage in ("qa", "canary-eu", "eu/prod", "dev", "QA_eu", "Prod2"):
             order.check(stage)
         assert order.previous("qa") is None  # no order rule outside the list
         assert order.previous("prod") == "staging"  # the default order still holds
