@@ -14,6 +14,9 @@ import json
 
 import pytest
 
+from mlgate.api import locate
+from mlgate.errors import ConfigError
+from mlgate.metrics import MetricsAt
 from tests.mlgate.registry_repo import ARTIFACT, Published, published
 from tests.mlgate.repo_factory import DVC_YAML
 
@@ -168,3 +171,37 @@ def test_show_refs_that_name_nothing_are_one_line_errors(dvclive: Published) -> 
     assert error("nosuch@v1.0.0").startswith("mlgate: error: dvc.yaml: no artifact 'nosuch'")
     assert "differ" in error(f"{DATASET}@v1.0.0", "--artifact", ARTIFACT)
     assert "names no release" in error(f"{ARTIFACT}@")
+
+
+def test_a_gate_on_a_mapping_names_the_keys_inside(dvclive: Published) -> None:
+    p = dvclive
+    p.repo.write_params({**GATES, "rules": [{"metric": "test", "direction": "higher", "min": 0.5}]})
+    result = p.mlgate("check", "--allow-stale")
+    assert result.exit_code == 2, result.output
+    assert result.stderr == (
+        "mlgate: error: params.yaml: gates rule 'test': 'test' is a mapping; "
+        "its keys: test.roc_auc, test.acc\n"
+    )
+
+
+def _metrics(files: dict[str, dict | None]) -> MetricsAt:
+    return MetricsAt("head", files)
+
+
+def test_locate_names_the_nested_keys_of_a_mapping() -> None:
+    head = _metrics({"eval/metrics.json": {"test.roc_auc": 0.9, "test.acc": 0.8, "loss": 0.1}})
+    with pytest.raises(ConfigError) as raised:
+        locate("test", head, None, "params.yaml", "gates.main_metric")
+    assert str(raised.value) == (
+        "params.yaml: gates.main_metric 'test': 'test' is a mapping; "
+        "its keys: test.roc_auc, test.acc"
+    )
+    with pytest.raises(ConfigError, match="'test' is a mapping; its keys: test.roc_auc"):
+        locate("eval/metrics.json:test", head, None, "params.yaml")
+    many = _metrics({"m.json": {f"a.k{i}": i for i in range(12)}})
+    with pytest.raises(ConfigError, match=r"a\.k9, \.\.\. \(12 in all\)$"):
+        locate("a", many, None, "params.yaml")
+    # a key that is itself dotted, or a prefix that is no mapping, is not refused
+    assert locate("test.acc", head, None, "params.yaml") == ("eval/metrics.json", "test.acc")
+    with pytest.raises(ConfigError, match="no metrics file declared in dvc.yaml has this key"):
+        locate("tes", head, None, "params.yaml")
