@@ -108,7 +108,8 @@ def _fallback_metrics(repo_root: Path, shas: list[str]) -> dict[str, dict[str, f
 
     prefix = gitio.git_prefix(repo_root)
     snaps = [gitio.Snapshot(repo_root, sha, gitio.short(sha), prefix) for sha in shas]
-    gitio.prefetch_all(snaps, [DVC_YAML])
+    # params.yaml too: templated paths (${...}) resolve from its vars, one git call for all
+    gitio.prefetch_all(snaps, [DVC_YAML, PARAMS_YAML])
     declared = {}
     for snap in snaps:
         try:
