@@ -82,7 +82,7 @@ def gated_first(metrics: dict[str, float], leading: list[str]) -> dict[str, floa
             if key in metrics and key not in first:
                 first.append(key)
                 break
-    return {**{key: metrics[key] for key in first}, **dict(sorted(metrics.items()))}
+    return {key: metrics[key] for key in (*first, *sorted(metrics))}
 
 
 def leading_metrics(repo_root: Path) -> list[str]:
