@@ -203,7 +203,9 @@ def locate(
     if ":" in metric:
         for path in sorted(head.files, key=len, reverse=True):
             if metric.startswith(f"{path}:"):
-                return path, metric[len(path) + 1 :]
+                key_in_file = metric[len(path) + 1 :]
+                _refuse_mapping(key_in_file, {path: head.files[path]}, source, name)
+                return path, key_in_file
         path = metric.split(":", 1)[0]
         raise ConfigError(
             f"{source}: {name}: '{path}' is not a metrics file declared in "
@@ -217,6 +219,7 @@ def locate(
         )
     if holders:
         return holders[0], metric
+    _refuse_mapping(metric, head.files, source, name)
     # Absent at the judged revision but known at the baseline: the metric went missing.
     if base is not None:
         for path, values in base.files.items():
@@ -225,6 +228,33 @@ def locate(
     raise ConfigError(
         f"{source}: {name}: no metrics file declared in dvc.yaml has this key "
         f"(declared: {', '.join(declared) or 'none'})"
+    )
+
+
+MAPPING_KEYS_SHOWN = 10
+
+
+def _refuse_mapping(
+    key: str, files: dict[str, dict[str, Any] | None], source: str, name: str
+) -> None:
+    """A rule on a key that holds a mapping (dvclive's ``test`` of ``test/roc_auc``) names
+    the dotted keys inside it, as ``dvc metrics show`` prints them, instead of "no file has
+    this key"."""
+    if any(values and key in values for values in files.values()):
+        return
+    inside = [
+        nested
+        for values in files.values()
+        for nested in values or {}
+        if nested.startswith(f"{key}.")
+    ]
+    if not inside:
+        return
+    shown = list(dict.fromkeys(inside))
+    more = f", ... ({len(shown)} in all)" if len(shown) > MAPPING_KEYS_SHOWN else ""
+    raise ConfigError(
+        f"{source}: {name}: '{key}' is a mapping; its keys: "
+        f"{', '.join(shown[:MAPPING_KEYS_SHOWN])}{more}"
     )
 
 

@@ -290,7 +290,11 @@ def rollback(stage: str, message: str, artifact: str | None, remote: str, no_pus
 
 
 @cli.command()
-@click.option("--artifact", metavar="NAME", help="Artifact from dvc.yaml (default: the model).")
+@click.option(
+    "--artifact",
+    metavar="NAME",
+    help="Artifact from dvc.yaml or the tags (default: every artifact, as gto show lists them).",
+)
 @_option_text_or_json("An aligned table or a JSON list.")
 @click.option("--limit", type=click.IntRange(min=1), metavar="N", help="Show the N newest.")
 @click.option(
@@ -298,12 +302,14 @@ def rollback(stage: str, message: str, artifact: str | None, remote: str, no_pus
     "metric_names",
     multiple=True,
     metavar="KEY",
-    help="Metric column(s) of the table (default: accuracy, f1, roc_auc when present).",
+    help="Metric column(s) of the table, dotted for nested keys (test.roc_auc; default: "
+    "accuracy, f1, roc_auc when present).",
 )
 def history(
     artifact: str | None, output_format: str, limit: int | None, metric_names: tuple[str, ...]
 ) -> None:
-    """Releases newest first (by semantic version) with metrics and current stages."""
+    """Releases newest first (by semantic version) with metrics and current stages, of
+    every artifact unless --artifact names one."""
     from mlgate.errors import require_text
     from mlgate.history import history as list_releases
     from mlgate.render import text
@@ -327,7 +333,8 @@ def history(
 @click.option("--artifact", metavar="NAME", help="Artifact from dvc.yaml (default: the model).")
 @_option_text_or_json("A summary, or the release and its whole lineage block as JSON.")
 def show(ref: str, artifact: str | None, output_format: str) -> None:
-    """What produced a release: REF is 'latest' (default), a version or a stage (prod)."""
+    """What produced a release: REF is 'latest' (default), a version or a stage (prod), or
+    as gto prints them: NAME@vX.Y.Z, NAME#STAGE."""
     from mlgate.history import show as show_release
     from mlgate.render import json, text
 

@@ -3,6 +3,10 @@
 The hot path: one ``git for-each-ref`` with the tag messages and each release's lineage
 headline; the metrics files are read (from git objects) only for tags without a usable block.
 Nothing here imports DVC (``metrics`` is imported late, for those tags only).
+
+Metrics are listed under the dotted keys ``dvc metrics show`` prints (dvclive's
+``log_metric("test/roc_auc")`` is ``test.roc_auc``), the gated ones and ``main_metric``
+first. Without ``--artifact``, ``history`` lists every artifact, as ``gto show`` does.
 """
 
 from __future__ import annotations
@@ -12,17 +16,28 @@ from pathlib import Path
 from typing import Any
 
 from mlgate import gitio, lineage
-from mlgate.dvcadapter import DVC_YAML
+from mlgate.dvcadapter import DVC_YAML, PARAMS_YAML, parse_yaml
 from mlgate.dvcfiles import artifact_name
-from mlgate.errors import FETCH_TAGS, InputError, MlgateError
+from mlgate.errors import FETCH_TAGS, ConfigError, InputError, MlgateError
+from mlgate.gates import gates_from_document
 from mlgate.publish import artifact_in_worktree
 from mlgate.stages import assignments, current_holders, load_stage_order
-from mlgate.tags import Version, active_releases, list_tags, off_commit, tag_artifact_name
+from mlgate.tags import (
+    GitTagRef,
+    ReleaseTag,
+    Version,
+    active_releases,
+    list_tags,
+    off_commit,
+    parse_release,
+    tag_artifact_name,
+)
 
 
 @dataclass(frozen=True)
 class HistoryEntry:
     tag: str
+    artifact: str
     version: Version
     sha: str
     date: str
@@ -34,6 +49,7 @@ class HistoryEntry:
     def as_dict(self) -> dict[str, Any]:
         return {
             "tag": self.tag,
+            "artifact": self.artifact,
             "version": str(self.version),
             "sha": self.sha,
             "date": self.date,
@@ -49,14 +65,39 @@ class History:
     """What ``history`` lists: the releases, and the tags named like a release or stage of
     the artifact that are neither because they point at no commit (``tags.off_commit``)."""
 
-    entries: list[HistoryEntry]
+    entries: list[HistoryEntry]  # by artifact (by name), each newest first
     ignored: list[tuple[str, str]]  # (tag name, why)
     note: str | None = None  # why the listing may be incomplete (a shallow clone)
 
 
-def main_metrics(metrics: dict[str, Any]) -> dict[str, Any]:
-    """The headline metrics: top-level keys (``accuracy``, not ``fairness.sex.…``)."""
-    return {k: v for k, v in metrics.items() if "." not in k and ":" not in k}
+def gated_first(metrics: dict[str, float], leading: list[str]) -> dict[str, float]:
+    """``metrics`` with the keys in ``leading`` (``main_metric``, then the gates' metrics)
+    first, in that order, and the rest by name, as ``dvc metrics show`` orders its columns
+    (a lineage block and a metrics file list them in different orders). A rule may name a
+    metric ``file:key``; the listing says ``key`` unless two files hold it
+    (``metrics.MetricsAt.flat``)."""
+    first: list[str] = []
+    for name in leading:
+        for key in (name, name.split(":", 1)[-1]):
+            if key in metrics and key not in first:
+                first.append(key)
+                break
+    return {key: metrics[key] for key in (*first, *sorted(metrics))}
+
+
+def leading_metrics(repo_root: Path) -> list[str]:
+    """The metrics the working tree's gates name (``main_metric`` first), for the order
+    of the listing; none when ``params.yaml`` has no usable gates (a listing is no check)."""
+    snap = gitio.Snapshot(repo_root)
+    text = snap.read_text(PARAMS_YAML)
+    if text is None:
+        return []
+    try:
+        gates = gates_from_document(parse_yaml(text, snap.where(PARAMS_YAML)), PARAMS_YAML)
+    except MlgateError:
+        return []
+    names = [gates.main_metric] if gates.main_metric else []
+    return list(dict.fromkeys([*names, *(rule.metric for rule in gates.rules)]))
 
 
 def _fallback_metrics(repo_root: Path, shas: list[str]) -> dict[str, dict[str, float]]:
@@ -67,7 +108,8 @@ def _fallback_metrics(repo_root: Path, shas: list[str]) -> dict[str, dict[str, f
 
     prefix = gitio.git_prefix(repo_root)
     snaps = [gitio.Snapshot(repo_root, sha, gitio.short(sha), prefix) for sha in shas]
-    gitio.prefetch_all(snaps, [DVC_YAML])
+    # params.yaml too: templated paths (${...}) resolve from its vars, one git call for all
+    gitio.prefetch_all(snaps, [DVC_YAML, PARAMS_YAML])
     declared = {}
     for snap in snaps:
         try:
@@ -85,50 +127,87 @@ def _fallback_metrics(repo_root: Path, shas: list[str]) -> dict[str, dict[str, f
     return found
 
 
-def history(repo_root: Path, artifact: str | None = None, limit: int | None = None) -> History:
-    """Releases newest first by semantic version, with metrics and current stages."""
-    root = Path(repo_root)
-    if limit is not None and limit < 1:
-        raise InputError(f"--limit must be a positive number, got {limit}")
-    name = artifact_name(artifact) if artifact is not None else artifact_in_worktree(root, None)
-    tags = list_tags(root, with_messages=True)
-    by_name = {t.name: t for t in tags}
-    every = active_releases(tags, name)
-    found = every[:limit] if limit is not None else every
+def _tagged_artifacts(tags: list[GitTagRef]) -> list[str]:
+    """Every artifact with a release tag, declared or not (``gto show`` lists those too)."""
+    return sorted({rel.artifact for rel in map(parse_release, tags) if rel is not None})
+
+
+def _artifacts(root: Path, tags: list[GitTagRef], artifact: str | None) -> list[str]:
+    """The artifacts to list: the one asked for (declared in dvc.yaml or released), else
+    every artifact declared or released, by name."""
+    tagged = _tagged_artifacts(tags)
+    if artifact is not None and artifact_name(artifact) in tagged:
+        return [artifact_name(artifact)]  # no dvc.yaml needed to read its tags back
+    from mlgate.metrics import declared_artifacts, read_dvc_yaml
+
+    snap = gitio.Snapshot(root)
+    declared = declared_artifacts(snap, read_dvc_yaml(snap))
+    if artifact is not None:
+        if artifact_name(artifact) not in declared:
+            names = ", ".join(sorted(declared)) or "none"
+            raise ConfigError(f"{DVC_YAML}: no artifact '{artifact}' (declared: {names})")
+        return [artifact_name(artifact)]
+    if not declared and not tagged:
+        return [artifact_in_worktree(root, None)]  # raises: it declares no artifacts
+    return sorted({*declared, *tagged})
+
+
+def _stages_by_version(
+    tags: list[GitTagRef], name: str, every: list[ReleaseTag], order: tuple[str, ...]
+) -> dict[Version, list[str]]:
     holders = current_holders(assignments(tags, name, every))
-    order = load_stage_order(root)
     stages_of: dict[Version, list[str]] = {}
     for stage, version in sorted(
         holders.items(),
         key=lambda item: (order.index(item[0]) if item[0] in order else len(order), item[0]),
     ):
         stages_of.setdefault(version, []).append(stage)
+    return stages_of
+
+
+def history(repo_root: Path, artifact: str | None = None, limit: int | None = None) -> History:
+    """Releases newest first by semantic version, with metrics and current stages, of
+    ``artifact`` or of every artifact (one after the other, by name)."""
+    root = Path(repo_root)
+    if limit is not None and limit < 1:
+        raise InputError(f"--limit must be a positive number, got {limit}")
+    tags = list_tags(root, with_messages=True)
+    names = _artifacts(root, tags, artifact)
+    by_name = {t.name: t for t in tags}
+    order = load_stage_order(root)
+    listed: list[tuple[str, ReleaseTag, list[str]]] = []
+    ignored: list[tuple[str, str]] = []
+    for name in names:
+        every = active_releases(tags, name)
+        stages_of = _stages_by_version(tags, name, every, order)
+        for rel in every[:limit] if limit is not None else every:
+            listed.append((name, rel, stages_of.get(rel.version, [])))
+        ignored.extend(off_commit(tags, name))
     blocks = {
         rel.name: lineage.verified_for(
             lineage.headline(by_name[rel.name].message), rel.sha, str(rel.version)
         )
-        for rel in found
+        for _, rel, _ in listed
     }
-    need_files = [rel.sha for rel in found if blocks[rel.name].status != lineage.OK]
+    need_files = [rel.sha for _, rel, _ in listed if blocks[rel.name].status != lineage.OK]
     fallback = _fallback_metrics(root, list(dict.fromkeys(need_files)))
+    leading = leading_metrics(root) if listed else []
     entries = []
-    for rel in found:
+    for name, rel, stages in listed:
         block = blocks[rel.name]
         if block.status == lineage.OK:
-            recorded = block.data.get("metrics")
-            metrics = lineage.numeric_items(
-                main_metrics(recorded) if isinstance(recorded, dict) else {}
-            )
+            metrics = lineage.numeric_items(block.data.get("metrics"))
         else:
-            metrics = main_metrics(fallback.get(rel.sha, {}))
+            metrics = fallback.get(rel.sha, {})
         entries.append(
             HistoryEntry(
                 rel.name,
+                name,
                 rel.version,
                 rel.sha,
                 rel.date,
-                metrics,
-                stages_of.get(rel.version, []),
+                gated_first(metrics, leading),
+                stages,
                 block.status,
                 block.problem if block.status == lineage.CORRUPT else "",
             )
@@ -143,7 +222,7 @@ def history(repo_root: Path, artifact: str | None = None, limit: int | None = No
         if clone
         else None
     )
-    return History(entries, off_commit(tags, name), note)
+    return History(entries, ignored, note)
 
 
 @dataclass(frozen=True)
@@ -157,21 +236,45 @@ class Shown:
 
 
 LATEST = "latest"
+_LATEST_WORDS = (LATEST, "greatest")  # GTO's ``name@latest`` and ``name@greatest``
+
+
+def split_ref(ref: str) -> tuple[str | None, str, bool]:
+    """(artifact, ref, whether ref is a stage) of a ref as ``gto`` prints and takes it:
+    ``name@v1.2.0`` and ``name#prod`` (a nested artifact written ``dir=name`` as in tags, or
+    ``dir:name``); ``v1.2.0``, ``prod`` and ``latest`` name no artifact."""
+    for mark in ("@", "#"):
+        if mark in ref:
+            name, rest = ref.rsplit(mark, 1)
+            if not name or not rest:
+                raise InputError(
+                    f"'{ref}' names no release: expected NAME@vX.Y.Z, NAME#STAGE, a version, "
+                    "a stage or 'latest'"
+                )
+            if mark == "@" and rest in _LATEST_WORDS:
+                rest = LATEST
+            return artifact_name(name.replace("=", ":")), rest, mark == "#"
+    return None, ref, False
 
 
 def show(repo_root: Path, ref: str = LATEST, artifact: str | None = None) -> Shown:
     """The release ``ref`` names, with what produced it: ``latest`` (by semantic version), a
-    version (``v1.2.0``), or a stage (the version holding it now, as ``history`` shows)."""
+    version (``v1.2.0``), or a stage (the version holding it now, as ``history`` shows);
+    each also as gto writes it, after the artifact: ``name@v1.2.0``, ``name#prod``."""
     root = Path(repo_root)
-    listing = history(root, artifact)
-    name = artifact_name(artifact) if artifact is not None else artifact_in_worktree(root, None)
+    named, ref, is_stage = split_ref(ref)
+    if named is not None and artifact is not None and artifact_name(artifact) != named:
+        raise InputError(f"--artifact '{artifact}' and the ref's artifact '{named}' differ")
+    wanted = named if named is not None else artifact
+    name = artifact_name(wanted) if wanted is not None else artifact_in_worktree(root, None)
+    listing = history(root, name)
     entries = listing.entries
     hint = f" (fetch the tags: {FETCH_TAGS})" if listing.note else ""
     if not entries:
         raise InputError(f"no release of '{name}' yet{hint}")
     if ref == LATEST:
         entry = entries[0]
-    elif ref in load_stage_order(root) or any(ref in e.stages for e in entries):
+    elif is_stage or ref in load_stage_order(root) or any(ref in e.stages for e in entries):
         holding = [e for e in entries if ref in e.stages]
         if not holding:
             raise InputError(f"no version of '{name}' holds stage '{ref}'{hint}")

@@ -64,7 +64,11 @@ def test_newest_first_by_semver_even_in_the_same_second(published: Published) ->
     assert entries[0]["metrics"]["accuracy"] == 0.88
     assert entries[2]["metrics"]["accuracy"] == 0.89
     assert entries[0]["lineage"] == "missing"
-    assert set(entries[0]) == {"tag", "version", "sha", "date", "metrics", "stages", "lineage"}
+    # "artifact": history lists every artifact when none is named, so each entry says whose
+    assert set(entries[0]) == {
+        *("tag", "artifact", "version", "sha", "date", "metrics", "stages", "lineage")
+    }
+    assert entries[0]["artifact"] == ARTIFACT
     assert history(p, "--limit", "1")[0]["version"] == "v1.10.0"
 
 
@@ -86,7 +90,13 @@ def test_metrics_come_from_the_lineage_block(published: Published) -> None:
     assert p.mlgate("release").exit_code == 0
     (entry,) = history(p)
     assert entry["lineage"] == "ok"
-    assert entry["metrics"] == {"roc_auc": 0.93, "accuracy": 0.87}  # the headline metrics
+    # every metric under its dotted key, as `dvc metrics show` prints it, in the gates' order
+    assert list(entry["metrics"].items()) == [
+        ("roc_auc", 0.93),
+        ("accuracy", 0.87),
+        ("fairness.sex.equalized_odds_difference", 0.08),
+        ("latency.p95_ms", 5.0),
+    ]
     assert entry["sha"] == p.repo.git("rev-parse", "HEAD")
     assert entry["date"].startswith("20")
 
@@ -189,8 +199,13 @@ def test_a_non_utf8_metric_column_is_refused_not_a_traceback(published: Publishe
     )
 
 
-def test_other_artifact_and_bad_limit(published: Published) -> None:
-    assert history(published, "--artifact", "other-model") == []
+def test_unknown_artifact_and_bad_limit(published: Published) -> None:
+    """An artifact neither declared nor released is a typo, not "no releases yet"."""
+    result = published.mlgate("history", "--artifact", "other-model")
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr == (
+        f"mlgate: error: dvc.yaml: no artifact 'other-model' (declared: {ARTIFACT})\n"
+    )
     result = published.mlgate("history", "--limit", "0")
     assert result.exit_code == 2 and "0" in result.stderr
 
@@ -198,4 +213,6 @@ def test_other_artifact_and_bad_limit(published: Published) -> None:
 @pytest.mark.parametrize("name", ["sub=demo-model@v1.0.0", "demo-model@1.0.0"])
 def test_tags_outside_the_grammar_are_ignored(published: Published, name: str) -> None:
     annotated(published, name, "x")
-    assert history(published) == []
+    # not a release of demo-model (sub=demo-model is another artifact's, which the listing
+    # of every artifact shows, as gto show does)
+    assert history(published, "--artifact", ARTIFACT) == []

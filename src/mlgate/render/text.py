@@ -15,7 +15,7 @@ from mlgate.render import status_word
 if TYPE_CHECKING:
     from mlgate.api import CheckResult
     from mlgate.assign import StageOutcome
-    from mlgate.history import History, Shown
+    from mlgate.history import History, HistoryEntry, Shown
     from mlgate.release import ReleaseOutcome
 
 
@@ -156,11 +156,22 @@ _NOTES = {MISSING: "no lineage: metrics from files", CORRUPT: "lineage corrupt"}
 
 
 def history(listing: History, metric_names: Sequence[str] = ()) -> str:
-    """The releases as a table (newest first), then the remarks."""
+    """The releases as a table (newest first), then the remarks; with releases of several
+    artifacts, one table per artifact under its name (their metrics differ)."""
     entries = listing.entries
     remarks = history_remarks(listing)
     if not entries:
         return "\n".join(["no releases found" if listing.note else "no releases yet", *remarks])
+    by_artifact: dict[str, list[HistoryEntry]] = {}
+    for entry in entries:
+        by_artifact.setdefault(entry.artifact, []).append(entry)
+    if len(by_artifact) == 1:
+        return "\n".join([_history_table(entries, metric_names), *remarks])
+    tables = [f"{name}\n{_history_table(rows, metric_names)}" for name, rows in by_artifact.items()]
+    return "\n".join(["\n\n".join(tables), *remarks])
+
+
+def _history_table(entries: Sequence[HistoryEntry], metric_names: Sequence[str]) -> str:
     present = list(dict.fromkeys(k for entry in entries for k in entry.metrics))
     columns = (
         list(metric_names)
@@ -178,9 +189,7 @@ def history(listing: History, metric_names: Sequence[str] = ()) -> str:
         ]
         for entry in entries
     ]
-    return "\n".join(
-        [table(["version", "date", "commit", "stages", *columns, "note"], rows), *remarks]
-    )
+    return table(["version", "date", "commit", "stages", *columns, "note"], rows)
 
 
 def _minute(date: str) -> str:
