@@ -16,10 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from mlgate import gitio, lineage
-from mlgate.dvcadapter import DVC_YAML, PARAMS_YAML, parse_yaml
+from mlgate.dvcadapter import DVC_YAML, PARAMS_YAML
 from mlgate.dvcfiles import artifact_name
 from mlgate.errors import FETCH_TAGS, ConfigError, InputError, MlgateError
 from mlgate.gates import gates_from_document
+from mlgate.loaders import parse_yaml
 from mlgate.publish import artifact_in_worktree
 from mlgate.stages import assignments, current_holders, load_stage_order
 from mlgate.tags import (
