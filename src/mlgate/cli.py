@@ -227,8 +227,15 @@ def _option_remote(func: Any) -> Any:
     is_flag=True,
     help="Check everything and say what would be done, but create and push no tag.",
 )
+@_option_gates("")
 def release(
-    rev: str | None, bump: str, artifact: str | None, remote: str, no_push: bool, dry_run: bool
+    rev: str | None,
+    bump: str,
+    artifact: str | None,
+    remote: str,
+    no_push: bool,
+    dry_run: bool,
+    gates_file: Path | None,
 ) -> None:
     """Tag the checked-out commit as <artifact>@vX.Y.Z if its gates pass.
 
@@ -238,7 +245,8 @@ def release(
     from mlgate.release import ReleaseStatus, release
     from mlgate.render import text
 
-    outcome = release(_project_root(), rev, bump, artifact, remote, not no_push, dry_run)
+    root = _project_root()
+    outcome = release(root, rev, bump, artifact, remote, not no_push, dry_run, None, gates_file)
     click.echo("\n".join(text.release(outcome, remote)))
     if outcome.status is ReleaseStatus.GATES_FAILED:
         sys.exit(1)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlgate import gitio, lineage
 from mlgate.errors import InputError, RefusedError
+from mlgate.gates import LATEST_RELEASE, NO_BASELINE
 from mlgate.publish import (
     NewTag,
     Planned,
@@ -130,9 +131,12 @@ def release(
     push: bool = True,
     dry_run: bool = False,
     check: Callable[..., CheckResult] | None = None,
+    gates_file: Path | None = None,
 ) -> ReleaseOutcome:
     """Turn the checked-out commit into ``<artifact>@vX.Y.Z`` if its gates pass.
 
+    The gates are those ``mlgate check`` would judge with: ``params.yaml`` or ``gates_file``,
+    against their ``baseline`` (the latest release unless they say ``none`` or a ref).
     ``check`` defaults to ``mlgate.api.check`` (injectable for tests).
     """
     if bump not in BUMPS:
@@ -159,10 +163,14 @@ def release(
             f"the working tree has uncommitted changes ({some(dirty)}); "
             "commit or remove them first: a release must be exactly a commit"
         )
+    from mlgate.api import NONE_CHOSEN, load_gates
+
     if check is None:
         from mlgate.api import check as api_check
 
         check = api_check
+    worktree = gitio.Snapshot(root, None, gitio.WORKTREE, gitio.git_prefix(root))
+    gates_baseline = load_gates(worktree, gates_file).baseline
     publisher = Publisher(root, remote, push, dry_run=dry_run)
     state = publisher.connect()
     if state is not None and not on_default_branch(root, state, sha):
@@ -185,10 +193,14 @@ def release(
             done = ReleaseStatus.ALREADY_RELEASED
             return Planned(ReleaseOutcome(done, name, sha, found[0].name, found[0].version))
         active = active_releases(tags, name)
-        baseline = active[0].name if active else "none"
+        first = NONE_CHOSEN
+        if gates_baseline == LATEST_RELEASE:  # named here: it moves if someone releases first
+            baseline = active[0].name if active else NO_BASELINE
+            first = f"no release of '{name}' yet" if not active else first
+        else:
+            baseline = gates_baseline  # 'none' or a ref, as the gates say
         if baseline not in verdicts:
-            first = f"no release of '{name}' yet"  # why, when the baseline is none
-            verdicts[baseline] = check(root, None, baseline, why_none=first)
+            verdicts[baseline] = check(root, None, baseline, gates_file, why_none=first)
         verdict = verdicts[baseline]
         if not verdict.passed:
             return Planned(ReleaseOutcome(ReleaseStatus.GATES_FAILED, name, sha, check=verdict))

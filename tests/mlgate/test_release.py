@@ -75,6 +75,65 @@ def test_next_release_is_above_the_latest_and_uses_it_as_baseline(published: Pub
     assert block.data["gates"]["baseline"]["ref"] == f"{ARTIFACT}@v0.0.1"
 
 
+def _regressed_commit(published: Published, gates: dict | None = None) -> None:
+    """Commit (and push) a model 0.008 below v0.0.1's roc_auc: over max_regression 0.005, yet
+    above min 0.92; ``gates`` replaces params.yaml's gates in the same commit."""
+    if gates is not None:
+        published.repo.write_params(gates=gates)
+    published.repo.set_metrics(metrics_with(roc_auc=0.922))
+    published.repo.repro()
+    published.repo.commit("weaker model")
+    published.push()
+
+
+def test_release_honours_a_none_baseline_in_the_gates(published: Published) -> None:
+    """As `mlgate check` does: `baseline: none` judges the bounds alone."""
+    from tests.mlgate.repo_factory import DEFAULT_GATES
+
+    assert published.mlgate("release").exit_code == 0
+    _regressed_commit(published, {**DEFAULT_GATES, "baseline": "none"})
+    assert published.mlgate("check").exit_code == 0
+    result = published.mlgate("release")
+    assert result.exit_code == 0, result.output
+    block = lineage.parse(tag_message(published.root, f"{ARTIFACT}@v0.0.2"))
+    assert block.data["gates"]["baseline"] is None
+    assert block.data["gates"]["baseline_note"] == "baseline is 'none'"
+
+
+def test_release_with_latest_release_baseline_refuses_the_same_regression(
+    published: Published,
+) -> None:
+    assert published.mlgate("release").exit_code == 0
+    _regressed_commit(published)
+    result = published.mlgate("release")
+    assert result.exit_code == 1, result.output
+    assert f"{ARTIFACT}@v0.0.2" not in tag_names(published.root)
+
+
+def test_release_reads_the_gates_from_a_file_like_check(
+    published: Published, tmp_path: Path
+) -> None:
+    gates = tmp_path / "strict.yaml"
+    gates.write_text(
+        "gates:\n  rules:\n    - {metric: roc_auc, direction: higher, min: 0.99}\n",
+        encoding="utf-8",
+    )
+    assert published.mlgate("check", "--gates", str(gates)).exit_code == 1
+    result = published.mlgate("release", "--gates", str(gates))
+    assert result.exit_code == 1, result.output
+    assert "roc_auc" in result.stdout
+    assert f"{ARTIFACT}@v0.0.1" not in tag_names(published.root)
+    loose = tmp_path / "loose.yaml"
+    loose.write_text(
+        "gates:\n  rules:\n    - {metric: roc_auc, direction: higher, min: 0.5}\n",
+        encoding="utf-8",
+    )
+    result = published.mlgate("release", "--gates", str(loose))
+    assert result.exit_code == 0, result.output
+    block = lineage.parse(tag_message(published.root, f"{ARTIFACT}@v0.0.1"))
+    assert [rule["metric"] for rule in block.data["gates"]["rules"]] == ["roc_auc"]
+
+
 def test_rerun_on_a_released_commit_prints_the_tag_and_creates_nothing(
     published: Published,
 ) -> None:
