@@ -21,14 +21,17 @@ from pathlib import Path
 from typing import Any
 
 from mlgate import lineage
+from mlgate.dvcfiles import artifact_name
 from mlgate.errors import InputError, RefusedError, require_text
 from mlgate.publish import (
+    LATEST,
     NewTag,
     Planned,
     Publisher,
     artifact_in_worktree,
     head_commit,
     now,
+    split_ref,
     tag_clock,
     tool_versions,
 )
@@ -181,6 +184,21 @@ def _stage_change(
     return NewTag(tag_name, target.sha, assign_message, (later, offset)), before
 
 
+def _version_named(
+    tags: list[GitTagRef], name: str, ref: str, holders: dict[str, Version]
+) -> Version:
+    """The version ``name@latest`` or ``name#stage`` names in these tags."""
+    if ref == LATEST:
+        active = active_releases(tags, name)
+        if not active:
+            raise InputError(f"no release of '{name}' yet")
+        return active[0].version
+    holder = holders.get(ref)
+    if holder is None:
+        raise RefusedError(f"no version of '{name}' holds stage '{ref}'")
+    return holder
+
+
 def promote(
     repo_root: Path,
     version: str,
@@ -191,9 +209,15 @@ def promote(
     remote: str = "origin",
     push: bool = True,
 ) -> StageOutcome:
-    """Assign ``stage`` to a released version; it must hold the previous stage unless forced."""
+    """Assign ``stage`` to a released version; it must hold the previous stage unless forced.
+
+    ``version`` as ``gto`` prints it too: ``name@v1.2.0``, ``name@latest``, or ``name#stage``
+    for the version that holds that stage now."""
     root = Path(repo_root)
-    wanted = Version.parse(version)
+    named, ref, by_stage = split_ref(version)
+    if named is not None and artifact is not None and artifact_name(artifact) != named:
+        raise InputError(f"--artifact '{artifact}' and the version's artifact '{named}' differ")
+    pinned = None if by_stage or ref == LATEST else Version.parse(ref)
     order = load_stages(root)
     order.check(stage)
     if force and not (message and message.strip()):
@@ -201,16 +225,17 @@ def promote(
     if message is not None:
         require_text(message, "--message")
     head_commit(root)
-    name = artifact_in_worktree(root, artifact)
+    name = artifact_in_worktree(root, named or artifact)
     required = order.previous(stage)
     publisher = Publisher(root, remote, push, with_messages=True)
     publisher.connect()
 
     def plan(tags: list[GitTagRef], names: set[str]) -> Planned[StageOutcome]:
         publisher.require_local_releases(names, name)
-        target = _find_release(tags, name, wanted)
         events = assignments(tags, name)
         holders = current_holders(events)
+        wanted = pinned or _version_named(tags, name, ref, holders)
+        target = _find_release(tags, name, wanted)
         previous = holders.get(stage)
         if previous == wanted:
             done = StageStatus.ALREADY_ASSIGNED

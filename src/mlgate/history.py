@@ -21,7 +21,7 @@ from mlgate.dvcfiles import artifact_name
 from mlgate.errors import FETCH_TAGS, ConfigError, InputError, MlgateError
 from mlgate.gates import gates_from_document
 from mlgate.loaders import parse_yaml
-from mlgate.publish import artifact_in_worktree
+from mlgate.publish import LATEST, artifact_in_worktree, split_ref
 from mlgate.stages import assignments, current_holders, load_stage_order
 from mlgate.tags import (
     GitTagRef,
@@ -234,28 +234,6 @@ class Shown:
     entry: HistoryEntry
     record: lineage.ReleaseRecord | None
     note: str | None = None  # as History.note
-
-
-LATEST = "latest"
-_LATEST_WORDS = (LATEST, "greatest")  # GTO's ``name@latest`` and ``name@greatest``
-
-
-def split_ref(ref: str) -> tuple[str | None, str, bool]:
-    """(artifact, ref, whether ref is a stage) of a ref as ``gto`` prints and takes it:
-    ``name@v1.2.0`` and ``name#prod`` (a nested artifact written ``dir=name`` as in tags, or
-    ``dir:name``); ``v1.2.0``, ``prod`` and ``latest`` name no artifact."""
-    for mark in ("@", "#"):
-        if mark in ref:
-            name, rest = ref.rsplit(mark, 1)
-            if not name or not rest:
-                raise InputError(
-                    f"'{ref}' names no release: expected NAME@vX.Y.Z, NAME#STAGE, a version, "
-                    "a stage or 'latest'"
-                )
-            if mark == "@" and rest in _LATEST_WORDS:
-                rest = LATEST
-            return artifact_name(name.replace("=", ":")), rest, mark == "#"
-    return None, ref, False
 
 
 def show(repo_root: Path, ref: str = LATEST, artifact: str | None = None) -> Shown:

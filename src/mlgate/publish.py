@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Generic, TypeVar
 
 from mlgate import __version__, gitio
-from mlgate.dvcfiles import choose_artifact
+from mlgate.dvcfiles import artifact_name, choose_artifact
 from mlgate.errors import IncompleteCloneError, InputError, RefusedError, no_release_found
 from mlgate.remote import Pushed, PushResult, RemoteState, fetch, push_tag, read_remote
 from mlgate.tags import GitTagRef, list_tags, taken_versions
@@ -311,3 +311,25 @@ def artifact_in_worktree(repo_root: Path, requested: str | None) -> str:
 
     snap = gitio.Snapshot(repo_root)
     return choose_artifact(declared_artifacts(snap, read_dvc_yaml(snap)), requested)
+
+
+LATEST = "latest"
+_LATEST_WORDS = (LATEST, "greatest")  # GTO's ``name@latest`` and ``name@greatest``
+
+
+def split_ref(ref: str) -> tuple[str | None, str, bool]:
+    """(artifact, ref, whether ref is a stage) of a ref as ``gto`` prints and takes it:
+    ``name@v1.2.0`` and ``name#prod`` (a nested artifact written ``dir=name`` as in tags, or
+    ``dir:name``); ``v1.2.0``, ``prod`` and ``latest`` name no artifact."""
+    for mark in ("@", "#"):
+        if mark in ref:
+            name, rest = ref.rsplit(mark, 1)
+            if not name or not rest:
+                raise InputError(
+                    f"'{ref}' names no release: expected NAME@vX.Y.Z, NAME#STAGE, a version, "
+                    "a stage or 'latest'"
+                )
+            if mark == "@" and rest in _LATEST_WORDS:
+                rest = LATEST
+            return artifact_name(name.replace("=", ":")), rest, mark == "#"
+    return None, ref, False

@@ -331,3 +331,17 @@ def test_promoting_a_release_the_remote_lacks_pushes_the_release_first(
     assert f"{release} was only in this clone; pushed it to origin" in result.stdout
     remote = published.remote_tags()
     assert release in remote and any(name.startswith(f"{ARTIFACT}#dev#") for name in remote)
+
+
+def test_promote_takes_versions_as_gto_prints_them(two_releases: Published) -> None:
+    """`name@vX.Y.Z`, `name@latest`, and `name#stage` (the version holding that stage now),
+    as `gto show` prints them and `gto assign` takes them."""
+    p = two_releases
+    assert ok(p, "promote", f"{ARTIFACT}@v0.0.1", "dev").startswith(f"{ARTIFACT}#dev#")
+    assert ok(p, "promote", f"{ARTIFACT}#dev", "staging").startswith(f"{ARTIFACT}#staging#")
+    assert holders(p) == {"dev": "v0.0.1", "staging": "v0.0.1"}
+    ok(p, "promote", f"{ARTIFACT}@latest", "dev")
+    assert holders(p)["dev"] == "v0.0.2"
+    assert "no version of" in refused(p, "promote", f"{ARTIFACT}#prod", "dev")
+    assert "differ" in refused(p, "promote", "other@v0.0.1", "dev", "--artifact", ARTIFACT)
+    assert "not a semantic version" in refused(p, "promote", f"{ARTIFACT}@v1", "dev")
