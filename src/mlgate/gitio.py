@@ -444,6 +444,16 @@ class Snapshot:
         for path in missing:
             self._cache[path] = blobs[(self.sha, self.prefix + path)]
 
+    def is_inside(self, path: str) -> bool:
+        """Whether ``path`` names a file of the project: no ``..`` out of it, not absolute,
+        and in the working tree no symlink that leads out of it."""
+        if path.startswith("/") or path == ".." or path.startswith("../"):
+            return False
+        if self.sha is not None:
+            return True
+        root = Path(self.repo_root).resolve()
+        return (root / path).resolve().is_relative_to(root)
+
     def read_bytes(self, path: str) -> bytes | None:
         self.prefetch([path])
         return self._cache[path]

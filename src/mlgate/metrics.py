@@ -147,7 +147,12 @@ def read_dvc_yaml(snap: Snapshot) -> dict[str, Any]:
 
 
 def read_metrics(snap: Snapshot, files: list[str]) -> MetricsAt:
-    """Read and flatten the given metrics files at a snapshot; absent files map to None."""
+    """Read and flatten the given metrics files at a snapshot; absent files map to None. A
+    file outside the project, by its path or (in the working tree) by a symlink, is refused:
+    a gate judges the project's own numbers, not a file elsewhere on the machine."""
+    for path in files:
+        if not snap.is_inside(path):
+            raise ConfigError(f"{snap.where(path)}: a metrics file outside the repository")
     snap.prefetch(files)
     found: dict[str, dict[str, Any] | None] = {}
     for path in files:

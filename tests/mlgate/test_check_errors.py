@@ -277,3 +277,31 @@ def test_an_error_quoting_a_newline_stays_one_line(
     (scratch_repo.root / ".dvc" / "config").write_text("[core\nremote = x\n[[\n")
     line = one_error_line(check(scratch_repo.root, monkeypatch))  # DVC's two-line message
     assert "config" in line
+
+
+@pytest.mark.parametrize("declared", ["../outside.json", "/tmp/outside-metrics.json"])
+def test_a_metrics_path_outside_the_repository_is_refused(
+    scratch_repo: ScratchRepo, monkeypatch: pytest.MonkeyPatch, declared: str
+) -> None:
+    """A gate judges the project's own numbers: dvc.yaml cannot point it at a file elsewhere
+    on the machine (DVC itself clamps such a path to the repository root)."""
+    outside = scratch_repo.root.parent / "outside.json"
+    outside.write_text(json.dumps(metrics_with()), encoding="utf-8")
+    pipeline = {**DVC_YAML, "metrics": [declared]}
+    scratch_repo.write("dvc.yaml", pipeline)
+    scratch_repo.commit("metrics from elsewhere")
+    for args in (["--rev", "HEAD"], ["--allow-stale"]):
+        line = one_error_line(check(scratch_repo.root, monkeypatch, *args))
+        assert "metrics file outside the repository" in line
+
+
+def test_a_metrics_file_that_links_out_of_the_repository_is_refused(
+    scratch_repo: ScratchRepo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    outside = scratch_repo.root.parent / "elsewhere.json"
+    outside.write_text(json.dumps(metrics_with(roc_auc=0.99)), encoding="utf-8")
+    metrics = scratch_repo.root / "metrics" / "metrics.json"
+    metrics.unlink()
+    metrics.symlink_to(outside)
+    line = one_error_line(check(scratch_repo.root, monkeypatch, "--allow-stale"))
+    assert "metrics/metrics.json" in line and "outside the repository" in line
