@@ -207,3 +207,37 @@ def test_report_shows_params_of_nested_and_foreach_templated_files(
         "sub/cfg.yaml": {"depth": {"old": 3, "new": 4, "diff": 1}},
         "sub/each/y.yaml": {"k": {"old": 2, "new": 5, "diff": 3}},
     }
+
+
+HOSTILE = ["x<!--", "y</details>", "z`|`w", "a\rb", "<img src=x onerror=alert(1)>"]
+
+
+def _outside_code_spans(text: str) -> str:
+    """The Markdown with inline code spans (any fence length) removed."""
+    import re
+
+    return re.sub(r"(`+)(?:(?!\1).)+?\1", "", text)
+
+
+def test_hostile_metric_names_and_param_values_show_as_text(scratch_repo: ScratchRepo) -> None:
+    """Metric names and param values are the pull request's to choose; GitHub renders HTML
+    in Markdown, so none may open a comment or a tag (which would hide the failing gates), a
+    code span or a new line of the report."""
+    scratch_repo.release(metrics_with(), "v1.0.0")
+    scratch_repo.git("checkout", "-q", "-b", "feature")
+    hostile = {name: 0.5 for name in HOSTILE}
+    scratch_repo.set_metrics({**metrics_with(roc_auc=0.9), **hostile})
+    note = "<!-- hidden `x`"
+    scratch_repo.write("params.yaml", {"train": {"seed": 1, "note": note}, "gates": DEFAULT_GATES})
+    scratch_repo.repro()
+    scratch_repo.commit("feature")
+    text = report_md(scratch_repo.root, "main")
+    assert "❌ **1 of 4 gates fail**" in text  # roc_auc 0.9 < min 0.92, still shown
+    bare = _outside_code_spans(text)
+    assert bare.count("<!--") == 1 and bare.startswith(MARKER)  # the report's own marker
+    assert "</details>" not in bare.replace("\n</details>", "")  # only the report's folds
+    assert "<img" not in bare and "\r" not in text
+    assert "| `train.note` | — | &lt;!-- hidden &#96;x&#96; |" in text  # a param value, as text
+    for name in ("x<!--", "y</details>", "<img src=x onerror=alert(1)>"):
+        assert f"`{name}`" in text
+    assert "`` z`|`w ``" in text.replace("\\|", "|")

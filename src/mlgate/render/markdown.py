@@ -7,6 +7,7 @@ nothing here touches git or files.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -18,6 +19,26 @@ ICON = {"PASS": "✅", "FAIL": "❌", "WARN": "⚠️", "SKIP": "⏭️"}
 
 
 MAX_CELL = 300
+# '<' that could open an HTML tag or comment: GitHub renders HTML inside Markdown, so a metric
+# named '<!--' would hide the rest of the report. A '<' before a space ("0.91 < min") is text.
+_TAG_START = re.compile(r"<(?=[A-Za-z/!?])")
+
+
+def plain(text: object) -> str:
+    """Text from the project (metric names, param values, reasons) shown as itself: on one
+    line, opening no HTML tag and no code span."""
+    one_line = " ".join(str(text).splitlines())
+    # an entity, not a backslash escape: cell() doubles every backslash
+    return _TAG_START.sub("&lt;", one_line).replace("`", "&#96;")
+
+
+def code(text: object) -> str:
+    """Text from the project as an inline code span (where HTML is not interpreted), fenced
+    by more backticks than it holds (CommonMark), on one line."""
+    one_line = " ".join(str(text).splitlines())
+    fence = "`" * (max(map(len, re.findall("`+", one_line)), default=0) + 1)
+    pad = " " if len(fence) > 1 else ""
+    return f"{fence}{pad}{one_line}{pad}{fence}"
 
 
 def cell(text: str) -> str:
@@ -55,21 +76,21 @@ def verdict_line(result: CheckResult) -> str:
     if warned:
         text += f", ⚠️ {len(warned)} warning(s)"
     if result.baseline is not None:
-        text += f" — baseline `{result.baseline.ref}` (`{result.baseline.sha[:8]}`)"
+        text += f" — baseline {code(result.baseline.ref)} (`{result.baseline.sha[:8]}`)"
     else:
-        text += f" — no baseline: {result.baseline_note}"
+        text += f" — no baseline: {plain(result.baseline_note)}"
     return text
 
 
 def check(result: CheckResult) -> str:
     rows = [
         [
-            r.metric,
+            plain(r.metric),
             fmt(r.baseline),
             fmt(r.value),
             delta(r.value, r.baseline),
             r.rule.describe(),
-            f"{ICON[status_word(r)]} {r.reason}",
+            f"{ICON[status_word(r)]} {plain(r.reason)}",
         ]
         for r in result.rules
     ]
@@ -95,7 +116,7 @@ def _value(value: Any) -> str:
     if isinstance(value, float):
         return _YAML_SPECIAL.get(str(value)) or fmt(value)
     if isinstance(value, str):
-        return value
+        return plain(value)
     # YAML's own spelling for the rest: true/false, null, [lists], {mappings}
     return json.dumps(value, sort_keys=True, default=str)
 
@@ -119,14 +140,14 @@ def _gates_section(data: ReportData) -> str:
         row = by_metric.get(result.metric, MetricRow(result.metric, None, None, result.value))
         rows.append(
             [
-                f"`{result.metric}`",
+                code(result.metric),
                 fmt(row.base),
                 fmt(row.release),
                 fmt(row.head),
                 delta(row.head, row.base),
                 delta(row.head, row.release),
                 result.rule.describe(),
-                f"{ICON[status_word(result)]} {result.reason}",
+                f"{ICON[status_word(result)]} {plain(result.reason)}",
             ]
         )
     headers = ["Metric", "Base", "Release", "Head", "Δ base", "Δ release", "Rule", "Status"]
@@ -156,7 +177,7 @@ def _metrics_section(data: ReportData, limit: int | None) -> str:
         limit,
         ["Metric", "Base", "Release", "Head", "Δ base", "Δ release"],
         lambda r: [
-            f"`{r.key}`",
+            code(r.key),
             fmt(r.base),
             fmt(r.release),
             fmt(r.head),
@@ -175,7 +196,7 @@ def _params_section(data: ReportData, limit: int | None) -> str:
         data.params,
         limit,
         ["Param", "Base", "Head"],
-        lambda p: [f"`{p.key}`", _value(p.base), _value(p.head)],
+        lambda p: [code(p.key), _value(p.base), _value(p.head)],
         f"{len(data.params)} changed params",
     )
 
@@ -204,7 +225,7 @@ def _lock_section(data: ReportData, limit: int | None) -> str:
         limit,
         ["Path", "Kind", "Stage", "Base", "Head", "Size"],
         lambda r: [
-            f"`{r.path}`",
+            code(r.path),
             r.kind,
             r.stage,
             (r.base or "—")[:8],
@@ -224,7 +245,7 @@ def _policy_section(data: ReportData) -> str:
     loosened = [c for c in data.policy if c.loosened]
     rows = [
         [
-            f"`{c.metric}`" if c.metric else "(policy)",
+            code(c.metric) if c.metric else "(policy)",
             c.describe(),
             "⚠️ **loosened — review**" if c.loosened else "tightened or new",
         ]
@@ -245,6 +266,7 @@ def mermaid_history(metric: str, points: list[tuple[str, float]]) -> str:
     pad = (high - low) * 0.1 or abs(high) * 0.01 or 1.0
     labels = ", ".join(json.dumps(label) for label, _ in points)
     line = ", ".join(f"{value:.6g}" for value in values)
+    metric = " ".join(metric.splitlines()).replace('"', "'")  # one quoted Mermaid string
     return "\n".join(
         [
             "```mermaid",
@@ -262,18 +284,18 @@ def _history_section(data: ReportData) -> str:
     if not data.history_metric or len(data.history) < 2:
         return ""
     chart = mermaid_history(data.history_metric, data.history)
-    return f"### `{data.history_metric}` over the last releases\n\n{chart}"
+    return f"### {code(data.history_metric)} over the last releases\n\n{chart}"
 
 
 def _header(data: ReportData) -> str:
-    head = f"`{data.head.label}` (`{data.head.sha[:8]}`)"
+    head = f"{code(data.head.label)} (`{data.head.sha[:8]}`)"
     base = (
-        f"merge-base with `{data.base_ref}` (`{data.base.sha[:8]}`)"
+        f"merge-base with {code(data.base_ref)} (`{data.base.sha[:8]}`)"
         if data.base
-        else f"`{data.base_ref}`: no common ancestor"
+        else f"{code(data.base_ref)}: no common ancestor"
     )
     release = (
-        f"latest release `{data.release.label}` (`{data.release.sha[:8]}`)"
+        f"latest release {code(data.release.label)} (`{data.release.sha[:8]}`)"
         if data.release
         else "no release yet"
     )
