@@ -91,10 +91,7 @@ class CheckResult:
 
 def _open(repo_root: Path, rev: str | None, label: str | None = None) -> gitio.Snapshot:
     root = Path(repo_root)
-    prefix = gitio.git_prefix(root)
-    if rev is None:
-        return gitio.Snapshot(root, None, gitio.WORKTREE, prefix)
-    return gitio.snapshot(root, rev, prefix, label)
+    return gitio.snapshot(root, rev, gitio.git_prefix(root), label)
 
 
 def load_gates(snap: gitio.Snapshot, gates_file: Path | None) -> Gates:

@@ -156,10 +156,11 @@ def _stage_change(
     target: ReleaseTag,
     assign_message: str,
     reason: str | None,
-) -> tuple[NewTag, tuple[NewTag, ...]]:
-    """The assignment of ``target`` to ``stage`` and, before it, an un-assignment of every
-    other version GTO counts in the stage; dated after every tag of the artifact, the
-    assignment one second after the un-assignments."""
+    previous: Version | None,
+) -> Planned[StageOutcome]:
+    """The assignment of ``target`` to ``stage`` (which ``previous`` held) and, before it, an
+    un-assignment of every other version GTO counts in the stage; dated after every tag of
+    the artifact, the assignment one second after the un-assignments."""
     leaving = [_find_release(tags, artifact, v) for v in in_stage(events, stage)]
     leaving = [rel for rel in leaving if rel.version != target.version]
     for rel in leaving:  # never an un-assignment of a version the remote lacks
@@ -181,7 +182,12 @@ def _stage_change(
         for i, rel in enumerate(leaving)
     )
     later = seconds + 1 if before else seconds
-    return NewTag(tag_name, target.sha, assign_message, (later, offset)), before
+    tag = NewTag(tag_name, target.sha, assign_message, (later, offset))
+    unassigned = tuple(t.name for t in before)
+    outcome = StageOutcome(
+        StageStatus.ASSIGNED, artifact, stage, target.version, tag_name, previous, (), unassigned
+    )
+    return Planned(outcome, tag, before)
 
 
 def _version_named(
@@ -250,14 +256,9 @@ def promote(
             )
         publisher.ensure_published(target.name)  # never a stage of a version others lack
         text = _stage_message(PROMOTE, name, wanted, stage, target.sha, previous, message, force)
-        tag, before = _stage_change(
-            publisher, tags, names, name, stage, events, target, text, message
+        return _stage_change(
+            publisher, tags, names, name, stage, events, target, text, message, previous
         )
-        unassigned = tuple(t.name for t in before)
-        outcome = StageOutcome(
-            StageStatus.ASSIGNED, name, stage, wanted, tag.name, previous, (), unassigned
-        )
-        return Planned(outcome, tag, before)
 
     return replace(publisher.publish(plan), notes=tuple(publisher.notes))
 
@@ -304,13 +305,8 @@ def rollback(
             )
         release_tag = _find_release(tags, name, target)
         text = _stage_message(ROLLBACK, name, target, stage, release_tag.sha, current, message)
-        tag, before = _stage_change(
-            publisher, tags, names, name, stage, events, release_tag, text, message
+        return _stage_change(
+            publisher, tags, names, name, stage, events, release_tag, text, message, current
         )
-        unassigned = tuple(t.name for t in before)
-        outcome = StageOutcome(
-            StageStatus.ASSIGNED, name, stage, target, tag.name, current, (), unassigned
-        )
-        return Planned(outcome, tag, before)
 
     return replace(publisher.publish(plan), notes=tuple(publisher.notes))

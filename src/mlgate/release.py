@@ -169,7 +169,7 @@ def release(
         from mlgate.api import check as api_check
 
         check = api_check
-    worktree = gitio.Snapshot(root, None, gitio.WORKTREE, gitio.git_prefix(root))
+    worktree = gitio.snapshot(root, None, gitio.git_prefix(root))
     gates_baseline = load_gates(worktree, gates_file).baseline
     publisher = Publisher(root, remote, push, dry_run=dry_run)
     state = publisher.connect()

@@ -133,23 +133,25 @@ def _limit(rows: list[Any], limit: int | None) -> tuple[list[Any], str]:
     return rows[:limit], f"\n\n_… {len(rows) - limit} more rows not shown (comment size limit)._"
 
 
+def _metric_cells(row: MetricRow) -> list[str]:
+    """Metric, base, release, head and both changes: the cells every metric table starts with."""
+    return [
+        code(row.key),
+        fmt(row.base),
+        fmt(row.release),
+        fmt(row.head),
+        delta(row.head, row.base),
+        delta(row.head, row.release),
+    ]
+
+
 def _gates_section(data: ReportData) -> str:
     by_metric = {row.key: row for row in data.gate_rows}
     rows = []
     for result in data.check.rules:
         row = by_metric.get(result.metric, MetricRow(result.metric, None, None, result.value))
-        rows.append(
-            [
-                code(result.metric),
-                fmt(row.base),
-                fmt(row.release),
-                fmt(row.head),
-                delta(row.head, row.base),
-                delta(row.head, row.release),
-                result.rule.describe(),
-                f"{ICON[status_word(result)]} {plain(result.reason)}",
-            ]
-        )
+        status = f"{ICON[status_word(result)]} {plain(result.reason)}"
+        rows.append([*_metric_cells(row), result.rule.describe(), status])
     headers = ["Metric", "Base", "Release", "Head", "Δ base", "Δ release", "Rule", "Status"]
     return "### Gates\n\n" + md_table(headers, rows)
 
@@ -176,14 +178,7 @@ def _metrics_section(data: ReportData, limit: int | None) -> str:
         data.other_metrics,
         limit,
         ["Metric", "Base", "Release", "Head", "Δ base", "Δ release"],
-        lambda r: [
-            code(r.key),
-            fmt(r.base),
-            fmt(r.release),
-            fmt(r.head),
-            delta(r.head, r.base),
-            delta(r.head, r.release),
-        ],
+        _metric_cells,
         f"{len(data.other_metrics)} other changed metrics",
     )
 
