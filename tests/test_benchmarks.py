@@ -45,3 +45,20 @@ def test_registry_bench_builds_releases_whose_lineage_verifies(
     entries = json.loads(result.stdout)
     assert len(entries) == 3
     assert {entry["lineage"] for entry in entries} == {"ok"}
+
+
+@pytest.mark.slow
+def test_cached_metrics_bench_keeps_its_metrics_in_the_dvc_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("dvclive")
+    from benchmarks import bench_cached_metrics
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    repo = tmp_path / "dvclive"
+    bench_cached_metrics.prepare(repo)  # refuses a layout with eval/ in git
+    command = bench_cached_metrics.COMMANDS["mlgate check --rev HEAD --baseline HEAD~1"]
+    done = subprocess.run(command, cwd=repo, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    rules = {rule["metric"]: rule for rule in json.loads(done.stdout)["rules"]}
+    assert rules["test.roc_auc"]["value"] == 0.8 and rules["test.roc_auc"]["baseline"] == 0.9

@@ -51,6 +51,7 @@ from mlgate.metrics import (
     read_locks,
     read_metrics,
     read_params,
+    verify_produced,
 )
 from mlgate.tags import active_releases, latest_release, list_tags, tag_artifact_name
 
@@ -175,17 +176,35 @@ def _unfetched_release(artifact: str, gates: Gates, clone: str) -> _Baseline:
     return _Baseline(None, why)
 
 
+@dataclass(frozen=True)
+class Judged:
+    """One revision's metrics with what they are checked against: its dvc.yaml and locks."""
+
+    snap: gitio.Snapshot
+    dvc_yaml: dict[str, Any]
+    locks: dict[str, LockedFile]
+    metrics: MetricsAt
+
+    def verify(self, paths: list[str], source: str) -> None:
+        """``metrics.verify_produced`` for the gated ``paths`` this revision has."""
+        files = self.metrics.files
+        present = [path for path in dict.fromkeys(paths) if files.get(path) is not None]
+        verify_produced(self.snap, self.dvc_yaml, present, self.locks, source)
+
+
 def read_baseline_metrics(
     repo_root: Path, baseline: BaselineRef, prefix: str, likely_files: list[str]
-) -> MetricsAt:
+) -> Judged:
     """Metrics at the baseline commit, declared by the baseline's own dvc.yaml."""
     snap = gitio.Snapshot(
         repo_root, baseline.sha, f"{baseline.ref} ({gitio.short(baseline.sha)})", prefix
     )
-    snap.prefetch([DVC_YAML, PARAMS_YAML, *likely_files])  # usually one git call for all
+    snap.prefetch([DVC_YAML, PARAMS_YAML, DVC_LOCK, *likely_files])  # usually one git call
     if not has_pipeline(snap):
-        return MetricsAt(snap.label, {})
-    return read_metrics(snap, metrics_files(snap, read_dvc_yaml(snap)))
+        return Judged(snap, {}, {}, MetricsAt(snap.label, {}))
+    dvc_yaml = read_dvc_yaml(snap)
+    locks = read_locks(snap, dvc_yaml)
+    return Judged(snap, dvc_yaml, locks, read_metrics(snap, metrics_files(snap, dvc_yaml), locks))
 
 
 def locate(
@@ -279,7 +298,8 @@ def check(
     files = metrics_files(head, dvc_yaml)
     if not files:
         raise ConfigError(f"{head.where(DVC_YAML)}: declares no metrics files (add 'metrics:')")
-    head_metrics = read_metrics(head, files)
+    locks = read_locks(head, dvc_yaml)
+    head_metrics = read_metrics(head, files, locks)
     absent = [path for path, values in head_metrics.files.items() if values is None]
     if absent:
         raise InputError(
@@ -288,14 +308,17 @@ def check(
     # An empty --baseline (an unset CI variable, say) is an error, not the gates' default.
     choice = gates.baseline if baseline is None else baseline
     chosen = resolve_baseline(head, choice, gates, dvc_yaml, why_none)
-    base_metrics = (
+    base = (
         read_baseline_metrics(head.repo_root, chosen.ref, head.prefix, files)
         if chosen.ref
         else None
     )
+    base_metrics = base.metrics if base else None
     results = []
+    gated: list[str] = []
     for rule in gates.rules:
         path, key = locate(rule.metric, head_metrics, base_metrics, gates.source)
+        gated.append(path)
         value = (head_metrics.files.get(path) or {}).get(key, MISSING)
         base_value: Any = MISSING
         if base_metrics is not None:
@@ -312,6 +335,11 @@ def check(
         )
     if gates.main_metric:  # charted by `mlgate report`: a typo should fail here, not there
         locate(gates.main_metric, head_metrics, base_metrics, gates.source, "gates.main_metric")
+    # The numbers judged must be the pipeline's own, here and at the baseline a change rule
+    # compares with: a file no stage writes, or one that is not what dvc.lock records, is refused.
+    Judged(head, dvc_yaml, locks, head_metrics).verify(gated, gates.source)
+    if base is not None:
+        base.verify(gated, gates.source)
     return CheckResult(
         passed=verdict(results),
         baseline=chosen.ref,
@@ -588,10 +616,12 @@ def report(
         blobs = gitio.read_blobs(root, [(r.sha, prefix + path) for r in shown])
         for rel in shown:
             raw = blobs.get((rel.sha, prefix + path))
-            if raw is None:
-                continue
             try:
-                values = flatten(parse_structured(raw.decode("utf-8"), path, rel.name) or {})
+                if raw is None:  # not in git: where DVC keeps it, as for the gates
+                    snap = gitio.Snapshot(root, rel.sha, rel.name, prefix)
+                    values = read_metrics(snap, [path]).files[path] or {}
+                else:
+                    values = flatten(parse_structured(raw.decode("utf-8"), path, rel.name) or {})
             except (MlgateError, UnicodeDecodeError, AttributeError):
                 continue  # an unreadable old release leaves a gap, not an error
             value = as_number(values.get(key))

@@ -49,6 +49,51 @@ def validate_lock(data: Any, where: str) -> None:
         raise InputError(f"{where}: unreadable dvc.lock: {exc}") from exc
 
 
+def is_text(data: bytes) -> bool:
+    """Whether DVC takes these bytes for text (DVC 2's md5 then ignores CRLF line endings)."""
+    from dvc_data.hashfile.istextfile import istextblock
+
+    return bool(istextblock(data[: 512 * 1024]))
+
+
+def fetch(repo_root: str | Path, path: str, rev: str | None) -> str | None:
+    """Fetch the output ``path`` (or a file inside a directory output) as the commit ``rev``
+    records it (None: the working tree's dvc.lock) from the DVC remote into the local
+    cache, as ``dvc fetch path`` does at that revision. Returns what DVC said went wrong,
+    or None; DVC may succeed without fetching (its remote lacks the object and it only
+    warns), so the caller looks in the cache afterwards."""
+    import logging
+
+    from dvc.exceptions import DvcException
+    from dvc.repo import Repo
+
+    said: list[str] = []
+
+    class _Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if record.levelno >= logging.WARNING:
+                said.append(_one_line(Exception(record.getMessage())))
+
+    logger = logging.getLogger("dvc")
+    handler, propagate = _Keep(), logger.propagate
+    logger.addHandler(handler)
+    logger.propagate = False  # DVC's warnings become the one error line, not stray output
+    try:
+        with Repo(str(repo_root)) as repo:
+            count = repo.fetch(targets=[path], revs=[rev] if rev else None, workspace=rev is None)
+            if not count and not repo.config["core"].get("remote"):
+                said.insert(0, "no DVC remote is configured ('dvc remote add -d')")
+    except DvcException as exc:
+        cause = exc.__cause__
+        return _one_line(exc) + (f": {_one_line(cause)}" if cause else "")
+    except OSError as exc:
+        return _one_line(exc)
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = propagate
+    return said[0] if said else None
+
+
 class SnapshotFS:
     """The read-only filesystem ``DataResolver`` loads ``vars`` files through: the files of
     a snapshot, paths relative to the project root. Each file is parsed by ``parse_yaml``

@@ -25,8 +25,8 @@ from mlgate.dvcadapter import (
     Pipeline,
     norm_path,
     resolve,
-    validate_lock,
 )
+from mlgate.dvcdata import LEGACY_MD5, LockedFile, Outputs, content_md5, covering, parse_lock
 from mlgate.dvcfiles import artifacts
 from mlgate.errors import ConfigError, InputError
 from mlgate.gates import as_number
@@ -34,8 +34,6 @@ from mlgate.gitio import Snapshot, files_named, files_under
 from mlgate.loaders import parse_structured, parse_yaml
 from mlgate.tags import NESTED_ARTIFACT_RE
 
-# Keys DVC writes for a file's content hash in dvc.lock, in order of preference.
-HASH_KEYS = ("md5", "etag", "checksum", "version_id")
 METRICS_SUFFIXES = (".json", ".yaml", ".yml", ".toml")
 
 
@@ -146,30 +144,78 @@ def read_dvc_yaml(snap: Snapshot) -> dict[str, Any]:
     return data
 
 
-def read_metrics(snap: Snapshot, files: list[str]) -> MetricsAt:
-    """Read and flatten the given metrics files at a snapshot; absent files map to None. A
-    file outside the project, by its path or (in the working tree) by a symlink, is refused:
-    a gate judges the project's own numbers, not a file elsewhere on the machine."""
+def read_metrics(
+    snap: Snapshot, files: list[str], locks: Mapping[str, LockedFile] | None = None
+) -> MetricsAt:
+    """Read and flatten the given metrics files at a snapshot as ``dvc metrics show`` does:
+    from git (from disk in the working tree), else from DVC's cache by the hash the
+    snapshot's dvc.lock records (``locks``; read when needed), fetched from the DVC remote
+    when the cache lacks it (see ``mlgate.dvcdata``). A declared directory output stands for
+    its metrics files. Files found nowhere map to None. A file outside the project, by its
+    path or (in the working tree) by a symlink, is refused: a gate judges the project's own
+    numbers, not a file elsewhere on the machine."""
     for path in files:
         if not snap.is_inside(path):
             raise ConfigError(f"{snap.where(path)}: a metrics file outside the repository")
     snap.prefetch(files)
+    outputs: Outputs | None = None
     found: dict[str, dict[str, Any] | None] = {}
     for path in files:
-        text = snap.read_text(path)
-        if text is None:
-            found[path] = None
-            continue
-        data = parse_structured(text, path, snap.where(path))
+        data = snap.read_bytes(path)
         if data is None:
-            data = {}
-        if not isinstance(data, dict):
-            raise InputError(
-                f"{snap.where(path)}: expected a mapping of metric names to values, "
-                f"got {type(data).__name__}"
-            )
-        found[path] = flatten(data)
+            if outputs is None:
+                outputs = Outputs(snap, locks if locks is not None else _locks(snap))
+            held = covering(outputs.locks, path)
+            if held is None or not _cached(snap, path):
+                found[path] = None  # a 'cache: false' output is committed to git
+                continue
+            out, inside = held
+            if out.is_dir and not inside:  # a declared directory output: its metrics files
+                for file in outputs.files_in(path, out):
+                    if file.lower().endswith(METRICS_SUFFIXES):
+                        found[file] = _parse_metrics(
+                            snap, file, outputs.read(file, *held_in(out, file))
+                        )
+                continue
+            data = outputs.read(path, out, inside)
+            if data is None:
+                found[path] = None
+                continue
+        found[path] = _parse_metrics(snap, path, data)
     return MetricsAt(snap.label, found)
+
+
+def held_in(out: LockedFile, path: str) -> tuple[LockedFile, str]:
+    """``out`` and the path of ``path`` inside it."""
+    return out, posixpath.relpath(path, out.path)
+
+
+def _cached(snap: Snapshot, path: str) -> bool:
+    """Whether DVC caches the output that holds ``path`` (as the snapshot's dvc.yaml says)."""
+    made = producer(stage_outputs(snap, read_dvc_yaml(snap)), path)
+    return made is None or made.cached
+
+
+def _locks(snap: Snapshot) -> dict[str, LockedFile]:
+    return read_locks(snap, read_dvc_yaml(snap)) if has_pipeline(snap) else {}
+
+
+def _parse_metrics(snap: Snapshot, path: str, data: bytes | None) -> dict[str, Any] | None:
+    if data is None:
+        return None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{snap.where(path)}: not valid UTF-8 text") from exc
+    parsed = parse_structured(text, path, snap.where(path))
+    if parsed is None:
+        parsed = {}
+    if not isinstance(parsed, dict):
+        raise InputError(
+            f"{snap.where(path)}: expected a mapping of metric names to values, "
+            f"got {type(parsed).__name__}"
+        )
+    return flatten(parsed)
 
 
 def read_params(snap: Snapshot, files: list[str]) -> dict[str, dict[str, Any]]:
@@ -184,56 +230,6 @@ def read_params(snap: Snapshot, files: list[str]) -> dict[str, dict[str, Any]]:
         if isinstance(data, dict):
             found[path] = flatten(data)
     return found
-
-
-@dataclass(frozen=True)
-class LockedFile:
-    """One dependency or output recorded in dvc.lock."""
-
-    path: str
-    stage: str
-    kind: str  # "dep" or "out"
-    hash: str
-    size: int | None
-
-
-def parse_lock(
-    text: str, where: str, directory: str = "", wdirs: Mapping[str, str] | None = None
-) -> dict[str, LockedFile]:
-    """Every dep and out of a dvc.lock by path (outs win over deps), validated with DVC's schema.
-
-    DVC writes each path relative to its stage's ``wdir`` (``wdirs``: stage name to wdir,
-    relative to the lock's ``directory``); here they are relative to the project root. A
-    stage of a lock in a subdirectory is named as DVC addresses it, ``sub/dvc.yaml:train``.
-    A truncated or hand-broken lock is an InputError naming the file and the problem.
-    """
-    try:
-        data = parse_yaml(text, where)
-    except ConfigError as exc:
-        raise InputError(f"{exc} (unreadable dvc.lock; rerun 'dvc repro')") from exc
-    if not isinstance(data, dict):
-        raise InputError(f"{where}: unreadable dvc.lock: expected a mapping at the top level")
-    validate_lock(data, where)
-    files: dict[str, LockedFile] = {}
-    for stage, spec in (data.get("stages") or {}).items():
-        name = f"{posixpath.join(directory, DVC_YAML)}:{stage}" if directory else str(stage)
-        base = posixpath.join(directory, (wdirs or {}).get(str(stage), ""))
-        for kind, key in (("dep", "deps"), ("out", "outs")):
-            for entry in spec.get(key) or []:
-                digest = next((str(entry[k]) for k in HASH_KEYS if entry.get(k)), "")
-                if not digest:
-                    raise InputError(
-                        f"{where}: unreadable dvc.lock: stage '{stage}' {key} "
-                        f"'{entry['path']}' has no hash (expected one of {', '.join(HASH_KEYS)})"
-                    )
-                path = norm_path(entry["path"], base)
-                if kind == "dep" and path in files:
-                    continue
-                size = entry.get("size")
-                files[path] = LockedFile(
-                    path, name, kind, digest, size if isinstance(size, int) else None
-                )
-    return files
 
 
 def read_lock(snap: Snapshot) -> dict[str, LockedFile] | None:
@@ -324,3 +320,96 @@ def metrics_files(snap: Snapshot, dvc_yaml: Mapping[str, Any]) -> list[str]:
         # DVC shows a README in there as one string; only these can hold metric values
         expanded.extend([p for p in inside if p.lower().endswith(METRICS_SUFFIXES)] or [path])
     return list(dict.fromkeys(expanded))
+
+
+@dataclass(frozen=True)
+class StageOutput:
+    """A path a stage writes: the stage as dvc.lock names it, and whether DVC caches it
+    (``cache: false`` outputs are committed to git instead)."""
+
+    stage: str
+    cached: bool = True
+
+
+def stage_outputs(snap: Snapshot, dvc_yaml: Mapping[str, Any]) -> dict[str, StageOutput]:
+    """Every path a stage writes (its ``outs``, ``metrics`` and ``plots``), from the project
+    root, with the stage as dvc.lock records it (``sub/dvc.yaml:train`` for a nested
+    dvc.yaml), templates resolved."""
+    produced: dict[str, StageOutput] = {}
+    for directory, path, data in _pipelines(snap, dvc_yaml):
+        pipeline = resolve(snap, path, data, ("wdir", *OUTPUT_KEYS))
+        for name, stage in pipeline.stages.items():
+            full = f"{path}:{name}" if directory else name
+            wdir = _wdir(pipeline, stage)
+            for key in OUTPUT_KEYS:
+                where = f"stages.{name}.{key}"
+                for entry in stage.get(key) or []:
+                    out = _out_paths([entry], pipeline.where, where)[0]
+                    options = next(iter(entry.values())) if isinstance(entry, dict) else None
+                    cached = not (isinstance(options, dict) and options.get("cache") is False)
+                    produced.setdefault(norm_path(out, wdir), StageOutput(full, cached))
+    return produced
+
+
+OUTPUT_KEYS = ("outs", "metrics", "plots")
+
+
+def producer(produced: Mapping[str, StageOutput], path: str) -> StageOutput | None:
+    """The stage that writes ``path``: as one of its outputs, or inside a directory one."""
+    candidate = path
+    while candidate:
+        if candidate in produced:
+            return produced[candidate]
+        candidate = posixpath.dirname(candidate)
+    return None
+
+
+def verify_produced(
+    snap: Snapshot,
+    dvc_yaml: Mapping[str, Any],
+    paths: list[str],
+    locks: Mapping[str, LockedFile],
+    source: str,
+) -> None:
+    """Refuse gated metrics files that are not the pipeline's: a file that no stage writes
+    (a ConfigError: dvc.yaml's top-level ``metrics:`` may name any committed file, which
+    anyone can edit), one whose stage dvc.lock has no record of, and one whose content is
+    not what dvc.lock records for it (both hashes named). A file read from DVC's cache was
+    found by that very hash, so only files in git (or on disk) are hashed here."""
+    if not paths:
+        return
+    produced = stage_outputs(snap, dvc_yaml)
+    outputs = Outputs(snap, locks)
+    for path in paths:
+        made = producer(produced, path)
+        if made is None:
+            raise ConfigError(
+                f"{source}: the gates read {snap.where(path)}, which no stage of dvc.yaml "
+                "writes; a file no stage produces can be edited by hand, so it cannot gate "
+                "a release: declare it in the 'metrics:' or 'outs:' of the stage that writes it"
+            )
+        stage = made.stage
+        held = covering(locks, path)
+        if held is None or held[0].stage != stage:
+            raise InputError(
+                f"{snap.where(path)}: dvc.lock records no hash for it from stage '{stage}' "
+                "(the stage has not run there); run 'dvc repro' and commit dvc.lock"
+            )
+        data = snap.read_bytes(path)
+        if data is None:
+            continue
+        out, inside = held
+        if out.hash_name not in ("md5", LEGACY_MD5):
+            raise InputError(
+                f"{snap.where(path)}: dvc.lock records it by {out.hash_name}, which cannot be "
+                "checked against the file; gate on a file DVC hashes with md5"
+            )
+        expected = outputs.expected_md5(path, out, inside)
+        actual = content_md5(data, out.hash_name)
+        if expected != actual:
+            recorded = f"md5 {expected}" if expected else "no file of that name"
+            raise InputError(
+                f"{snap.where(path)}: not what the pipeline wrote: dvc.lock records "
+                f"{recorded} (stage '{stage}'), the file has md5 {actual}; rerun 'dvc repro' "
+                "and commit its outputs with dvc.lock"
+            )

@@ -12,6 +12,7 @@ fixture copies one template built per session.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import subprocess
@@ -116,10 +117,21 @@ class ScratchRepo:
         """Set what the stage will produce (call ``repro`` to produce it)."""
         self.write("inputs/metrics.json", metrics)
 
-    def set_committed_metrics(self, metrics: dict[str, Any]) -> None:
-        """Write input and output directly (history-only tests; the lock goes stale)."""
-        self.set_metrics(metrics)
-        self.write("metrics/metrics.json", metrics)
+    def set_committed_metrics(self, metrics: dict[str, Any] | str) -> None:
+        """Write input, outputs and their hashes in dvc.lock as ``dvc repro`` would (the stage
+        copies the input), without running DVC: for tests where only git history matters."""
+        self.write("inputs/metrics.json", metrics)
+        content = self.write("metrics/metrics.json", metrics).read_bytes()
+        (self.root / "models/model.bin").write_bytes(content)
+        lock_path = self.root / "dvc.lock"
+        lock = yaml.safe_load(lock_path.read_text(encoding="utf-8"))
+        digest = hashlib.md5(content).hexdigest()
+        copies = {"inputs/metrics.json", "metrics/metrics.json", "models/model.bin"}
+        for stage in lock["stages"].values():
+            for entry in [*stage.get("deps", []), *stage.get("outs", [])]:
+                if entry["path"] in copies:
+                    entry.update(md5=digest, size=len(content))
+        lock_path.write_text(yaml.safe_dump(lock, sort_keys=False), encoding="utf-8")
 
     # -- git and dvc ---------------------------------------------------------------------
     def git(self, *args: str) -> str:

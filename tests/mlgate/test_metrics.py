@@ -332,7 +332,7 @@ def test_read_metrics_marks_absent_files_and_rejects_non_mappings(tmp_path: Path
     (tmp_path / "b.json").write_text('{"z": 3}')
     (tmp_path / "list.json").write_text("[1, 2]")
     snap = Snapshot(tmp_path)
-    found = read_metrics(snap, ["a.json", "b.json", "missing.json"])
+    found = read_metrics(snap, ["a.json", "b.json", "missing.json"], locks={})
     assert found.files["missing.json"] is None
     assert found.flat() == {"x.y": 1, "a.json:z": 2, "b.json:z": 3}
     with pytest.raises(InputError, match="list.json: expected a mapping of metric names"):
