@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from stages.common import StageError, ensure_parent
+from stages.common import StageError, writing
 
 SCHEMA_ENTRY = "schema.json"
 FIXED_DATE = (1980, 1, 1, 0, 0, 0)  # the earliest date a zip entry can carry
@@ -140,7 +140,8 @@ def dumps_model(model: Any) -> bytes:
 def save_model(model: Any, path: str | Path) -> int:
     """Write `model` to `path` reproducibly; returns the size in bytes."""
     data = dumps_model(model)
-    ensure_parent(path).write_bytes(data)
+    with writing(path) as target:
+        target.write_bytes(data)
     return len(data)
 
 
