@@ -49,9 +49,11 @@ class MlgateGroup(click.Group):
             exc.show()
             sys.exit(exc.exit_code)
         except click.UsageError as exc:
+            from mlgate.render.text import escaped
+
             where = exc.ctx.command_path if exc.ctx else "mlgate"
             reason = exc.format_message().rstrip(".")
-            message = f"mlgate: error: {reason} (see '{where} --help')"
+            message = escaped(f"mlgate: error: {reason} (see '{where} --help')")
             click.secho(message, fg="red", err=True)
             sys.exit(exc.exit_code)
         except click.ClickException as exc:
@@ -68,9 +70,12 @@ class MlgateGroup(click.Group):
         except MlgateError as exc:
             if ctx.params.get("show_traceback"):
                 raise
+            from mlgate.render.text import escaped
+
             # one line, whatever a message quotes (DVC's "several errors.\nFirst error at
-            # line 3", a --rev holding a newline)
-            one_line = re.sub(r"\s*[\r\n]+\s*", " ", str(exc).strip())
+            # line 3", a --rev holding a newline), that GitHub Actions cannot read as a
+            # workflow command (a metric name holding '##[add-mask]')
+            one_line = escaped(re.sub(r"\s*[\r\n]+\s*", " ", str(exc).strip()))
             click.secho(f"mlgate: error: {one_line}", fg="red", err=True)
             ctx.exit(exc.exit_code)
 
@@ -349,7 +354,7 @@ def show(ref: str, artifact: str | None, output_format: str) -> None:
     shown = show_release(_project_root(), ref, artifact)
     click.echo(json.show(shown) if output_format == "json" else text.show(shown))
     if shown.note:
-        click.echo(shown.note, err=output_format == "json")
+        click.echo(text.escaped(shown.note), err=output_format == "json")
 
 
 def main() -> None:
