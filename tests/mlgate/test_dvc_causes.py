@@ -1,4 +1,4 @@
-"""An error from DVC keeps its own cause in mlgate's one line (issue 16, item 4):
+"""An error from DVC or git keeps its own cause in mlgate's one line (issue 16, item 4):
 `mlgate check` in DVC projects whose repository is broken in the ways tried for that item.
 
 Cases tried that already said why, and so need nothing here: no commits and a detached
@@ -19,7 +19,7 @@ from click.testing import CliRunner, Result
 
 from mlgate.cli import cli
 from tests.mlgate.registry_repo import chdir
-from tests.mlgate.repo_factory import ScratchRepo
+from tests.mlgate.repo_factory import ScratchRepo, run
 
 
 def check(repo: ScratchRepo) -> Result:
@@ -103,3 +103,30 @@ def test_a_dvc_config_error_is_said_once(scratch_repo: ScratchRepo) -> None:
     reason = "Invalid line ('[core') (matched as neither section nor keyword) at line 3."
     assert result.stderr.endswith(f": config file error: {reason}\n")
     assert result.stderr.count(reason) == 1
+
+
+def test_a_git_repository_git_cannot_open_keeps_gits_reason(
+    scratch_repo: ScratchRepo, tmp_path: Path
+) -> None:
+    with (scratch_repo.root / ".git" / "config").open("a") as config:
+        config.write("[core\n")
+    result = check(scratch_repo)
+    assert result.exit_code == 2
+    assert re.fullmatch(
+        f"mlgate: error: git rev-parse failed in '{re.escape(str(scratch_repo.root))}': "
+        r"fatal: bad config line \d+ in file \.git/config\n",
+        result.stderr,
+    ), result.stderr
+    elsewhere = scratch_repo.copy_to(tmp_path / "elsewhere")
+    run(["rm", "-rf", ".git"], elsewhere.root)
+    (elsewhere.root / ".git").write_text(f"gitdir: {tmp_path / 'gone'}\n")
+    result = check(elsewhere)
+    assert result.stderr == (
+        f"mlgate: error: git rev-parse failed in '{elsewhere.root}': "
+        f"fatal: not a git repository: {tmp_path / 'gone'}\n"
+    )
+    plain = tmp_path / "plain"
+    (plain / ".dvc").mkdir(parents=True)
+    with chdir(plain):
+        result = CliRunner().invoke(cli, ["check"])
+    assert result.stderr == f"mlgate: error: '{plain}' is not inside a git repository\n"
