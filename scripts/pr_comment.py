@@ -40,7 +40,12 @@ MAX_PR_NUMBER_BYTES = 32
 MAX_REPORT_BYTES = 1_000_000  # read no more than this from the artifact
 _PR_NUMBER_RE = re.compile(r"[1-9][0-9]{0,9}")  # used with fullmatch: "$" allows "\n"
 _SHA_RE = re.compile(r"[0-9a-f]{40}")
-_MENTION_RE = re.compile(r"(?<![\w`])@(?=[A-Za-z0-9])")
+# An @mention where GitHub would link one: '@' and a user or org/team name, after the start
+# or any character but an ASCII letter, digit or '_' (html-pipeline's MentionFilter matches
+# "(?:^|\W)@" in Ruby, whose \W is ASCII: 'é@team' and fullwidth 'Ａ@team' mention @team,
+# where Python's \w would take 'é' as part of a word), or '`' (code, which it skips).
+# 'bob@example.com' stays as it is.
+_MENTION_RE = re.compile(r"(?<![A-Za-z0-9_`])@(?=[A-Za-z0-9])")
 
 
 class ArtifactError(Exception):

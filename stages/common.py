@@ -3,6 +3,7 @@ and the one error type that a stage turns into a one-line message and exit code 
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
@@ -83,28 +84,50 @@ def rounded(value: Any, digits: int = FLOAT_DIGITS) -> Any:
 
 def write_json(path: str | Path, payload: Mapping[str, Any]) -> None:
     """Deterministic JSON: sorted keys, rounded floats, trailing newline."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(rounded(payload), indent=2, sort_keys=True, allow_nan=False)
-    target.write_text(text + "\n", encoding="utf-8")
+    with writing(path) as target:
+        target.write_text(text + "\n", encoding="utf-8")
 
 
-def ensure_parent(path: str | Path) -> Path:
+# A write refused for want of room: on the disk, or in the user's quota.
+NO_ROOM = frozenset({errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)})
+
+
+def write_failure(path: str | Path, exc: OSError) -> str:
+    """The one line for an OSError while writing `path`."""
+    if exc.errno in NO_ROOM:
+        return f"No space left on device: {path}"
+    return f"{path}: cannot write ({exc.strerror or exc})"
+
+
+@contextmanager
+def writing(path: str | Path) -> Iterator[Path]:
+    """`path`, its folder made, for the block that writes it: an OSError there (a full
+    disk, a folder where the file should be, no permission) is a StageError naming the file.
+    pyarrow raises OSError too, so parquet writes go through here as well."""
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    return target
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        yield target
+    except OSError as exc:
+        raise StageError(write_failure(path, exc)) from exc
 
 
 def remove_outputs(paths: Sequence[str | Path]) -> None:
-    """Delete outputs so that a failed stage never leaves files that look valid."""
+    """Delete outputs so that a failed stage never leaves files that look valid.
+
+    Only what a stage writes: files, symlinks (not what they point to) and folders of them.
+    A device or FIFO named as an output (/dev/null, /dev/full) is not the stage's to
+    delete, and a stage run as root would otherwise remove the machine's.
+    """
     for path in paths:
         target = Path(path)
-        if target.is_dir():
-            for child in sorted(target.rglob("*"), reverse=True):
-                child.unlink() if child.is_file() else child.rmdir()
-            target.rmdir()
-        elif target.exists():
+        if target.is_symlink() or target.is_file():
             target.unlink()
+        elif target.is_dir():
+            for child in sorted(target.rglob("*"), reverse=True):
+                child.rmdir() if child.is_dir() and not child.is_symlink() else child.unlink()
+            target.rmdir()
 
 
 @contextmanager
@@ -134,6 +157,11 @@ def run_stage(stage: str, main: Callable[[Sequence[str]], None]) -> None:
         stages.work_done()
     except StageError as exc:
         _fail(stage, str(exc))
+    except OSError as exc:
+        # a full disk where no `writing` block names the file (a library's temporary file)
+        if exc.errno not in NO_ROOM:
+            raise
+        _fail(stage, write_failure(exc.filename, exc) if exc.filename else str(exc.strerror))
     except MemoryError as exc:  # one allocation larger than the machine (numpy says how large)
         _too_large(stage, exc)
     except ValueError as exc:

@@ -24,9 +24,9 @@ from stages.common import (
     PARAMS_FILE,
     Progress,
     StageError,
-    ensure_parent,
     removed_on_failure,
     run_stage,
+    writing,
 )
 from stages.modelio import save_model
 from stages.params import FeaturizeParams, SchemaParams, load
@@ -164,7 +164,8 @@ def main(argv: Sequence[str]) -> None:
         for source, target in zip(args.inputs, args.outputs, strict=True):
             frame = train if source == args.inputs[0] else read_split(source)
             features = transform(featurizer, frame, schema, source)
-            features.to_parquet(ensure_parent(target), index=False)
+            with writing(target) as written:
+                features.to_parquet(written, index=False)
             progress(f"wrote {len(features)} rows x {features.shape[1]} columns to {target}")
         save_model(featurizer, args.featurizer)
 

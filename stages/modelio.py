@@ -33,10 +33,23 @@ from typing import Any
 
 import numpy as np
 
-from stages.common import StageError, ensure_parent
+from stages.common import StageError, writing
 
 SCHEMA_ENTRY = "schema.json"
 FIXED_DATE = (1980, 1, 1, 0, 0, 0)  # the earliest date a zip entry can carry
+
+# What a model archive may unpack to, checked before skops reads any of it: skops reads
+# schema.json whole and parses it with no limit, so a 2 MB archive whose schema.json
+# inflates to 2 GiB took 2.2 GB of memory before failing (docs/notes/dvc-gto-behaviour.md,
+# section 7). The sizes checked are the zip's declared ones, which Python's zipfile (skops'
+# reader) never reads past: more data than declared fails its CRC check instead.
+# Measured on this pipeline's models (2026-12): the default gradient boosting model (159
+# trees) has a 1.0 MB schema.json (~6.4 KB a tree; json.loads peaks at ~2.3x that), 520
+# members and 1.5 MB unpacked in all; the featurizer 0.2 MB, 10 members. The limits leave
+# room for ~60x the trees, and keep the parse of a hostile schema.json near 150 MB.
+MAX_SCHEMA_BYTES = 64 * 2**20
+MAX_MEMBERS = 100_000
+MAX_UNPACKED_BYTES = 2**30
 
 # Every type the pipeline's models (both families, see stages/train.py) are made of, beyond
 # the basics skops trusts by default. Keep it explicit: tests/stages/test_modelio.py checks
@@ -140,12 +153,36 @@ def dumps_model(model: Any) -> bytes:
 def save_model(model: Any, path: str | Path) -> int:
     """Write `model` to `path` reproducibly; returns the size in bytes."""
     data = dumps_model(model)
-    ensure_parent(path).write_bytes(data)
+    with writing(path) as target:
+        target.write_bytes(data)
     return len(data)
+
+
+def archive_problem(data: bytes) -> str | None:
+    """Why a skops archive is too large to load (see MAX_SCHEMA_BYTES), or None; reads only
+    the zip's directory. A file that is not such an archive raises what zipfile raises."""
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        members = archive.infolist()
+        schema = archive.getinfo(SCHEMA_ENTRY)
+    if len(members) > MAX_MEMBERS:
+        return f"{len(members):,} members (at most {MAX_MEMBERS:,})"
+    if schema.file_size > MAX_SCHEMA_BYTES:
+        return f"a {SCHEMA_ENTRY} of {schema.file_size:,} bytes (at most {MAX_SCHEMA_BYTES:,})"
+    unpacked = sum(member.file_size for member in members)
+    if unpacked > MAX_UNPACKED_BYTES:
+        return f"{unpacked:,} bytes unpacked (at most {MAX_UNPACKED_BYTES:,})"
+    return None
 
 
 def loads_model(data: bytes, source: str = "<bytes>") -> Any:
     """Load a skops archive, trusting only `TRUSTED_TYPES` (plus skops' own defaults)."""
+    unreadable = (zipfile.BadZipFile, zipfile.LargeZipFile, KeyError, ValueError, EOFError)
+    try:
+        too_large = archive_problem(data)
+    except unreadable as exc:
+        raise StageError(f"{source}: not a readable skops model archive ({exc})") from exc
+    if too_large:
+        raise StageError(f"{source}: refusing a model archive of {too_large}, unread")
     sio = _skops_io()
     from skops.io.exceptions import UntrustedTypesFoundException
 
@@ -153,6 +190,8 @@ def loads_model(data: bytes, source: str = "<bytes>") -> Any:
         model = sio.loads(data, trusted=list(TRUSTED_TYPES))
     except UntrustedTypesFoundException as exc:
         raise StageError(f"{source}: refusing to load untrusted types ({exc})") from exc
+    except RecursionError as exc:  # a schema.json nested deeper than json.loads goes
+        raise StageError(f"{source}: not a readable skops model archive (nested too deep)") from exc
     # TypeError, AttributeError: an object's state that its class cannot take (scikit-learn's
     # TreePredictor casts its nodes while loading)
     except (zipfile.BadZipFile, KeyError, ValueError, TypeError, AttributeError) as exc:

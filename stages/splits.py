@@ -7,7 +7,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pandas as pd
 
-from stages.common import StageError, ensure_parent, shorten
+from stages.common import StageError, shorten, writing
 
 # Parquet key-value metadata: the file or URL ingest read a split from, so that an error
 # about row N of data/interim/train.parquet can say which user file row N is in.
@@ -31,7 +31,8 @@ def write_split(frame: pd.DataFrame, path: str | Path, source: str) -> None:
 
     table = pa.Table.from_pandas(frame, preserve_index=False)
     metadata = {**(table.schema.metadata or {}), SOURCE_KEY: shown_source(source).encode()}
-    pq.write_table(table.replace_schema_metadata(metadata), ensure_parent(path))
+    with writing(path) as target:
+        pq.write_table(table.replace_schema_metadata(metadata), target)
 
 
 def split_source(path: str | Path) -> str | None:

@@ -22,12 +22,12 @@ import pandera.pandas as pa
 from stages.common import (
     Progress,
     StageError,
-    ensure_parent,
     remove_outputs,
     removed_on_failure,
     run_stage,
     shorten,
     write_json,
+    writing,
 )
 from stages.params import SchemaParams, ValidateParams, load
 from stages.schema import build_schema
@@ -293,10 +293,11 @@ def main(argv: Sequence[str]) -> None:
         raise StageError(f"{where}: {error} (report: {args.report})")
     quarantine_dir = Path(args.quarantine)
     with removed_on_failure([*args.outputs, args.quarantine]):
-        quarantine_dir.mkdir(parents=True, exist_ok=True)
         for (split, result), target in zip(results.items(), args.outputs, strict=True):
-            result.valid.to_parquet(ensure_parent(target), index=False)
-            result.quarantined.to_parquet(quarantine_dir / f"{split}.parquet", index=False)
+            with writing(target) as valid:
+                result.valid.to_parquet(valid, index=False)
+            with writing(quarantine_dir / f"{split}.parquet") as quarantined:
+                result.quarantined.to_parquet(quarantined, index=False)
 
 
 if __name__ == "__main__":

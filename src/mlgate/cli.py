@@ -3,13 +3,16 @@
 operation beside ``api``, ``release``, ``assign`` and ``history``.
 
 No logic and no formatting live here. Every ``MlgateError`` becomes one red line on stderr and
-exit code 2 in ``MlgateGroup.invoke`` (the only place errors are translated);
+exit code 2 in ``MlgateGroup.invoke`` (the only place errors are translated), and so does
+output that cannot be written (a full disk, a closed pipe);
 the hidden ``--traceback`` flag re-raises instead. Click's own usage errors (an
 unknown option, a bad choice) are one such line and exit 2 too (``MlgateGroup.main``).
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import functools
 import os
 import re
@@ -25,6 +28,22 @@ from mlgate.errors import InputError, MlgateError
 
 if TYPE_CHECKING:
     from mlgate.assign import StageOutcome
+
+
+# Writing the output failed: a full disk or quota (``> file``), a reader that went away (``|``).
+OUTPUT_LOST = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EPIPE})
+
+
+def _output_lost(exc: OSError) -> None:
+    """One line on stderr for output that could not be written. stdout then goes to
+    /dev/null: what is still buffered would fail again, as a second message, at exit."""
+    with contextlib.suppress(OSError, ValueError):  # ValueError: no descriptor (CliRunner)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    from mlgate.render.text import escaped
+
+    where = escaped(exc.filename) if exc.filename else "the output"
+    with contextlib.suppress(OSError):  # stderr is what is full: the exit code says it
+        click.secho(f"mlgate: error: cannot write {where}: {exc.strerror}", fg="red", err=True)
 
 
 class MlgateGroup(click.Group):
@@ -49,9 +68,11 @@ class MlgateGroup(click.Group):
             exc.show()
             sys.exit(exc.exit_code)
         except click.UsageError as exc:
+            from mlgate.render.text import escaped
+
             where = exc.ctx.command_path if exc.ctx else "mlgate"
             reason = exc.format_message().rstrip(".")
-            message = f"mlgate: error: {reason} (see '{where} --help')"
+            message = escaped(f"mlgate: error: {reason} (see '{where} --help')")
             click.secho(message, fg="red", err=True)
             sys.exit(exc.exit_code)
         except click.ClickException as exc:
@@ -60,6 +81,11 @@ class MlgateGroup(click.Group):
         except click.Abort:
             click.echo("Aborted!", err=True)
             sys.exit(1)
+        except OSError as exc:  # --help or --version into a full file
+            if exc.errno not in OUTPUT_LOST:
+                raise
+            _output_lost(exc)
+            sys.exit(2)
         sys.exit(code if isinstance(code, int) else 0)
 
     def invoke(self, ctx: click.Context) -> Any:
@@ -68,11 +94,19 @@ class MlgateGroup(click.Group):
         except MlgateError as exc:
             if ctx.params.get("show_traceback"):
                 raise
+            from mlgate.render.text import escaped
+
             # one line, whatever a message quotes (DVC's "several errors.\nFirst error at
-            # line 3", a --rev holding a newline)
-            one_line = re.sub(r"\s*[\r\n]+\s*", " ", str(exc).strip())
+            # line 3", a --rev holding a newline), that GitHub Actions cannot read as a
+            # workflow command (a metric name holding '##[add-mask]')
+            one_line = escaped(re.sub(r"\s*[\r\n]+\s*", " ", str(exc).strip()))
             click.secho(f"mlgate: error: {one_line}", fg="red", err=True)
             ctx.exit(exc.exit_code)
+        except OSError as exc:  # the output: into a full file, or a pipe closed early
+            if exc.errno not in OUTPUT_LOST:
+                raise
+            _output_lost(exc)
+            ctx.exit(2)
 
 
 @click.group(cls=MlgateGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -349,7 +383,7 @@ def show(ref: str, artifact: str | None, output_format: str) -> None:
     shown = show_release(_project_root(), ref, artifact)
     click.echo(json.show(shown) if output_format == "json" else text.show(shown))
     if shown.note:
-        click.echo(shown.note, err=output_format == "json")
+        click.echo(text.escaped(shown.note), err=output_format == "json")
 
 
 def main() -> None:

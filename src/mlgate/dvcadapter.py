@@ -252,7 +252,20 @@ def stale_stages(repo_root: str | Path) -> dict[str, Any]:
         with Repo(str(repo_root)) as repo:
             status: dict[str, Any] = repo.status()
     except DvcException as exc:
-        raise InputError(f"dvc status failed in '{repo_root}': {exc}") from exc
+        import re
+
+        # DVC's own line: the message, then each cause it was raised from, as the dvc command
+        # prints them; a cause the message already quotes is not said twice. A clone that fails
+        # for an import's source is otherwise only "SCM error". Without the colour codes DVC
+        # puts around links (format_link), whatever the output.
+        reason = str(exc)
+        cause = exc.__cause__
+        while cause is not None:
+            if str(cause) not in reason:
+                reason = f"{reason}: {cause}"
+            cause = cause.__cause__
+        reason = re.sub(r"\x1b\[[0-9;]*m", "", reason)
+        raise InputError(f"dvc status failed in '{repo_root}': {reason}") from exc
     except OSError as exc:  # a dependency DVC cannot stat: a broken symlink, a symlink loop
         where = f": {exc.filename}" if exc.filename else ""
         raise InputError(

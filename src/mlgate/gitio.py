@@ -114,7 +114,11 @@ def git_prefix(repo_root: str | Path) -> str:
     """The path of ``repo_root`` inside its git work tree ('' at the top, else 'sub/dir/')."""
     try:
         out = git(repo_root, "rev-parse", "--show-prefix")
-    except InputError as exc:
+    except GitError as exc:
+        # git's own line when it says more than that (a bad line in .git/config, a .git file
+        # naming a directory that is gone)
+        if "not a git repository (or any" not in exc.detail:
+            raise
         raise InputError(f"'{repo_root}' is not inside a git repository") from exc
     return out.decode().strip()
 

@@ -1,6 +1,7 @@
 import io
 import json
 import math
+import struct
 import subprocess
 import sys
 import zipfile
@@ -11,6 +12,7 @@ import pytest
 import skops.io as sio
 from sklearn.preprocessing import FunctionTransformer
 
+from stages import modelio
 from stages.common import StageError
 from stages.featurize import fit_featurizer, transform
 from stages.modelio import (
@@ -245,3 +247,90 @@ def test_a_model_whose_trees_would_crash_predict_is_refused(tamper, problem: str
     tamper(tree, classifier)
     with pytest.raises(StageError, match=f"model.skops: .*{problem}"):
         loads_model(dumps_model(model), "model.skops")
+
+
+# --- archives that unpack to more than a model (issue 16, hostile input) -------------------
+
+
+def _declaring(archive: bytes, sizes: dict[str, int]) -> bytes:
+    """`archive` with the uncompressed sizes of the named members rewritten in its central
+    directory (what zipfile reads): a few bytes that declare gigabytes."""
+    data = bytearray(archive)
+    position = 0
+    while (position := data.find(b"PK\x01\x02", position)) >= 0:
+        name_length = struct.unpack_from("<H", data, position + 28)[0]
+        name = data[position + 46 : position + 46 + name_length].decode()
+        if name in sizes:
+            struct.pack_into("<I", data, position + 24, sizes[name])
+        position += 46 + name_length
+    return bytes(data)
+
+
+@pytest.fixture
+def unread(monkeypatch):
+    """Fails the test if skops is reached: a refusal must come before anything is read."""
+
+    def reached():
+        raise AssertionError("skops was reached")
+
+    monkeypatch.setattr(modelio, "_skops_io", reached)
+
+
+def _archive(members: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as zipped:
+        for name, content in members.items():
+            zipped.writestr(name, content)
+    return buffer.getvalue()
+
+
+def test_a_schema_that_unpacks_to_gigabytes_is_refused_unread(unread) -> None:
+    bomb = _declaring(_archive({"schema.json": b"{}"}), {"schema.json": 3_000_000_000})
+    with zipfile.ZipFile(io.BytesIO(bomb)) as zipped:  # what skops would have read
+        assert zipped.getinfo("schema.json").file_size == 3_000_000_000
+    with pytest.raises(
+        StageError,
+        match=r"^model.skops: refusing a model archive of a schema.json of 3,000,000,000 bytes "
+        r"\(at most 67,108,864\), unread$",
+    ):
+        loads_model(bomb, "model.skops")
+
+
+def test_a_schema_that_really_inflates_past_the_limit_is_refused(monkeypatch, unread) -> None:
+    # a real deflate bomb (1,000:1 of zeros), scaled down with the limit to stay fast
+    monkeypatch.setattr(modelio, "MAX_SCHEMA_BYTES", 2**20)
+    bomb = _archive({"schema.json": b" " * (2**20 + 1)})
+    assert len(bomb) < 5_000
+    with pytest.raises(StageError, match=r"schema.json of 1,048,577 bytes \(at most 1,048,576\)"):
+        loads_model(bomb, "model.skops")
+
+
+def test_members_past_the_limits_are_refused_unread(monkeypatch, unread) -> None:
+    arrays = _declaring(
+        _archive({"schema.json": b"{}", "1.npy": b"", "2.npy": b""}),
+        {"1.npy": 2**31, "2.npy": 2**31},
+    )
+    with pytest.raises(StageError, match=r"of 4,294,967,298 bytes unpacked \(at most"):
+        loads_model(arrays, "model.skops")
+    monkeypatch.setattr(modelio, "MAX_MEMBERS", 2)
+    with pytest.raises(StageError, match=r"of 3 members \(at most 2\), unread"):
+        loads_model(_archive({"schema.json": b"{}", "1.npy": b"", "2.npy": b""}), "model.skops")
+
+
+def test_the_pipelines_models_are_well_inside_the_limits() -> None:
+    for params in (HGB_PARAMS, LOGREG_PARAMS):
+        assert modelio.archive_problem(dumps_model(fitted(params))) is None
+
+
+@pytest.mark.parametrize(
+    ("members", "says"),
+    [
+        ({"1.npy": b""}, "There is no item named 'schema.json'"),
+        ({"schema.json": b"[" * 100_000 + b"]" * 100_000}, "nested too deep"),
+    ],
+)
+def test_an_archive_skops_cannot_read_is_one_error(members, says: str) -> None:
+    with pytest.raises(
+        StageError, match=f"model.skops: not a readable skops model archive .*{says}"
+    ):
+        loads_model(_archive(members), "model.skops")

@@ -216,6 +216,27 @@ def test_mentions_are_defused(tmp_path, fake_github, github_env) -> None:
     assert "@\u200balice" in body and "bob@example.com" in body
 
 
+@pytest.mark.parametrize(
+    ("text", "body"),
+    [
+        # GitHub's mention filter takes any character outside ASCII [A-Za-z0-9_] as the
+        # boundary before '@' (Ruby's \W), letters of other scripts included
+        ("é@team", "é@\u200bteam"),
+        ("ü@org/team", "ü@\u200borg/team"),
+        ("精度@alice", "精度@\u200balice"),
+        ("Ａ@alice ｚ@bob", "Ａ@\u200balice ｚ@\u200bbob"),  # fullwidth letters
+        ("٩@alice", "٩@\u200balice"),  # a digit of another script
+        ("x\u200d@alice", "x\u200d@\u200balice"),
+        # not mentions: an ASCII word before '@', or no name after it
+        ("bob@example.com", "bob@example.com"),
+        ("a_b@alice x9@bob", "a_b@alice x9@bob"),
+        ("é@ é@-x", "é@ é@-x"),
+    ],
+)
+def test_mentions_after_any_non_ascii_word_character_are_defused(text, body) -> None:
+    assert pr_comment.prepare_body(text.encode()) == f"{MARKER}\n{body}\n"
+
+
 @pytest.mark.parametrize("head", ["", "A" * 40, "a" * 39, "$(id)", "a" * 40 + "\n"])
 def test_an_invalid_head_sha_is_a_usage_error(tmp_path, fake_github, github_env, head) -> None:
     assert run(fake_github, github_env, artifact(tmp_path), head=head) == 2

@@ -41,6 +41,15 @@ def code(text: object) -> str:
     return f"{fence}{pad}{one_line}{pad}{fence}"
 
 
+def for_logs(markdown: str) -> str:
+    """``markdown`` with a zero-width space inside every '##[': GitHub Actions runs '##['
+    anywhere in a line a step prints as a workflow command (see render.text.escaped), and
+    ``check --format md`` or ``report`` print to one; the space shows as nothing, in a code
+    span too. Lines cannot start with '::' here: ``plain`` and ``code`` keep text on its
+    line, and every line starts with Markdown of ours."""
+    return markdown.replace("##[", "##\u200b[")
+
+
 def cell(text: str) -> str:
     """Text safe inside a Markdown table cell, shortened past ``MAX_CELL`` characters."""
     if len(text) > MAX_CELL:
@@ -95,7 +104,7 @@ def check(result: CheckResult) -> str:
         for r in result.rules
     ]
     headers = ["Metric", "Baseline", result.rev_label, "Change", "Rule", "Status"]
-    return verdict_line(result) + "\n\n" + md_table(headers, rows) + "\n"
+    return for_logs(verdict_line(result) + "\n\n" + md_table(headers, rows) + "\n")
 
 
 # --- the pull-request report ----------------------------------------------------------------
@@ -319,8 +328,8 @@ def report(data: ReportData) -> str:
         ]
         text = "\n\n".join(s for s in sections if s) + "\n"
         if len(text) <= MAX_CHARS:
-            return text
-    return truncate(text)
+            return for_logs(text)
+    return for_logs(truncate(text))
 
 
 def truncate(text: str, limit: int = MAX_CHARS) -> str:

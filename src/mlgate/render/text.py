@@ -1,7 +1,12 @@
-"""Terminal rendering: aligned tables and lines, coloured only when asked (on a terminal)."""
+"""Terminal rendering: aligned tables and lines, coloured only when asked (on a terminal).
+
+Every line passes through ``escaped``: metric names, param keys, refs and paths come from the
+project, and a pull request controls them.
+"""
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -17,6 +22,42 @@ if TYPE_CHECKING:
     from mlgate.assign import StageOutcome
     from mlgate.history import History, HistoryEntry, Shown
     from mlgate.release import ReleaseOutcome
+
+
+# What ends or rewrites a line in a terminal or a log: C0 and C1 controls (newline, carriage
+# return, tab, escape, NEL) and Unicode's line and paragraph separators.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+# GitHub Actions' older workflow-command form, parsed anywhere in a line
+# (actions/runner, ActionCommand.TryParse: "##[set-output name=x;]value")
+_OLD_COMMAND = "##["
+
+
+def _escape(match: re.Match[str]) -> str:
+    char = match.group()
+    return _NAMED.get(char) or (
+        f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}"
+    )
+
+
+def escaped(text: object) -> str:
+    r"""``text`` as one line that GitHub Actions cannot read as a workflow command.
+
+    Actions reads every line a step prints, on stdout and stderr, and runs it as a command
+    when it starts with '::' after any whitespace (``::add-mask::``, ``::stop-commands::``,
+    ``::error::``) or holds '##[' anywhere. So control characters show as Python escapes
+    (a metric named "a", newline, "::warning::x" shows as ``a\n::warning::x``, on one
+    line), a leading '::' shows its first ':' as ``\x3a``, and '##[' as ``##\x5b``.
+    Ordinary text is returned as it is.
+    """
+    line = str(text)
+    if line.isprintable() and _OLD_COMMAND not in line and not line.lstrip().startswith("::"):
+        return line
+    line = _CONTROL.sub(_escape, line)
+    start = len(line) - len(line.lstrip())
+    if line.startswith("::", start):
+        line = f"{line[:start]}\\x3a{line[start + 1 :]}"
+    return line.replace(_OLD_COMMAND, "##\\x5b")
 
 
 def width(text: str) -> int:
@@ -36,16 +77,18 @@ def table(
     headers: Sequence[str], rows: Sequence[Sequence[str]], colours: Sequence[str | None] = ()
 ) -> str:
     """Columns padded to their widest cell; ``colours[i]`` (a click colour) tints row ``i``."""
-    widths = [width(h) for h in headers]
-    for row in rows:
+    heads = [escaped(header) for header in headers]
+    cells = [[escaped(cell) for cell in row] for row in rows]
+    widths = [width(h) for h in heads]
+    for row in cells:
         widths = [max(w, width(cell)) for w, cell in zip(widths, row, strict=True)]
 
-    def line(cells: Sequence[str]) -> str:
-        padded = [cell + " " * (w - width(cell)) for cell, w in zip(cells, widths, strict=True)]
+    def line(row: Sequence[str]) -> str:
+        padded = [cell + " " * (w - width(cell)) for cell, w in zip(row, widths, strict=True)]
         return "  ".join(padded).rstrip()
 
-    out = [line(headers), line(["-" * w for w in widths])]
-    for i, row in enumerate(rows):
+    out = [line(heads), line(["-" * w for w in widths])]
+    for i, row in enumerate(cells):
         text = line(row)
         colour = colours[i] if i < len(colours) else None
         out.append(click.style(text, fg=colour) if colour else text)
@@ -94,6 +137,7 @@ def check(result: CheckResult, colour: bool = False) -> str:
         )
     if warned:
         summary += f"; {warned} warning(s)"
+    summary = escaped(summary)
     if colour:
         summary = click.style(summary, fg="green" if result.passed else "red", bold=True)
     return table(headers, rows, colours) + "\n\n" + summary
@@ -116,13 +160,11 @@ def release(outcome: ReleaseOutcome, remote: str) -> list[str]:
             done = f"dry run: would publish the existing local tag {outcome.tag} to {remote}"
         else:
             done = f"pushed it to {remote}"
-        return [
-            *lines,
-            f"{short_sha} is already released as {outcome.tag}; {done}",
-            outcome.tag or "",
-        ]
+        lines += [f"{short_sha} is already released as {outcome.tag}; {done}", outcome.tag or ""]
+        return [escaped(line) for line in lines]
     if outcome.status is ReleaseStatus.GATES_FAILED and verdict is not None:
-        return [*lines, check(verdict), f"no release: the gates failed for {short_sha}"]
+        failed = f"no release: the gates failed for {short_sha}"
+        return [*map(escaped, lines), check(verdict), failed]
     against = verdict.baseline.ref if verdict and verdict.baseline else "no baseline"
     rules = len(verdict.rules) if verdict else 0
     lines.append(f"gates passed against {against} ({rules} rules)")
@@ -132,7 +174,7 @@ def release(outcome: ReleaseOutcome, remote: str) -> list[str]:
     else:
         where = f" and pushed it to {remote}" if outcome.pushed else " (not pushed)"
         lines.append(f"created {outcome.tag} on {short_sha}{where}")
-    return [*lines, outcome.tag or ""]
+    return [escaped(line) for line in [*lines, outcome.tag or ""]]
 
 
 def stage(outcome: StageOutcome) -> list[str]:
@@ -140,16 +182,18 @@ def stage(outcome: StageOutcome) -> list[str]:
     from mlgate.assign import StageStatus
 
     if outcome.status is StageStatus.ALREADY_ASSIGNED:
-        return [*outcome.notes, f"{outcome.version} already holds {outcome.stage}; nothing to do"]
-    was = f" (was {outcome.previous})" if outcome.previous else ""
-    return [*outcome.notes, f"{outcome.stage}: {outcome.version}{was}", outcome.tag or ""]
+        done = [f"{outcome.version} already holds {outcome.stage}; nothing to do"]
+    else:
+        was = f" (was {outcome.previous})" if outcome.previous else ""
+        done = [f"{outcome.stage}: {outcome.version}{was}", outcome.tag or ""]
+    return [escaped(line) for line in [*outcome.notes, *done]]
 
 
 def history_remarks(listing: History) -> list[str]:
     """A tag named like a release or stage but on no commit is said, so that nobody wonders
     where the version went; so is a shallow clone, whose tags may not all be here."""
     remarks = [f"ignored {name}: {why}" for name, why in listing.ignored]
-    return [*remarks, listing.note] if listing.note else remarks
+    return [escaped(line) for line in ([*remarks, listing.note] if listing.note else remarks)]
 
 
 _NOTES = {MISSING: "no lineage: metrics from files", CORRUPT: "lineage corrupt"}
@@ -167,7 +211,10 @@ def history(listing: History, metric_names: Sequence[str] = ()) -> str:
         by_artifact.setdefault(entry.artifact, []).append(entry)
     if len(by_artifact) == 1:
         return "\n".join([_history_table(entries, metric_names), *remarks])
-    tables = [f"{name}\n{_history_table(rows, metric_names)}" for name, rows in by_artifact.items()]
+    tables = [
+        f"{escaped(name)}\n{_history_table(rows, metric_names)}"
+        for name, rows in by_artifact.items()
+    ]
     return "\n".join(["\n\n".join(tables), *remarks])
 
 
@@ -212,9 +259,8 @@ def show(shown: Shown) -> str:
             else f"lineage corrupt: {entry.problem}"
         )
         metrics = _metrics(entry.metrics)
-        return "\n".join(
-            [*lines, why, f"metrics (from the files at its commit): {metrics or 'none'}"]
-        )
+        lines += [why, f"metrics (from the files at its commit): {metrics or 'none'}"]
+        return "\n".join(map(escaped, lines))
     verdict = "passed" if record.gates_passed else "failed"
     against = (
         f"against {record.baseline_ref}"
@@ -229,4 +275,4 @@ def show(shown: Shown) -> str:
         lines += [f"  {i.path}  {i.hash}  ({i.stage})" for i in record.inputs]
     for path, count in record.params:
         lines.append(f"params: {path} ({count} values; --format json lists them)")
-    return "\n".join(lines)
+    return "\n".join(map(escaped, lines))
