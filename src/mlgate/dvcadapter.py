@@ -293,7 +293,7 @@ def reproduce(repo_root: str | Path, force: Collection[str]) -> Reproduction:
     prints them; its errors become one InputError line that keeps DVC's cause.
     """
     from dvc.exceptions import DvcException
-    from dvc.repo import Repo
+    from dvc.repo import Repo, lock_repo
     from dvc.repo.reproduce import _reproduce_stage  # what a repro_fn wraps, as `dvc exp` does
 
     root = Path(repo_root).resolve()
@@ -323,13 +323,17 @@ def reproduce(repo_root: str | Path, force: Collection[str]) -> Reproduction:
         return f"{root / dvcfile}:{name}"
 
     try:
-        with Repo(str(root)) as repo, _console():
+        # Locked around both, as reproduce locks itself: the index read to check the forced
+        # stages is the one it plans with (taking the lock anew would drop it).
+        with Repo(str(root)) as repo, _console(), lock_repo(repo):
+            stages = {address(stage): stage for stage in repo.index.stages}
+            for key in sorted(wanted):
+                stage = stages.get(key)
+                if stage is None or stage.frozen or not stage.cmd:
+                    why = "is frozen" if stage and stage.frozen else "has no command"
+                    why = why if stage else "is not a stage of this pipeline"
+                    raise InputError(f"stage '{key}' {why}: DVC would not run it")
             targets = [target(key) for key in sorted(wanted)]
-            for key, path in zip(sorted(wanted), targets, strict=True):
-                for stage in repo.stage.collect(path):
-                    if stage.frozen or not stage.cmd:
-                        why = "is frozen" if stage.frozen else "has no command"
-                        raise InputError(f"stage '{key}' {why}: DVC would not run it")
             if (root / DVC_YAML).exists():
                 targets.insert(0, str(root / DVC_YAML))
             if targets:

@@ -133,17 +133,22 @@ def _lock_differs_beyond(
     return bool(without_volatile(committed, volatile) != without_volatile(current, volatile))
 
 
-def changes_beyond_volatile(head: gitio.Snapshot) -> list[str]:
+def changes_beyond_volatile(
+    head: gitio.Snapshot, outputs: list[StageOutput] | None = None
+) -> list[str]:
     """Paths (as ``git status`` shows them) where the working tree differs from the commit
     ``head``, leaving out outputs its ``dvc.yaml`` marks volatile and a ``dvc.lock`` whose
-    only differences are those outputs' hashes and sizes. Untracked files count."""
+    only differences are those outputs' hashes and sizes. Untracked files count.
+    ``outputs``: ``stage_outputs`` of ``head``, when the caller has them already."""
     lines = gitio.status_lines(head.repo_root)
     if not lines:
         return []
     shown = [line[3:] for line in lines]
-    if not has_pipeline(head):
-        return shown
-    volatile = [out for out in stage_outputs(head, read_dvc_yaml(head)) if out.volatile]
+    if outputs is None:
+        if not has_pipeline(head):
+            return shown
+        outputs = stage_outputs(head, read_dvc_yaml(head))
+    volatile = [out for out in outputs if out.volatile]
     locks = {_lock_of(out.dvcfile) for out in volatile}
     worktree = gitio.Snapshot(head.repo_root, None, gitio.WORKTREE, head.prefix)
     beyond = []
@@ -160,7 +165,9 @@ def changes_beyond_volatile(head: gitio.Snapshot) -> list[str]:
     return beyond
 
 
-def require_commit(head: gitio.Snapshot, why: str) -> None:
+def require_commit(
+    head: gitio.Snapshot, why: str, outputs: list[StageOutput] | None = None
+) -> None:
     """Refuse a working tree that is not the commit ``head`` (volatile outputs aside):
     uncommitted or untracked changes, or tracked files git is told not to compare."""
     root = head.repo_root
@@ -171,7 +178,7 @@ def require_commit(head: gitio.Snapshot, why: str) -> None:
             "skip-worktree), so a clean status proves nothing; clear it with "
             f"'git update-index --no-assume-unchanged --no-skip-worktree {hidden[0]}'"
         )
-    dirty = changes_beyond_volatile(head)
+    dirty = changes_beyond_volatile(head, outputs)
     if dirty:
         raise RefusedError(
             f"the working tree has uncommitted changes ({some(dirty)}); "
@@ -251,12 +258,12 @@ def reproduce(repo_root: Path, gates_file: Path | None = None) -> ReproduceResul
     sha = head_commit(root)
     head = gitio.Snapshot(root, sha, f"HEAD ({gitio.short(sha)})", gitio.git_prefix(root))
     head.prefetch([DVC_YAML, PARAMS_YAML, DVC_LOCK])
-    require_commit(head, "mlgate reproduce checks the metrics a commit holds")
-    gates = load_gates(head, gates_file)
     dvc_yaml = read_dvc_yaml(head)
+    outputs = stage_outputs(head, dvc_yaml)
+    require_commit(head, "mlgate reproduce checks the metrics a commit holds", outputs)
+    gates = load_gates(head, gates_file)
     committed = read_metrics(head, metrics_files(head, dvc_yaml))
     gated = gated_files(gates, committed)
-    outputs = stage_outputs(head, dvc_yaml)
     producers = {path: [out for out in outputs if out.holds(path)] for path in gated}
     for path, producing in producers.items():
         if not producing:
