@@ -261,3 +261,21 @@ def test_without_volatile_drops_only_the_volatile_hash_and_size() -> None:
     assert outs[1] == lock["stages"]["evaluate"]["outs"][1]
     assert stripped["stages"]["other"] == lock["stages"]["other"]  # another stage's entry
     assert lock["stages"]["evaluate"]["outs"][0]["md5"] == "a"  # the input is not mutated
+
+
+def test_the_table_prints_control_characters_escaped() -> None:
+    """A key holding a newline stays on its row: CI reads '::' commands from line starts."""
+    from mlgate.render import text
+    from mlgate.reproduce import ReproduceResult
+
+    result = ReproduceResult(
+        "HEAD (abc1234)",
+        ("evaluate",),
+        (),
+        ("m.json",),
+        (),
+        (Difference("m.json", "a\n::error::x", "x\ry", ABSENT),),
+    )
+    lines = text.reproduce(result).splitlines()
+    assert lines[-1].split() == ["m.json", "a\\n::error::x", '"x\\ry"', "(absent)"]
+    assert not any(line.startswith("::") for line in lines)

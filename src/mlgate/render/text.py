@@ -131,11 +131,12 @@ def _values(difference: Difference) -> tuple[str, str]:
 def reproduce(result: ReproduceResult, colour: bool = False) -> str:
     """What ``mlgate reproduce`` prints after DVC's own lines: the stages it reran, then
     either the table of what differs or that the committed metrics reproduce."""
-    lines = ["", f"dvc repro ran: {', '.join(result.ran) or 'no stage (all up to date)'}"]
+    ran = ", ".join(map(_plain, result.ran)) or "no stage (all up to date)"
+    lines = ["", f"dvc repro ran: {ran}"]
     if result.forced:
         lines.append(
             f"rerun although DVC would have skipped them (they write gated metrics): "
-            f"{', '.join(result.forced)}"
+            f"{', '.join(map(_plain, result.forced))}"
         )
     if result.volatile:
         lines.append(
