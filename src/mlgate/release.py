@@ -159,7 +159,7 @@ def release(
     prefix = gitio.git_prefix(root)
     require_commit(
         gitio.Snapshot(root, sha, gitio.short(sha), prefix),
-        "a release must be exactly a commit (volatile outputs aside)",
+        "a release must be exactly a commit",
     )
     from mlgate.api import NONE_CHOSEN, load_gates
 
