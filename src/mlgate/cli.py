@@ -227,6 +227,25 @@ def report(base: str, head: str, output: Path | None, gates_file: Path | None) -
         raise InputError(f"{output}: cannot write the report ({exc.strerror or exc})") from exc
 
 
+@cli.command()
+@_option_gates(" at HEAD")
+def reproduce(gates_file: Path | None) -> None:
+    """Run the pipeline as 'dvc repro' does, rerun every stage that writes gated metrics even
+    where DVC would skip it, and compare what it wrote with the committed metrics.
+
+    Exit 0 they reproduce, 1 they differ (a table of file, key, committed and reproduced
+    values), 2 refused or an error. Outputs marked 'meta: {volatile: true}' in dvc.yaml are
+    not compared: 'mlgate check' judges them as measured.
+    """
+    from mlgate.render import text
+    from mlgate.reproduce import reproduce as run
+
+    result = run(_project_root(), gates_file)
+    colour = sys.stdout.isatty() and "NO_COLOR" not in os.environ
+    click.echo(text.reproduce(result, colour=colour), color=colour)
+    sys.exit(0 if result.reproduces else 1)
+
+
 # --- registry: release / promote / rollback / history (issue 4) ------------
 
 

@@ -18,7 +18,8 @@ import contextlib
 import functools
 import io
 import posixpath
-from collections.abc import Iterator, Mapping
+import sys
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -278,3 +279,128 @@ def stale_stages(repo_root: str | Path) -> dict[str, Any]:
         for name, changes in status.items()
         if [change for change in changes if change != "always changed"]
     }
+
+
+def stage_address(dvcfile: str, name: str) -> str:
+    """How a pipeline stage is named from the project root, as DVC addresses it from there
+    and ``dvc.lock`` readers name it: ``name`` in the root ``dvc.yaml``, else
+    ``sub/dvc.yaml:name`` (``name@key`` for a foreach or matrix stage)."""
+    return name if dvcfile == DVC_YAML else f"{dvcfile}:{name}"
+
+
+@dataclass(frozen=True)
+class Reproduction:
+    """What one in-process ``dvc repro`` did, stages named by ``stage_address``.
+
+    ``ran``: every stage DVC reproduced, in the order it did (its command ran, or DVC
+    restored its outputs from the run cache, as ``dvc repro`` counts them); ``forced``:
+    the forced stages DVC would have skipped as up to date (each ran its command once)."""
+
+    ran: tuple[str, ...]
+    forced: tuple[str, ...]
+
+
+@contextlib.contextmanager
+def _console() -> Iterator[None]:
+    """DVC's log handlers write to the ``sys.stdout``/``sys.stderr`` of the moment dvc was
+    first imported (``dvc.logger.setup`` runs at import); point them at this moment's for
+    the duration, so a caller that redirected its output (click's test runner, a capture)
+    gets DVC's lines instead of writes to a stream since closed."""
+    import logging
+
+    handlers = [
+        handler
+        for name in ("dvc", "dvc_objects", "dvc_data")
+        for handler in logging.getLogger(name).handlers
+        if isinstance(handler, logging.StreamHandler)
+    ]
+    before = [(handler, handler.stream) for handler in handlers]
+    for handler in handlers:  # setup() gives WARNING and above to stderr, the rest to stdout
+        handler.stream = sys.stderr if handler.level >= logging.WARNING else sys.stdout
+    try:
+        yield
+    finally:
+        for handler, stream in before:
+            handler.stream = stream
+
+
+def _causes(exc: BaseException) -> str:
+    """An exception and the chain of its causes, one line (DVC's "failed to reproduce
+    'evaluate'" says why only in its cause)."""
+    parts: list[str] = []
+    cause: BaseException | None = exc
+    while cause is not None and len(parts) < 5:
+        text = _one_line(cause) if isinstance(cause, Exception) else str(cause)
+        if text and text not in parts:
+            parts.append(text)
+        cause = cause.__cause__
+    return ": ".join(parts) or type(exc).__name__
+
+
+def reproduce(repo_root: str | Path, force: Collection[str]) -> Reproduction:
+    """``dvc repro`` of the working tree, in process and with its defaults (the root
+    ``dvc.yaml``, when there is one, and the run cache), plus the stages in ``force``
+    (``stage_address`` names) and what they depend on; each of those runs its command
+    even where DVC would skip it, and where it was going to run anyway, runs once.
+
+    A forced stage runs as ``dvc repro -f -s`` would run it: its own command, never
+    outputs restored from the run cache (``force`` is what makes DVC skip that cache), and
+    in DVC's order, so the stages downstream of it see what it wrote. A forced stage that
+    is frozen (DVC would only check its outputs) or unknown is an error before anything
+    runs. DVC's console lines (stage names, commands, skips) are printed as ``dvc repro``
+    prints them; its errors become one InputError line that keeps DVC's cause.
+    """
+    from dvc.exceptions import DvcException
+    from dvc.repo import Repo, lock_repo
+    from dvc.repo.reproduce import _reproduce_stage  # what a repro_fn wraps, as `dvc exp` does
+
+    root = Path(repo_root).resolve()
+    wanted = set(force)
+    ran: list[str] = []
+    forced: list[str] = []
+
+    def address(stage: Any) -> str:
+        name = getattr(stage, "name", None)  # a .dvc file's stage has none
+        path = str(stage.path_in_repo).replace("\\", "/")
+        return path if name is None else stage_address(path, name)
+
+    def reproduce_one(stage: Any, **kwargs: Any) -> Any:
+        key = address(stage)
+        if key in wanted and not kwargs.get("force"):
+            upstream = kwargs.get("upstream")
+            if not stage.changed(kwargs.get("allow_missing", False), upstream):
+                forced.append(key)  # DVC would have said "didn't change, skipping"
+            kwargs["force"] = True
+        done = _reproduce_stage(stage, **kwargs)
+        if done is not None:
+            ran.append(key)
+        return done
+
+    def target(key: str) -> str:
+        dvcfile, _, name = key.rpartition(":") if ":" in key else (DVC_YAML, "", key)
+        return f"{root / dvcfile}:{name}"
+
+    try:
+        # Locked around both, as reproduce locks itself: the index read to check the forced
+        # stages is the one it plans with (taking the lock anew would drop it).
+        with Repo(str(root)) as repo, _console(), lock_repo(repo):
+            stages = {address(stage): stage for stage in repo.index.stages}
+            for key in sorted(wanted):
+                stage = stages.get(key)
+                if stage is None or stage.frozen or not stage.cmd:
+                    why = "is frozen" if stage and stage.frozen else "has no command"
+                    why = why if stage else "is not a stage of this pipeline"
+                    raise InputError(f"stage '{key}' {why}: DVC would not run it")
+            targets = [target(key) for key in sorted(wanted)]
+            if (root / DVC_YAML).exists():
+                targets.insert(0, str(root / DVC_YAML))
+            if targets:
+                repo.reproduce(targets=targets, repro_fn=reproduce_one)
+    except DvcException as exc:
+        raise InputError(f"dvc repro failed in '{repo_root}': {_causes(exc)}") from exc
+    except OSError as exc:  # a dependency DVC cannot stat, a full disk while saving outputs
+        where = f": {exc.filename}" if exc.filename else ""
+        raise InputError(
+            f"dvc repro failed in '{repo_root}': {exc.strerror or exc}{where}"
+        ) from exc
+    return Reproduction(tuple(ran), tuple(forced))

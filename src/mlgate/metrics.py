@@ -25,6 +25,7 @@ from mlgate.dvcadapter import (
     Pipeline,
     norm_path,
     resolve,
+    stage_address,
 )
 from mlgate.dvcdata import LEGACY_MD5, LockedFile, Outputs, content_md5, covering, parse_lock
 from mlgate.dvcfiles import artifacts
@@ -242,10 +243,10 @@ def read_locks(snap: Snapshot, dvc_yaml: Mapping[str, Any]) -> dict[str, LockedF
     """Every dep and out that the dvc.lock files of a snapshot record, by path from the
     project root: the root lock and the lock next to each nested ``dvc.yaml``, each path
     resolved against its stage's ``wdir`` as DVC writes it (outs win over deps)."""
-    pipelines = _pipelines(snap, dvc_yaml)
-    snap.prefetch([norm_path(DVC_LOCK, directory) for directory, *_ in pipelines])
+    found = pipelines(snap, dvc_yaml)
+    snap.prefetch([norm_path(DVC_LOCK, directory) for directory, *_ in found])
     files: dict[str, LockedFile] = {}
-    for directory, path, data in pipelines:
+    for directory, path, data in found:
         lock = norm_path(DVC_LOCK, directory)
         text = snap.read_text(lock)
         if text is None:
@@ -258,7 +259,7 @@ def read_locks(snap: Snapshot, dvc_yaml: Mapping[str, Any]) -> dict[str, LockedF
     return files
 
 
-def _pipelines(
+def pipelines(
     snap: Snapshot, dvc_yaml: Mapping[str, Any]
 ) -> list[tuple[str, str, Mapping[str, Any]]]:
     """Every dvc.yaml of a snapshot as DVC finds them: the root one (already parsed), then
@@ -278,7 +279,7 @@ def declared_artifacts(snap: Snapshot, dvc_yaml: Mapping[str, Any]) -> dict[str,
     dvc.yaml's by its own name, a nested one's as ``path/to:name``; each ``path`` is made
     relative to the project root."""
     found: dict[str, dict[str, Any]] = {}
-    for directory, path, data in _pipelines(snap, dvc_yaml):
+    for directory, path, data in pipelines(snap, dvc_yaml):
         where = snap.where(path)
         for name, spec in artifacts(dict(data), where).items():
             if spec.get("path"):
@@ -299,7 +300,7 @@ def params_files(snap: Snapshot, dvc_yaml: Mapping[str, Any]) -> list[str]:
     the root ``dvc.yaml`` (already parsed) and of every ``dvc.yaml`` in a subdirectory,
     as DVC does."""
     files: list[str] = []
-    for directory, path, data in _pipelines(snap, dvc_yaml):
+    for directory, path, data in pipelines(snap, dvc_yaml):
         default = None if directory else PARAMS_YAML
         files.extend(declared_params(resolve(snap, path, data), default))
     return list(dict.fromkeys(files))
@@ -311,7 +312,7 @@ def metrics_files(snap: Snapshot, dvc_yaml: Mapping[str, Any]) -> list[str]:
     a declared directory stands for every file in it, at any depth, as in ``dvc metrics
     show``."""
     files: list[str] = []
-    for _, path, data in _pipelines(snap, dvc_yaml):
+    for _, path, data in pipelines(snap, dvc_yaml):
         pipeline = resolve(snap, path, data, ("wdir", "metrics"), holding="metrics")
         files.extend(declared_metrics(pipeline))
     expanded: list[str] = []
@@ -322,46 +323,64 @@ def metrics_files(snap: Snapshot, dvc_yaml: Mapping[str, Any]) -> list[str]:
     return list(dict.fromkeys(expanded))
 
 
+OUTPUT_KEYS = ("outs", "metrics", "plots")  # DVC writes, caches and locks all three alike
+
+
 @dataclass(frozen=True)
 class StageOutput:
-    """A path a stage writes: the stage as dvc.lock names it, and whether DVC caches it
-    (``cache: false`` outputs are committed to git instead)."""
+    """One output of a pipeline stage, as the resolved ``dvc.yaml`` declares it."""
 
-    stage: str
-    cached: bool = True
+    dvcfile: str  # the dvc.yaml that declares the stage, from the project root
+    stage: str  # its name there (``name@key`` for foreach and matrix stages)
+    wdir: str  # the stage's working directory, from the project root
+    path: str  # the output, from the project root
+    volatile: bool = False  # ``meta: {volatile: true}``: never reproduces byte for byte
+    cached: bool = True  # ``cache: false`` outputs are committed to git instead
+
+    @property
+    def address(self) -> str:
+        """The stage as DVC addresses it from the root and dvc.lock readers name it."""
+        return stage_address(self.dvcfile, self.stage)
+
+    def holds(self, path: str) -> bool:
+        """Whether ``path`` is this output or a file inside it (a directory output)."""
+        return path == self.path or path.startswith(f"{self.path.rstrip('/')}/")
 
 
-def stage_outputs(snap: Snapshot, dvc_yaml: Mapping[str, Any]) -> dict[str, StageOutput]:
-    """Every path a stage writes (its ``outs``, ``metrics`` and ``plots``), from the project
-    root, with the stage as dvc.lock records it (``sub/dvc.yaml:train`` for a nested
-    dvc.yaml), templates resolved."""
-    produced: dict[str, StageOutput] = {}
-    for directory, path, data in _pipelines(snap, dvc_yaml):
+def _entry(entry: Any) -> tuple[str, Any]:
+    """(path, options) of an ``outs``/``metrics``/``plots`` entry: a path or {path: options}
+    (DVC's schema, checked by ``resolve``, allows nothing else)."""
+    if isinstance(entry, dict):
+        path, options = next(iter(entry.items()))
+        return str(path), options
+    return str(entry), None
+
+
+def stage_outputs(snap: Snapshot, dvc_yaml: Mapping[str, Any]) -> list[StageOutput]:
+    """Every output of every stage of a snapshot, root and nested ``dvc.yaml`` files alike,
+    templates resolved by DVC's resolver."""
+    found: list[StageOutput] = []
+    for _, path, data in pipelines(snap, dvc_yaml):
         pipeline = resolve(snap, path, data, ("wdir", *OUTPUT_KEYS))
         for name, stage in pipeline.stages.items():
-            full = f"{path}:{name}" if directory else name
             wdir = _wdir(pipeline, stage)
             for key in OUTPUT_KEYS:
-                where = f"stages.{name}.{key}"
                 for entry in stage.get(key) or []:
-                    out = _out_paths([entry], pipeline.where, where)[0]
-                    options = next(iter(entry.values())) if isinstance(entry, dict) else None
-                    cached = not (isinstance(options, dict) and options.get("cache") is False)
-                    produced.setdefault(norm_path(out, wdir), StageOutput(full, cached))
-    return produced
+                    out, options = _entry(entry)
+                    options = options if isinstance(options, dict) else {}
+                    meta = options.get("meta")
+                    volatile = isinstance(meta, dict) and meta.get("volatile") is True
+                    cached = options.get("cache") is not False
+                    found.append(
+                        StageOutput(path, name, wdir, norm_path(out, wdir), volatile, cached)
+                    )
+    return found
 
 
-OUTPUT_KEYS = ("outs", "metrics", "plots")
-
-
-def producer(produced: Mapping[str, StageOutput], path: str) -> StageOutput | None:
-    """The stage that writes ``path``: as one of its outputs, or inside a directory one."""
-    candidate = path
-    while candidate:
-        if candidate in produced:
-            return produced[candidate]
-        candidate = posixpath.dirname(candidate)
-    return None
+def producer(outputs: list[StageOutput], path: str) -> StageOutput | None:
+    """The output that holds ``path``: the output itself, or the innermost directory one."""
+    holders = [out for out in outputs if out.holds(path)]
+    return max(holders, key=lambda out: len(out.path)) if holders else None
 
 
 def verify_produced(
@@ -388,7 +407,7 @@ def verify_produced(
                 "writes; a file no stage produces can be edited by hand, so it cannot gate "
                 "a release: declare it in the 'metrics:' or 'outs:' of the stage that writes it"
             )
-        stage = made.stage
+        stage = made.address
         held = covering(locks, path)
         if held is None or held[0].stage != stage:
             raise InputError(

@@ -21,14 +21,12 @@ from mlgate.publish import (
     Planned,
     Publisher,
     artifact_in_worktree,
-    dirty_paths,
     head_commit,
-    hidden_paths,
     now,
-    some,
     tool_versions,
 )
 from mlgate.remote import on_default_branch
+from mlgate.reproduce import require_commit
 from mlgate.tags import (
     GitTagRef,
     Version,
@@ -79,7 +77,12 @@ def next_version(names: set[str], artifact: str, bump: str) -> Version:
 def release_lineage(
     repo_root: Path, artifact: str, version: Version, sha: str, verdict: CheckResult
 ) -> dict[str, Any]:
-    """The lineage block of a release: commit, metrics, gates, params, dvc.lock hashes, tool."""
+    """The lineage block of a release: commit, metrics, gates, params, dvc.lock hashes, tool.
+
+    ``metrics`` are the values the gates judged: the working tree's, so a volatile output
+    (timings) is recorded as measured in this run. ``params`` and ``dvc_lock`` are read
+    from the commit: a volatile output's entry keeps the hash and size committed in
+    ``dvc.lock``, not those of the file measured here (which no commit holds)."""
     from mlgate.metrics import (
         declared_artifacts,
         params_files,
@@ -137,6 +140,9 @@ def release(
 
     The gates are those ``mlgate check`` would judge with: ``params.yaml`` or ``gates_file``,
     against their ``baseline`` (the latest release unless they say ``none`` or a ref).
+    The working tree must be the commit, but for outputs ``dvc.yaml`` marks volatile and
+    their hashes and sizes in ``dvc.lock`` (what ``mlgate reproduce`` leaves behind): those
+    are judged, and recorded in the lineage, as measured.
     ``check`` defaults to ``mlgate.api.check`` (injectable for tests).
     """
     if bump not in BUMPS:
@@ -150,26 +156,18 @@ def release(
             f"({gitio.short(head)}); check it out first so its pipeline outputs can be checked"
         )
     name = artifact_in_worktree(root, artifact)
-    hidden = hidden_paths(root)
-    if hidden:
-        raise RefusedError(
-            f"git is told to ignore changes to {some(hidden)} (assume-unchanged or "
-            "skip-worktree), so a clean status proves nothing; clear it with "
-            f"'git update-index --no-assume-unchanged --no-skip-worktree {hidden[0]}'"
-        )
-    dirty = dirty_paths(root)
-    if dirty:
-        raise RefusedError(
-            f"the working tree has uncommitted changes ({some(dirty)}); "
-            "commit or remove them first: a release must be exactly a commit"
-        )
+    prefix = gitio.git_prefix(root)
+    require_commit(
+        gitio.Snapshot(root, sha, gitio.short(sha), prefix),
+        "a release must be exactly a commit",
+    )
     from mlgate.api import NONE_CHOSEN, load_gates
 
     if check is None:
         from mlgate.api import check as api_check
 
         check = api_check
-    worktree = gitio.snapshot(root, None, gitio.git_prefix(root))
+    worktree = gitio.snapshot(root, None, prefix)
     gates_baseline = load_gates(worktree, gates_file).baseline
     publisher = Publisher(root, remote, push, dry_run=dry_run)
     state = publisher.connect()

@@ -6,6 +6,7 @@ project, and a pull request controls them.
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
 from collections.abc import Sequence
@@ -13,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from mlgate.gates import fmt
+from mlgate.gates import as_number, fmt, fmt_apart
 from mlgate.lineage import CORRUPT, MISSING
 from mlgate.render import status_word
 
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     from mlgate.assign import StageOutcome
     from mlgate.history import History, HistoryEntry, Shown
     from mlgate.release import ReleaseOutcome
+    from mlgate.reproduce import Difference, ReproduceResult
 
 
 # What ends or rewrites a line in a terminal or a log: C0 and C1 controls (newline, carriage
@@ -141,6 +143,57 @@ def check(result: CheckResult, colour: bool = False) -> str:
     if colour:
         summary = click.style(summary, fg="green" if result.passed else "red", bold=True)
     return table(headers, rows, colours) + "\n\n" + summary
+
+
+# --- reproduce -----------------------------------------------------------------------------
+
+DIFFERENCE_WIDTH = 60  # a value longer than this (a list, a long string) is cut
+
+
+def _values(difference: Difference) -> tuple[str, str]:
+    from mlgate.api import ABSENT
+
+    old, new = difference.committed, difference.reproduced
+    if as_number(old) is not None and as_number(new) is not None:
+        return fmt_apart(float(old), float(new))
+
+    def shown(value: object) -> str:
+        if value is ABSENT:
+            return "(absent)"
+        text = escaped(json.dumps(value, ensure_ascii=False, default=str))
+        return text if len(text) <= DIFFERENCE_WIDTH else text[: DIFFERENCE_WIDTH - 1] + "…"
+
+    return shown(old), shown(new)
+
+
+def reproduce(result: ReproduceResult, colour: bool = False) -> str:
+    """What ``mlgate reproduce`` prints after DVC's own lines: the stages it reran, then
+    either the table of what differs or that the committed metrics reproduce."""
+    ran = ", ".join(map(escaped, result.ran)) or "no stage (all up to date)"
+    lines = ["", f"dvc repro ran: {ran}"]
+    if result.forced:
+        lines.append(
+            f"rerun although DVC would have skipped them (they write gated metrics): "
+            f"{', '.join(map(escaped, result.forced))}"
+        )
+    if result.volatile:
+        lines.append(
+            f"volatile, judged as measured in this run: {', '.join(map(escaped, result.volatile))}"
+        )
+    if result.reproduces:
+        verdict = f"committed metrics reproduce: {', '.join(map(escaped, result.compared))} "
+        verdict += f"at {result.head}"
+        return "\n".join([*lines, click.style(verdict, fg="green") if colour else verdict])
+    rows = [[escaped(d.path), escaped(d.key), *_values(d)] for d in result.differences]
+    heading = f"committed metrics do not reproduce at {result.head}:"
+    return "\n".join(
+        [
+            *lines,
+            "",
+            click.style(heading, fg="red", bold=True) if colour else heading,
+            table(["file", "key", "committed", "reproduced"], rows),
+        ]
+    )
 
 
 # --- registry ------------------------------------------------------------------------------
