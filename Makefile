@@ -5,7 +5,15 @@ export DVC_NO_ANALYTICS := 1
 # dvc runs each stage's `python -m stages.x` through the shell: it must find the venv's python.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: install dev repro test lint typecheck
+.PHONY: install dev repro test lint typecheck infer-schema
+
+# --- your own data (README "Your own data"): values arrive as environment variables
+# (make exports command-line ones), expanded by the shell, never pasted into the recipe.
+# make infer-schema TARGET=col [DATA=file] [POSITIVE=label] [SENSITIVE=a,b] [MARGIN=0.1] [WRITE=1]
+infer-schema:
+	$(BIN)/python -m stages.infer_schema $${DATA:+"$$DATA"} --target "$$TARGET" \
+		$${POSITIVE:+--positive-label "$$POSITIVE"} $${SENSITIVE:+--sensitive "$$SENSITIVE"} \
+		$${MARGIN:+--margin "$$MARGIN"} $${WRITE:+--write}
 
 install:
 	python3 -m venv $(VENV) && $(BIN)/pip install -e .
