@@ -1,10 +1,12 @@
 """Infer the data contract, params.yaml's `schema:` section, from a data file.
 
-    python -m stages.infer_schema [DATA] --target COLUMN [--positive-label LABEL]
+    python -m stages.infer_schema [DATA ...] --target COLUMN [--positive-label LABEL]
         [--sensitive a,b] [--margin 0.1] [--params params.yaml] [--write]
 
-DATA (default: `ingest.train_source`) is read exactly as the ingest stage reads it, with
+DATA (default: `ingest.train_source` and `ingest.test_source`, the labelled splits every
+row of which validate checks) is read exactly as the ingest stage reads it, with
 params.yaml's `ingest:` settings, so the names and values are the ones validate will see.
+Inferred from train alone, the bounds would quarantine the test rows in a long tail.
 pandera's own inference (`pandera.infer_schema`) reads the types, the numeric ranges, the
 categories and the nullability; this module only translates its result into the format
 `stages.params.SchemaParams` accepts:
@@ -209,14 +211,24 @@ def check_round_trip(contract: Mapping[str, Any], frame: pd.DataFrame) -> None:
         raise StageError(f"the inferred schema does not validate its own data: {result.error}")
 
 
-def read_data(source: str | None, params_file: str) -> tuple[str, pd.DataFrame]:
-    """The data as ingest reads it, with the params file's `ingest:` settings."""
+def read_data(sources: Sequence[str], params_file: str) -> tuple[list[str], pd.DataFrame]:
+    """The files (default: the train and test sources) as ingest reads them, with the params
+    file's `ingest:` settings, one after the other."""
+    import pandas as pd
+
     from stages.ingest import ingest
     from stages.params import IngestParams, load
 
     settings = load(IngestParams, params_file)
-    chosen = source or settings.train_source
-    return chosen, ingest(chosen, settings)
+    chosen = list(dict.fromkeys(sources or [settings.train_source, settings.test_source]))
+    frames = [ingest(source, settings) for source in chosen]
+    for source, frame in zip(chosen[1:], frames[1:], strict=True):
+        if list(frame.columns) != list(frames[0].columns):
+            raise StageError(
+                f"{source}: columns {list(frame.columns)} differ from {chosen[0]}'s "
+                f"{list(frames[0].columns)}"
+            )
+    return chosen, pd.concat(frames, ignore_index=True)
 
 
 def main(argv: Sequence[str]) -> None:
@@ -224,7 +236,11 @@ def main(argv: Sequence[str]) -> None:
         prog="python -m stages.infer_schema",
         description="Print the schema: section of params.yaml inferred from a data file.",
     )
-    parser.add_argument("data", nargs="?", help="CSV or parquet (default: ingest.train_source)")
+    parser.add_argument(
+        "data",
+        nargs="*",
+        help="labelled CSV or parquet files (default: the train and test sources)",
+    )
     parser.add_argument("--target", required=True, help="the label column")
     parser.add_argument("--positive-label", help="the positive class (default: 1, yes, true)")
     parser.add_argument("--sensitive", default="", help="comma-separated columns for fairness")
@@ -237,13 +253,14 @@ def main(argv: Sequence[str]) -> None:
     parser.add_argument("--params", default=PARAMS_FILE, help="its ingest: settings are used")
     parser.add_argument("--write", action="store_true", help="replace schema: in --params")
     args = parser.parse_args(argv)
-    source, frame = read_data(args.data, args.params)
+    sources, frame = read_data(args.data, args.params)
     sensitive = [name.strip() for name in args.sensitive.split(",") if name.strip()]
     contract = infer_contract(frame, args.target, args.positive_label, sensitive, args.margin)
     check_round_trip(contract, frame)
     comment = (
-        f"Inferred by stages.infer_schema from {source} ({len(frame):,} rows); numeric bounds\n"
-        f"widened by {args.margin:g} of each column's range. Review it: it is the data contract."
+        f"Inferred by stages.infer_schema from {', '.join(sources)} ({len(frame):,} rows);\n"
+        "numeric bounds"
+        f" widened by {args.margin:g} of each column's range. Review it: it is the data contract."
     )
     text = section_text(SECTION, contract, comment)
     if args.write:
