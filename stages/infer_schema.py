@@ -171,6 +171,8 @@ def infer_contract(
         else:
             low = statistics["greater_than_or_equal_to"]["min_value"]
             high = statistics["less_than_or_equal_to"]["max_value"]
+            if not (math.isfinite(low) and math.isfinite(high)):
+                raise StageError(f"column '{name}' holds an infinite value: no bound fits it")
             whole = pd.api.types.is_integer_dtype(frame[name].dtype) or bool(
                 (frame[name].dropna() % 1 == 0).all()
             )

@@ -92,6 +92,7 @@ def test_text_labels_put_the_positive_one_last(people: pd.DataFrame) -> None:
         ({"job": [None] * 4}, {}, r"column 'job' has no value at all"),
         ({"sex": [True, False, True, False]}, {}, r"column 'sex' has type bool"),
         ({}, {"margin": -0.1}, r"--margin must be >= 0"),
+        ({"score": [0.5, float("inf"), None, 1.0]}, {}, r"column 'score' holds an infinite"),
     ],
 )
 def test_what_cannot_be_inferred_is_said(
@@ -168,3 +169,10 @@ def test_a_bad_target_is_one_error_line(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert done.stderr.startswith("infer_schema: error: no column 'nope' (the target)")
     assert len(done.stderr.splitlines()) == 1
+
+
+def test_the_contract_validates_the_frame_it_was_inferred_from(people: pd.DataFrame) -> None:
+    for frame in (people, people.assign(label=["no", "yes", "yes", "no"])):
+        contract = parse(SchemaParams, infer_contract(frame, "label", margin=0))
+        result = validate_split(frame, contract, limits(min_rows=1), "train")
+        assert result.error is None and result.report["quarantined_rows"] == 0
