@@ -108,6 +108,11 @@ def test_replace_section_keeps_every_other_line() -> None:
         "# top\n\na: 1\n\nschema:\n  new: 2\n\n# about b\nb: 2\n"
     )
     assert replace_section("a: 1\n", "schema", "schema: {}\n") == "a: 1\n\nschema: {}\n"
+    # a section written with its comment, written again: the comment is not repeated
+    commented = "# inferred\nschema:\n  new: 2\n"
+    once = replace_section(text, "schema", commented)
+    assert replace_section(once, "schema", commented) == once
+    assert once.count("# inferred") == 1 and "# about s" not in once
 
 
 def breast_cancer_csv(path: Path) -> Path:
