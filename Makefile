@@ -5,7 +5,20 @@ export DVC_NO_ANALYTICS := 1
 # dvc runs each stage's `python -m stages.x` through the shell: it must find the venv's python.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: install dev repro test lint typecheck
+.PHONY: install dev repro test lint typecheck infer-schema adopt
+
+# --- your own data (README "Your own data"): values arrive as environment variables
+# (make exports command-line ones), expanded by the shell, never pasted into the recipe.
+# make infer-schema TARGET=col [DATA="a.csv b.csv"] [POSITIVE=label] [SENSITIVE=a,b] [MARGIN=0.1]
+#     [WRITE=1]   (DATA: files split on spaces; default: the train and test sources)
+infer-schema:
+	$(BIN)/python -m stages.infer_schema $${DATA-} --target "$$TARGET" \
+		$${POSITIVE:+--positive-label "$$POSITIVE"} $${SENSITIVE:+--sensitive "$$SENSITIVE"} \
+		$${MARGIN:+--margin "$$MARGIN"} $${WRITE:+--write}
+
+# dvc repro, then gates.rules a margin short of the measured metrics: make adopt [MARGIN=0.02]
+adopt:
+	$(BIN)/python -m stages.adopt $${MARGIN:+--margin "$$MARGIN"}
 
 install:
 	python3 -m venv $(VENV) && $(BIN)/pip install -e .

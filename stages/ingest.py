@@ -1,9 +1,10 @@
 """Stage ingest: read the declared sources, normalise them and write parquet.
 
 Sources (params `ingest.*_source`) are local paths or fsspec URLs, CSV (optionally compressed)
-or parquet. Normalising means: snake_case column names, trimmed strings, the declared
-missing-value markers as missing, and label values without the trailing suffix that
-adult.test adds. Types are not forced here: validate decides what is acceptable.
+or parquet. Normalising means: snake_case column names, `drop_columns` left out, trimmed
+strings, the declared missing-value markers as missing, and, where a dataset asks for it,
+label values without a trailing suffix (`label_strip_suffix`: adult.test's "."). Types are
+not forced here: validate decides what is acceptable.
 """
 
 from __future__ import annotations
@@ -189,14 +190,17 @@ def read_source(source: str, params: IngestParams) -> pd.DataFrame:
 
 
 def normalise(frame: pd.DataFrame, params: IngestParams, source: str) -> pd.DataFrame:
-    """Snake_case names, trimmed strings, missing markers as NA, clean label values."""
+    """Snake_case names, `drop_columns` left out, trimmed strings, missing markers as NA,
+    clean label values."""
     names = [snake_case(c) for c in frame.columns]
     duplicated = sorted({n for n in names if names.count(n) > 1})
     if duplicated:
         raise StageError(f"{source}: duplicate column names after normalising: {duplicated}")
     if frame.empty:
         raise StageError(f"{source}: file is empty (no data rows)")
+    dropped = {snake_case(name) for name in params.drop_columns}
     result = frame.set_axis(names, axis="columns")
+    result = result.drop(columns=[name for name in names if name in dropped])
     label = snake_case(params.label_column)
     missing = set(params.na_values)
     for column in result.columns:

@@ -133,8 +133,13 @@ class IngestParams(Section):
     header: Flag
     columns: list[Any] | None = None  # required without a header (see _columns_named)
     na_values: list[Name]
+    # Off unless a dataset needs them (Adult does, see params.yaml): on by default they
+    # would cut `unsure|yes` at the `|` and read a label `no.` as `no` in other data.
     comment: Annotated[str | None, BeforeValidator(_comment)] = None
     label_strip_suffix: Annotated[Text, BeforeValidator(lambda value: value or "")] = ""
+    # Columns read and then left out (an exported index, an ID), by name as in the file or
+    # snake_cased; a name a file lacks is skipped there (a batch may come without it).
+    drop_columns: list[Name] = []
 
     @model_validator(mode="after")
     def _columns_named(self) -> IngestParams:
@@ -222,17 +227,28 @@ def _label(value: Any) -> str:
     return str(_fits_64_bits(value))
 
 
+def _none_as(empty: Any) -> BeforeValidator:
+    """A key written with nothing after it (`sensitive:`) is the empty value, as if omitted."""
+    return BeforeValidator(lambda value: empty if value is None else value)
+
+
 class SchemaParams(Section):
-    """The data contract shared by validate, featurize, train, evaluate and drift."""
+    """The data contract shared by validate, featurize, train, evaluate and drift.
+
+    `categorical` and `sensitive` may be left out (data with only numeric columns, no
+    fairness figures); every other key is required."""
 
     SECTION: ClassVar[str] = "schema"
 
     numeric: dict[Name, Annotated[NumericSpec, BeforeValidator(_no_constraints)]]
-    categorical: dict[Name, Annotated[CategoricalSpec, BeforeValidator(_no_constraints)]]
+    categorical: Annotated[
+        dict[Name, Annotated[CategoricalSpec, BeforeValidator(_no_constraints)]], _none_as({})
+    ] = {}
     target: Text
     labels: Annotated[tuple[str, ...], _names(integers=True)]
     positive_label: Annotated[str, BeforeValidator(_label)]
-    sensitive: Annotated[tuple[str, ...], _names(integers=False)]
+    # before-validators run last-written first: null becomes [] before the list is checked
+    sensitive: Annotated[tuple[str, ...], _names(integers=False), _none_as([])] = ()
 
     @model_validator(mode="after")
     def _consistent(self) -> SchemaParams:
@@ -260,13 +276,55 @@ class SchemaParams(Section):
 # --- the stages' own sections ---------------------------------------------------------------
 
 
+SPLITS = ("train", "test", "current")
+
+
+def _at_least_one(value: int) -> int:
+    if value < 1:
+        raise _problem(f"must be >= 1, got {value}")
+    return value
+
+
+RowCount = Annotated[Int, AfterValidator(_at_least_one)]
+
+
+class MinRows(Section):
+    """`validate.min_rows` per split: the monitoring batch is often far smaller than train."""
+
+    train: RowCount
+    test: RowCount
+    current: RowCount
+
+
+def _per_split(value: Any) -> Any:
+    """One number for every split, or a mapping by split (checked by MinRows)."""
+    if isinstance(value, Mapping):
+        return value
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _problem(
+            f"must be int (every split) or a mapping of {', '.join(SPLITS)} to int, "
+            f"got {type(value).__name__} {value!r}"
+        )
+    _fits_64_bits(value)
+    _at_least_one(value)
+    return dict.fromkeys(SPLITS, value)
+
+
 class ValidateParams(Section):
     SECTION: ClassVar[str] = "validate"
 
-    min_rows: Annotated[Int, Field(ge=1)]  # counts the rows left after quarantine
+    # counts the rows left after quarantine; one number, or {train: .., test: .., current: ..}
+    min_rows: Annotated[MinRows, BeforeValidator(_per_split)]
     max_duplicate_share: Share
     max_quarantine_share: Share
     sample_failures: Annotated[Int, Field(ge=0)]  # failing rows shown per check
+
+    def min_rows_of(self, split: str) -> tuple[str, int]:
+        """The key that sets `split`'s minimum, as a message names it, and the minimum."""
+        counts = {name: getattr(self.min_rows, name) for name in SPLITS}
+        if len(set(counts.values())) == 1:
+            return f"{self.SECTION}.min_rows", counts[split]
+        return f"{self.SECTION}.min_rows.{split}", counts[split]
 
 
 class FeaturizeParams(Section):

@@ -48,5 +48,5 @@ def build_schema(
         columns,
         checks=[pa.Check(few_duplicates, name=DUPLICATE_CHECK, element_wise=False)],
         strict=True,
-        name="adult-income",
+        name="params.yaml schema",
     )

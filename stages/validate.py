@@ -36,6 +36,9 @@ from stages.splits import read_split, split_source
 SECTION = "validate"
 NUMERIC_CHECK = "numeric"
 FAILED_CHECKS_COLUMN = "failed_checks"
+# A quarantined row's 1-based data row in the file ingest read (header, blank and comment
+# lines not counted), as the report's samples and the errors number rows.
+SOURCE_ROW_COLUMN = "source_row"
 _SCHEMA_MESSAGES = {
     "column_in_schema": "unexpected column '{case}' (not in the schema; renamed?)",
     "column_in_dataframe": "missing column '{case}'",
@@ -180,6 +183,7 @@ def validate_split(
     """Validate one split; pure (the report says what happened, nothing is written)."""
     schema = build_schema(contract, limits, labelled=split != "current")
     max_quarantine_share, sample_failures = limits.max_quarantine_share, limits.sample_failures
+    min_rows_key, min_rows = limits.min_rows_of(split)
     declared_text = {name: spec.values for name, spec in contract.categorical.items()}
     coded = numbers_as_codes(frame, {**declared_text, contract.target: contract.labels})
     coerced, numeric_cases, wrong_type = coerce_numeric(coded, list(contract.numeric))
@@ -232,21 +236,22 @@ def validate_split(
             f"{int(first['index']) + 1}, {first['key']}, "
             f"value {shorten(str(first['failure_case']))!r}"
         )
-    elif len(frame) - len(bad_rows) < limits.min_rows:  # what is left is what gets used
+    elif len(frame) - len(bad_rows) < min_rows:  # what is left is what gets used
         quarantined = f" ({len(bad_rows)} quarantined)" if len(bad_rows) else ""
         error = (
             f"{len(frame) - len(bad_rows)} valid rows{quarantined}, fewer than "
-            f"validate.min_rows={limits.min_rows}"
+            f"{min_rows_key}={min_rows}"
         )
         schema_errors.append(error)
     keep = ~coerced.index.isin(bad_rows)
     valid = validated if error is None else coerced
     quarantined = frame.loc[~keep].assign(
         **{
+            SOURCE_ROW_COLUMN: np.flatnonzero(~keep) + 1,
             FAILED_CHECKS_COLUMN: row_cases.groupby("index")["key"]
             .agg(lambda keys: "; ".join(dict.fromkeys(keys)))
             .reindex(frame.index[~keep])
-            .to_numpy()
+            .to_numpy(),
         }
     )
     report = {

@@ -239,3 +239,39 @@ def test_a_url_whose_filesystem_is_not_installed(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setattr(pd, "read_csv", missing_backend)
     with pytest.raises(StageError, match="s3://bucket/d.csv: cannot read: Install s3fs"):
         ingest("s3://bucket/d.csv", params())
+
+
+# --- options that exist for one dataset are off unless params.yaml sets them (issue 17) -----
+
+
+def test_dataset_specific_options_are_off_by_default(tmp_path: Path) -> None:
+    defaults = {k: v for k, v in SECTION.items() if k not in ("comment", "label_strip_suffix")}
+    chosen = parse(IngestParams, {**defaults, "columns": ["answer", "income"]})
+    assert chosen.comment is None and chosen.label_strip_suffix == ""
+    source = write(tmp_path / "d.csv", "unsure|yes, no.\nmaybe, yes\n")
+    frame = ingest(source, chosen)
+    assert frame["answer"].tolist() == ["unsure|yes", "maybe"]  # not cut at the "|"
+    assert frame["income"].tolist() == ["no.", "yes"]  # the label's "." kept
+
+
+def test_the_adult_params_switch_them_on() -> None:
+    from stages.params import load
+
+    adult = load(IngestParams, Path(__file__).resolve().parents[2] / "params.yaml")
+    assert adult.comment == "|" and adult.label_strip_suffix == "."
+
+
+@pytest.mark.parametrize("name", ["Unnamed: 0", "unnamed_0"])
+def test_drop_columns_leaves_out_an_index_column(tmp_path: Path, name: str) -> None:
+    # pandas' to_csv writes its index as a first column with an empty header
+    source = write(tmp_path / "d.csv", ",Age,income\n0,25,>50K\n1,38,<=50K\n")
+    frame = ingest(source, params(header=True, drop_columns=[name, "not_in_this_file"]))
+    assert list(frame.columns) == ["age", "income"]
+    assert frame["age"].tolist() == [25, 38]
+    kept = ingest(source, params(header=True))
+    assert list(kept.columns) == ["unnamed_0", "age", "income"]
+
+
+def test_drop_columns_must_be_a_list() -> None:
+    with pytest.raises(StageError, match="'ingest.drop_columns' must be list, got str 'id'"):
+        params(drop_columns="id")

@@ -347,3 +347,65 @@ def test_every_stage_reads_whole_number_labels_as_the_validated_text(
     monkeypatch.chdir(tmp_path)
     schema = load(SchemaParams)
     assert schema.labels == ("0", "1") and schema.positive_label == "1"
+
+
+# --- issue 17: per-split min_rows, optional keys, the source row of a quarantined row -------
+
+
+def test_quarantine_keeps_the_source_row(good_frame: pd.DataFrame, contract: SchemaParams) -> None:
+    frame = good_frame.astype({"age": object})
+    frame.loc[[1, 3], "age"] = [200, "old"]
+    result = validate_split(frame, contract, limits(max_quarantine_share=0.5, min_rows=2), "test")
+    assert result.error is None
+    # 1-based data rows of the file ingest read, as the report's samples number them
+    assert result.quarantined["source_row"].tolist() == [2, 4]
+    assert result.quarantined["age"].tolist() == [200, "old"]
+    assert list(result.quarantined.columns)[-2:] == ["source_row", "failed_checks"]
+
+
+def test_min_rows_may_differ_per_split(good_frame: pd.DataFrame, contract: SchemaParams) -> None:
+    per_split = limits(min_rows={"train": 5, "test": 5, "current": 2})
+    assert validate_split(good_frame.head(2), contract, per_split, "current").error is None
+    small_train = validate_split(good_frame, contract, per_split, "train")
+    assert small_train.error == "4 valid rows, fewer than validate.min_rows.train=5"
+    one_number = limits(min_rows=5)  # still a number for every split, named as before
+    error = validate_split(good_frame.head(2), contract, one_number, "current").error
+    assert error == "2 valid rows, fewer than validate.min_rows=5"
+
+
+@pytest.mark.parametrize(
+    ("min_rows", "message"),
+    [
+        ({"train": 5, "test": 5}, r"missing key 'validate.min_rows.current'"),
+        ({"train": 5, "test": 5, "current": 1, "prod": 1}, r"unknown key\(s\) \['prod'\]"),
+        ({"train": 5, "test": 5, "current": 0}, r"'validate.min_rows.current' must be >= 1"),
+        ({"train": 5, "test": 5, "current": 1.5}, r"'validate.min_rows.current' must be int"),
+        ("1000", r"'validate.min_rows' must be int \(every split\) or a mapping of train, test"),
+        (True, r"'validate.min_rows' must be int .* got bool True"),
+    ],
+)
+def test_min_rows_per_split_errors(min_rows: Any, message: str) -> None:
+    with pytest.raises(StageError, match=message):
+        limits(min_rows=min_rows)
+
+
+def test_sensitive_and_categorical_are_optional() -> None:
+    numeric_only = {k: v for k, v in SCHEMA_PARAMS.items() if k not in ("sensitive", "categorical")}
+    contract = parse(SchemaParams, numeric_only)
+    assert contract.sensitive == () and contract.categorical == {}
+    written_empty = parse(SchemaParams, {**numeric_only, "sensitive": None, "categorical": None})
+    assert written_empty.sensitive == () and written_empty.categorical == {}
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"sensitive": "sex"}, r"'schema.sensitive' must be list, got str 'sex'"),
+        ({"categorical": ["sex"]}, r"'schema.categorical' must be dict, got list \['sex'\]"),
+    ],
+)
+def test_optional_keys_of_the_wrong_type_say_what_is_expected(
+    changes: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(StageError, match=message):
+        parse(SchemaParams, {**SCHEMA_PARAMS, **changes})
