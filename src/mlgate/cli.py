@@ -329,7 +329,7 @@ def release(
 
     root = _project_root()
     outcome = release(root, rev, bump, artifact, remote, not no_push, dry_run, None, gates_file)
-    click.echo("\n".join(text.release(outcome, remote)))
+    click.echo("\n".join(text.release(outcome, remote, _columns())))
     if outcome.status is ReleaseStatus.GATES_FAILED:
         sys.exit(1)
 

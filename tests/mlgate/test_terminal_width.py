@@ -178,3 +178,16 @@ def test_terminal_gets_colours_and_its_width_unless_no_color(
     plain = _on_a_terminal(scratch_repo.root, ["check", "--no-color"], env)
     assert "\x1b[" not in plain and ANSI.sub("", coloured) == plain
     assert "\x1b[" not in _on_a_terminal(scratch_repo.root, ["check"], {**env, "NO_COLOR": "1"})
+
+
+def test_release_fits_its_failed_gates_and_keeps_the_last_line(
+    scratch_repo: ScratchRepo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    released(scratch_repo).commit("failing")
+    monkeypatch.chdir(scratch_repo.root)
+    monkeypatch.setenv("COLUMNS", "80")
+    result = CliRunner().invoke(cli, ["release", "--no-push"])
+    assert result.exit_code == 1, result.output
+    lines = result.stdout.splitlines()
+    assert max(map(width, lines)) <= 80
+    assert lines[-1].startswith("no release: the gates failed for ")

@@ -107,10 +107,17 @@ def wrapped(text: str, cells: int) -> list[str]:
     longer than a whole line is folded."""
     if width(text) <= cells:
         return [text]
+    return list(_wrap(text, max(cells, 1)))
+
+
+# A history's cells repeat (its stages, its notes): 1,000 rows wrapped at 80 columns took
+# 0.41 s with rich wrapping every cell, 0.12 s (rich imported) with each distinct one once.
+@functools.lru_cache(maxsize=4096)
+def _wrap(text: str, cells: int) -> tuple[str, ...]:
     from rich.text import Text
 
-    lines = Text(text).wrap(_console(), max(cells, 1), overflow="fold")
-    return [line.plain.rstrip() for line in lines] or [""]
+    lines = Text(text).wrap(_console(), cells, overflow="fold")
+    return tuple(line.plain.rstrip() for line in lines) or ("",)
 
 
 def fill(line: str, columns: int | None) -> list[str]:
@@ -311,8 +318,10 @@ def reproduce(result: ReproduceResult, colour: bool = False, columns: int | None
 # --- registry ------------------------------------------------------------------------------
 
 
-def release(outcome: ReleaseOutcome, remote: str) -> list[str]:
-    """What ``mlgate release`` prints; the last line is the tag name (none when gates failed)."""
+def release(outcome: ReleaseOutcome, remote: str, columns: int | None = None) -> list[str]:
+    """What ``mlgate release`` prints; the last line is the tag name (none when gates failed).
+    Only the gates' table, when they failed, is fitted to ``columns``: a script reads the
+    tag from the last line, whole."""
     from mlgate.release import ReleaseStatus
 
     lines = list(outcome.notes)
@@ -329,7 +338,7 @@ def release(outcome: ReleaseOutcome, remote: str) -> list[str]:
         return [escaped(line) for line in lines]
     if outcome.status is ReleaseStatus.GATES_FAILED and verdict is not None:
         failed = f"no release: the gates failed for {short_sha}"
-        return [*map(escaped, lines), check(verdict), failed]
+        return [*map(escaped, lines), check(verdict, columns=columns), failed]
     against = verdict.baseline.ref if verdict and verdict.baseline else "no baseline"
     rules = len(verdict.rules) if verdict else 0
     lines.append(f"gates passed against {against} ({rules} rules)")
