@@ -43,18 +43,47 @@ def test_report_sections(pr_repo: ScratchRepo) -> None:
     lines = text.splitlines()
     verdict = next(line for line in lines if line.startswith(("✅", "❌")))
     assert verdict.startswith("❌ **1 of 4 gates fail**")  # accuracy 0.87 < new min 0.9
-    assert "| `roc_auc` | 0.936 | 0.936 | 0.925 | -0.011 (-1.18%) |" in text
-    assert "⚠️ 11 > max 10" in text
+    # the verdict first; v1.1.0 is the base's commit, so no release columns repeat the base's
+    assert "| Status | Metric | Base | Head | Δ base | Rule |" in text
+    assert (
+        "| ✅ PASS | `roc_auc` | 0.936 | 0.925 | -0.011 (-1.18%) | ↑ ≥ 0.92, Δ within -0.02 |"
+        in text
+    )
+    assert "_The latest release is the base's commit: one column for both._" in text
+    # reasons of the gates that did not pass, under the table rather than in a cell
+    assert "- ⚠️ `latency.p95_ms`: 11 > max 10" in text
+    assert "- ❌ `accuracy`: 0.87 < min 0.9" in text
+    assert "✅ 0.925 ≥ min 0.92" not in text
     # loosened policy flagged, tightened not
     assert "| `roc_auc` | max_regression: 0.005 → 0.02 | ⚠️ **loosened — review** |" in text
     assert "| `accuracy` | min: 0.86 → 0.9 | tightened or new |" in text
-    assert "| `extra` | – | – | 1.5 |" in text
+    assert "| `extra` | – | 1.5 | – |" in text
     assert "| `train.seed` | 1 | 2 |" in text
     assert "gates." not in text.split("### Params")[1].split("###")[0]
     assert "| `models/model.bin` | model | train |" in text
     assert '    x-axis ["v1.0.0", "v1.1.0", "head"]' in text
     assert "    line [0.931, 0.936, 0.925]" in text
     assert "merge-base with `main`" in text and "latest release `demo-model@v1.1.0`" in text
+
+
+def test_report_gives_the_release_its_columns_when_it_is_not_the_base(
+    scratch_repo: ScratchRepo,
+) -> None:
+    scratch_repo.release(metrics_with(roc_auc=0.931), "v1.0.0")
+    scratch_repo.set_metrics(metrics_with(roc_auc=0.94))
+    scratch_repo.repro()
+    scratch_repo.commit("main moves on, unreleased")
+    scratch_repo.git("checkout", "-q", "-b", "feature")
+    scratch_repo.set_metrics(metrics_with(roc_auc=0.935))
+    scratch_repo.repro()
+    scratch_repo.commit("feature")
+    text = report_md(scratch_repo.root, "main")
+    assert "| Status | Metric | Base | Release | Head | Δ base | Δ release | Rule |" in text
+    assert (
+        "| ✅ PASS | `roc_auc` | 0.94 | 0.931 | 0.935 | -0.005 (-0.53%) | +0.004 (+0.43%) |" in text
+    )
+    assert "one column for both" not in text
+    assert "\n- " not in text.split("### Gates")[1].split("###")[0]  # every gate passed
 
 
 def test_report_cli_writes_file_and_exits_0(

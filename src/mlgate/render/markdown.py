@@ -142,8 +142,25 @@ def _limit(rows: list[Any], limit: int | None) -> tuple[list[Any], str]:
     return rows[:limit], f"\n\n_… {len(rows) - limit} more rows not shown (comment size limit)._"
 
 
-def _metric_cells(row: MetricRow) -> list[str]:
-    """Metric, base, release, head and both changes: the cells every metric table starts with."""
+def _release_apart(data: ReportData) -> bool:
+    """Whether the latest release gets its own columns: not when there is none, nor when it
+    is the base's commit (its columns would repeat the base's)."""
+    if data.release is None:
+        return False
+    return data.base is None or data.release.sha != data.base.sha
+
+
+def _metric_headers(data: ReportData) -> list[str]:
+    if _release_apart(data):
+        return ["Metric", "Base", "Release", "Head", "Δ base", "Δ release"]
+    return ["Metric", "Base", "Head", "Δ base"]
+
+
+def _metric_cells(row: MetricRow, release_apart: bool = True) -> list[str]:
+    """Metric, base, (release), head and the change(s): the cells every metric table starts
+    with."""
+    if not release_apart:
+        return [code(row.key), fmt(row.base), fmt(row.head), delta(row.head, row.base)]
     return [
         code(row.key),
         fmt(row.base),
@@ -155,14 +172,23 @@ def _metric_cells(row: MetricRow) -> list[str]:
 
 
 def _gates_section(data: ReportData) -> str:
+    """The verdict of each gate first in its row, as a reviewer scans for it; the reasons of
+    the gates that did not pass go under the table, where a long one does not make the table
+    wider than a comment (a passing gate's reason restates its rule)."""
     by_metric = {row.key: row for row in data.gate_rows}
-    rows = []
+    apart = _release_apart(data)
+    rows, reasons = [], []
     for result in data.check.rules:
         row = by_metric.get(result.metric, MetricRow(result.metric, None, None, result.value))
-        status = f"{ICON[status_word(result)]} {plain(result.reason)}"
-        rows.append([*_metric_cells(row), result.rule.describe(), status])
-    headers = ["Metric", "Base", "Release", "Head", "Δ base", "Δ release", "Rule", "Status"]
-    return "### Gates\n\n" + md_table(headers, rows)
+        word = status_word(result)
+        rows.append([f"{ICON[word]} {word}", *_metric_cells(row, apart), result.rule.describe()])
+        if word != "PASS":
+            reasons.append(f"- {ICON[word]} {code(result.metric)}: {plain(result.reason)}")
+    headers = ["Status", *_metric_headers(data), "Rule"]
+    text = "### Gates\n\n" + md_table(headers, rows)
+    if data.release is not None and not apart:
+        text += "\n\n_The latest release is the base's commit: one column for both._"
+    return "\n\n".join([text, *(["\n".join(reasons)] if reasons else [])])
 
 
 def _folded_table(
@@ -186,8 +212,8 @@ def _metrics_section(data: ReportData, limit: int | None) -> str:
         "Other metrics",
         data.other_metrics,
         limit,
-        ["Metric", "Base", "Release", "Head", "Δ base", "Δ release"],
-        _metric_cells,
+        _metric_headers(data),
+        lambda row: _metric_cells(row, _release_apart(data)),
         f"{len(data.other_metrics)} other changed metrics",
     )
 
