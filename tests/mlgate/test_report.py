@@ -270,3 +270,19 @@ def test_hostile_metric_names_and_param_values_show_as_text(scratch_repo: Scratc
     for name in ("x<!--", "y</details>", "<img src=x onerror=alert(1)>"):
         assert f"`{name}`" in text
     assert "`` z`|`w ``" in text.replace("\\|", "|")
+
+
+def test_numbers_read_as_a_person_reads_them() -> None:
+    """Four significant digits, thousands separated, never 1.978e+05 (issue 21)."""
+    assert [markdown.number(v) for v in (None, 0.927514, 12.7006, 0.0001234, 16281.0)] == [
+        "–",
+        "0.9275",
+        "12.7",
+        "0.0001234",
+        "16,281",
+    ]
+    assert markdown.number(1234.5678) == "1,235" and markdown.number(-197800.0) == "-197,800"
+    assert markdown.delta(104512.0, 302312.0) == "-197,800 (-65.43%)"
+    assert markdown.delta(0.935, 0.931) == "+0.004 (+0.43%)"
+    assert markdown.delta(5.0, 5.0) == "+0 (+0.00%)" and markdown.delta(0.1, 0.0) == "+0.1"
+    assert markdown.delta(3000.0, 1.0) == "+2,999 (+299,900.00%)"

@@ -7,6 +7,7 @@ nothing here touches git or files.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -66,13 +67,33 @@ def md_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     return "\n".join(lines)
 
 
+DIGITS = 4  # significant digits of the numbers a reviewer reads in a table
+
+
+def number(value: float | None, digits: int = DIGITS) -> str:
+    """``value`` as a person reads it: ``digits`` significant digits, thousands separated,
+    never in scientific notation (197,800 and 0.0001234, not 1.978e+05 and 1.234e-04);
+    a whole number whole (16,281 rows)."""
+    if value is None:
+        return "–"
+    if not math.isfinite(value):
+        return str(value)
+    if value == int(value) and abs(value) < 1e15:
+        return f"{int(value):,}"
+    decimals = max(digits - 1 - math.floor(math.log10(abs(value))), 0)
+    text = f"{value:,.{decimals}f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
 def delta(value: float | None, baseline: float | None) -> str:
     if value is None or baseline is None:
         return "–"
     diff = value - baseline
+    change = number(diff)
+    change = change if change.startswith("-") else f"+{change}"
     if baseline != 0:
-        return f"{diff:+.4g} ({diff / abs(baseline) * 100:+.2f}%)"
-    return f"{diff:+.4g}"
+        return f"{change} ({diff / abs(baseline) * 100:+,.2f}%)"
+    return change
 
 
 def verdict_line(result: CheckResult) -> str:
@@ -95,8 +116,8 @@ def check(result: CheckResult) -> str:
     rows = [
         [
             plain(r.metric),
-            fmt(r.baseline),
-            fmt(r.value),
+            number(r.baseline),
+            number(r.value),
             delta(r.value, r.baseline),
             r.rule.describe(),
             f"{ICON[status_word(r)]} {plain(r.reason)}",
@@ -160,12 +181,12 @@ def _metric_cells(row: MetricRow, release_apart: bool = True) -> list[str]:
     """Metric, base, (release), head and the change(s): the cells every metric table starts
     with."""
     if not release_apart:
-        return [code(row.key), fmt(row.base), fmt(row.head), delta(row.head, row.base)]
+        return [code(row.key), number(row.base), number(row.head), delta(row.head, row.base)]
     return [
         code(row.key),
-        fmt(row.base),
-        fmt(row.release),
-        fmt(row.head),
+        number(row.base),
+        number(row.release),
+        number(row.head),
         delta(row.head, row.base),
         delta(row.head, row.release),
     ]
