@@ -136,7 +136,8 @@ def test_report_is_capped_and_folds_long_sections(scratch_repo: ScratchRepo) -> 
 
 def test_mermaid_history_axis_covers_values() -> None:
     chart = mermaid_history("auc", [("v1", 0.9), ("head", 0.95)])
-    assert chart.splitlines()[1] == "xychart-beta"
+    assert chart.splitlines()[1].startswith("%%{init: ") and "plotColorPalette" in chart
+    assert chart.splitlines()[2] == "xychart-beta"
     assert 'x-axis ["v1", "head"]' in chart
     low, high = chart.split('y-axis "auc" ')[1].split("\n")[0].split(" --> ")
     assert float(low) < 0.9 and float(high) > 0.95
@@ -286,3 +287,14 @@ def test_numbers_read_as_a_person_reads_them() -> None:
     assert markdown.delta(0.935, 0.931) == "+0.004 (+0.43%)"
     assert markdown.delta(5.0, 5.0) == "+0 (+0.00%)" and markdown.delta(0.1, 0.0) == "+0.1"
     assert markdown.delta(3000.0, 1.0) == "+2,999 (+299,900.00%)"
+
+
+def test_mermaid_history_draws_the_gates_bound_in_visible_colours() -> None:
+    chart = mermaid_history("auc", [("v1", 0.93), ("v2", 0.94), ("head", 0.95)], bound=0.92)
+    init = json.loads(chart.splitlines()[1].removeprefix("%%{init: ").removesuffix("}%%"))
+    palette = init["themeVariables"]["xyChart"]["plotColorPalette"].split(", ")
+    # neither the light (#ffffff) nor the dark (#0d1117) background, nor Mermaid's #ECECFF
+    assert not {colour.lower() for colour in palette} & {"#ffffff", "#0d1117", "#ececff"}
+    assert "    line [0.92, 0.92, 0.92]" in chart
+    low = float(chart.split('y-axis "auc" ')[1].split(" --> ")[0])
+    assert low < 0.92

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from mlgate.api import ABSENT, CheckResult, MetricRow, ReportData
-from mlgate.gates import fmt
+from mlgate.gates import HIGHER, fmt
 from mlgate.render import status_word
 
 ICON = {"PASS": "✅", "FAIL": "❌", "WARN": "⚠️", "SKIP": "⏭️"}
@@ -310,32 +310,73 @@ def _policy_section(data: ReportData) -> str:
     return f"{head}\n\n{lead}\n\n" + md_table(["Gate", "Change", "Review"], rows)
 
 
-def mermaid_history(metric: str, points: list[tuple[str, float]]) -> str:
-    """A Mermaid ``xychart-beta`` line of one metric over releases (GitHub renders it)."""
+# Mermaid's default xychart palette draws the line #ECECFF, invisible on GitHub's light theme.
+# Mid-luminance colours read on both themes (white and #0d1117): blue for the metric,
+# orange for the gate's bound.
+CHART_PALETTE = "#2f81f7, #f0883e"
+CHART_INIT = (
+    '%%{init: {"themeVariables": {"xyChart": {"plotColorPalette": "' + CHART_PALETTE + '"}}}}%%'
+)
+
+
+def mermaid_history(
+    metric: str, points: list[tuple[str, float]], bound: float | None = None
+) -> str:
+    """A Mermaid ``xychart-beta`` line of one metric over releases (GitHub renders it), and
+    the gate's ``bound`` as a second, flat line."""
     values = [value for _, value in points]
     low, high = min(values), max(values)
+    if bound is not None:
+        low, high = min(low, bound), max(high, bound)
     pad = (high - low) * 0.1 or abs(high) * 0.01 or 1.0
     labels = ", ".join(json.dumps(label) for label, _ in points)
     line = ", ".join(f"{value:.6g}" for value in values)
     metric = " ".join(metric.splitlines()).replace('"', "'")  # one quoted Mermaid string
-    return "\n".join(
-        [
-            "```mermaid",
-            "xychart-beta",
-            f'    title "{metric} over releases"',
-            f"    x-axis [{labels}]",
-            f'    y-axis "{metric}" {low - pad:.6g} --> {high + pad:.6g}',
-            f"    line [{line}]",
-            "```",
-        ]
-    )
+    lines = [
+        "```mermaid",
+        CHART_INIT,
+        "xychart-beta",
+        f'    title "{metric} over releases"',
+        f"    x-axis [{labels}]",
+        f'    y-axis "{metric}" {low - pad:.6g} --> {high + pad:.6g}',
+        f"    line [{line}]",
+    ]
+    if bound is not None:
+        lines.append(f"    line [{', '.join([f'{bound:.6g}'] * len(values))}]")
+    return "\n".join([*lines, "```"])
+
+
+def _gate_bound(data: ReportData, metric: str) -> tuple[str, float] | None:
+    """The first absolute bound a gate sets on ``metric``: its floor (``min``) when higher
+    is better, its ceiling (``max``) when lower is."""
+    for result in data.check.rules:
+        rule = result.rule
+        if rule.metric != metric:
+            continue
+        if rule.direction == HIGHER and rule.min is not None:
+            return "floor", rule.min
+        if rule.direction != HIGHER and rule.max is not None:
+            return "ceiling", rule.max
+    return None
 
 
 def _history_section(data: ReportData) -> str:
-    if not data.history_metric or len(data.history) < 2:
+    if not data.history_metric:
         return ""
-    chart = mermaid_history(data.history_metric, data.history)
-    return f"### {code(data.history_metric)} over the last releases\n\n{chart}"
+    points = data.history
+    if data.release is not None and data.release.sha == data.head.sha and points:
+        # the head is the latest release: one point, under the version's name
+        points = [point for point in points if point[0] != "head"]
+    if len(points) < 2:
+        return ""
+    bound = _gate_bound(data, data.history_metric)
+    chart = mermaid_history(data.history_metric, points, bound[1] if bound else None)
+    at_head = " and at the head" if any(label == "head" for label, _ in points) else ""
+    legend = f"Blue: the metric at each release{at_head}"
+    if bound:
+        legend += f"; orange: the gate's {bound[0]}, {number(bound[1])}"
+    title = f"### {code(data.history_metric)} over the last releases"
+    return f"{title}\n\n{chart}\n\n<sub>{legend}.</sub>"
 
 
 def _header(data: ReportData) -> str:
