@@ -298,3 +298,30 @@ def test_mermaid_history_draws_the_gates_bound_in_visible_colours() -> None:
     assert "    line [0.92, 0.92, 0.92]" in chart
     low = float(chart.split('y-axis "auc" ')[1].split(" --> ")[0])
     assert low < 0.92
+
+
+def test_a_changed_list_or_mapping_param_says_which_items_changed(
+    scratch_repo: ScratchRepo,
+) -> None:
+    import yaml
+
+    params = yaml.safe_load(scratch_repo.read("params.yaml"))
+    params["train"].update(features=["age", "hours"], grid={"depth": 3, "lr": 0.1})
+    scratch_repo.write("params.yaml", params)
+    scratch_repo.commit("params with a list and a mapping")
+    scratch_repo.git("checkout", "-q", "-b", "feature")
+    params["train"].update(features=["age", "education"], grid={"depth": 4, "lr": 0.1})
+    scratch_repo.write("params.yaml", params)
+    scratch_repo.commit("one feature and the depth change")
+    section = report_md(scratch_repo.root, "main").split("### Params")[1].split("###")[0]
+    assert "| Param | Base | Head | Items changed |" in section
+    assert '| + "education"; − "hours" |' in section
+    # a mapping is compared key by key already: one row per changed key
+    assert "| `train.grid.depth` | 3 | 4 | – |" in section and "grid.lr" not in section
+
+
+def test_param_change_of_scalars_is_empty_and_of_a_reordered_list_says_so() -> None:
+    assert markdown.param_change(1, 2) == "" and markdown.param_change("a", ["a"]) == ""
+    assert markdown.param_change([1, 2], [2, 1]) == "same items, reordered"
+    assert markdown.param_change({"a": 1, "c": 2}, {"b": 1, "c": 3}) == "− a; + b: 1; c: 2 → 3"
+    assert markdown.param_change(["<!--"], []) == '− "&lt;!--"'  # opens no HTML comment

@@ -9,10 +9,11 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from mlgate.api import ABSENT, CheckResult, MetricRow, ReportData
+from mlgate.api import ABSENT, CheckResult, MetricRow, ParamRow, ReportData
 from mlgate.gates import HIGHER, fmt
 from mlgate.render import status_word
 
@@ -239,16 +240,50 @@ def _metrics_section(data: ReportData, limit: int | None) -> str:
     )
 
 
+def _item(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+def param_change(base: Any, head: Any) -> str:
+    """Which items of a list or mapping param changed ("" for anything else): a whole list
+    printed twice hides the one item that moved."""
+    if isinstance(base, list) and isinstance(head, list):
+        before, after = Counter(map(_item, base)), Counter(map(_item, head))
+        added, removed = list((after - before).elements()), list((before - after).elements())
+        parts = [*(f"+ {item}" for item in added), *(f"− {item}" for item in removed)]
+        if not parts and base != head:
+            parts = ["same items, reordered"]
+        return plain("; ".join(parts))
+    if isinstance(base, dict) and isinstance(head, dict):
+        parts = []
+        for key in sorted(set(base) | set(head), key=str):
+            if key not in base:
+                parts.append(f"+ {key}: {_value(head[key])}")
+            elif key not in head:
+                parts.append(f"− {key}")
+            elif _item(base[key]) != _item(head[key]):
+                parts.append(f"{key}: {_value(base[key])} → {_value(head[key])}")
+        return plain("; ".join(parts))
+    return ""
+
+
 def _params_section(data: ReportData, limit: int | None) -> str:
     if not data.params:
         return "### Params\n\nNo parameter changed."
+    changes = {id(p): param_change(p.base, p.head) for p in data.params}
+    if not any(changes.values()):
+        headers = ["Param", "Base", "Head"]
+
+        def row(p: ParamRow) -> list[str]:
+            return [code(p.key), _value(p.base), _value(p.head)]
+    else:  # a list or mapping changed: say which items
+        headers = ["Param", "Base", "Head", "Items changed"]
+
+        def row(p: ParamRow) -> list[str]:
+            return [code(p.key), _value(p.base), _value(p.head), changes[id(p)] or "–"]
+
     return _folded_table(
-        "Params",
-        data.params,
-        limit,
-        ["Param", "Base", "Head"],
-        lambda p: [code(p.key), _value(p.base), _value(p.head)],
-        f"{len(data.params)} changed params",
+        "Params", data.params, limit, headers, row, f"{len(data.params)} changed params"
     )
 
 
