@@ -5,7 +5,7 @@ export DVC_NO_ANALYTICS := 1
 # dvc runs each stage's `python -m stages.x` through the shell: it must find the venv's python.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: install dev repro test lint typecheck infer-schema adopt
+.PHONY: install dev repro test lint typecheck infer-schema adopt plots
 
 # --- your own data (README "Your own data"): values arrive as environment variables
 # (make exports command-line ones), expanded by the shell, never pasted into the recipe.
@@ -37,6 +37,10 @@ lint:
 
 typecheck:
 	$(BIN)/mypy
+
+# dvc_plots/index.html, which loads vega from node_modules/ (README "Plots, offline")
+plots: node_modules/.package-lock.json
+	$(BIN)/dvc plots show
 
 # --- CI/CD: the steps of .github/workflows (README "CI/CD"); values arrive as environment
 # variables, expanded by the shell ("$$VAR"), never pasted into the recipe by make.

@@ -131,6 +131,32 @@ def _option_gates(where: str) -> Any:
     return click.option("--gates", "gates_file", type=_FILE, help=help_text)
 
 
+def _columns() -> int | None:
+    """How wide text tables may be: ``COLUMNS`` when set (as a shell exports it; also for a
+    file), else the terminal's width. A file or a pipe gets None: rows are not wrapped, so
+    one row stays one line for grep and a CI log (which scrolls sideways)."""
+    setting = os.environ.get("COLUMNS", "").strip()
+    if setting.isdecimal() and int(setting) > 0:
+        return int(setting)
+    if not sys.stdout.isatty():
+        return None
+    try:
+        return os.get_terminal_size(sys.stdout.fileno()).columns or 80
+    except (OSError, ValueError):  # a terminal that reports no size
+        return 80
+
+
+def _colour(no_color: bool) -> bool:
+    """ANSI colours on a terminal, unless --no-color or NO_COLOR (set and not empty, as
+    no-color.org has it) says not."""
+    return sys.stdout.isatty() and not no_color and not os.environ.get("NO_COLOR")
+
+
+_option_no_color = click.option(
+    "--no-color", is_flag=True, help="Print no ANSI colours (as the NO_COLOR variable does)."
+)
+
+
 def _option_text_or_json(help_text: str) -> Any:
     """``--format text|json`` (default text), as ``history`` and ``show`` take it."""
     return click.option(
@@ -169,12 +195,14 @@ def _option_text_or_json(help_text: str) -> Any:
     is_flag=True,
     help="Judge the working tree even if 'dvc status' is not clean or dvc.lock is unreadable.",
 )
+@_option_no_color
 def check(
     rev: str | None,
     baseline: str | None,
     gates_file: Path | None,
     output_format: str,
     allow_stale: bool,
+    no_color: bool,
 ) -> None:
     """Judge the metrics against the gates: exit 0 pass, 1 a gate fails, 2 error."""
     from mlgate import api
@@ -191,8 +219,8 @@ def check(
     else:
         from mlgate.render import text
 
-        colour = sys.stdout.isatty() and "NO_COLOR" not in os.environ
-        click.echo(text.check(result, colour=colour), color=colour)
+        colour = _colour(no_color)
+        click.echo(text.check(result, colour, _columns()), color=colour)
     sys.exit(0 if result.passed else 1)
 
 
@@ -229,7 +257,8 @@ def report(base: str, head: str, output: Path | None, gates_file: Path | None) -
 
 @cli.command()
 @_option_gates(" at HEAD")
-def reproduce(gates_file: Path | None) -> None:
+@_option_no_color
+def reproduce(gates_file: Path | None, no_color: bool) -> None:
     """Run the pipeline as 'dvc repro' does, rerun every stage that writes gated metrics even
     where DVC would skip it, and compare what it wrote with the committed metrics.
 
@@ -241,8 +270,8 @@ def reproduce(gates_file: Path | None) -> None:
     from mlgate.reproduce import reproduce as run
 
     result = run(_project_root(), gates_file)
-    colour = sys.stdout.isatty() and "NO_COLOR" not in os.environ
-    click.echo(text.reproduce(result, colour=colour), color=colour)
+    colour = _colour(no_color)
+    click.echo(text.reproduce(result, colour, _columns()), color=colour)
     sys.exit(0 if result.reproduces else 1)
 
 
@@ -300,7 +329,7 @@ def release(
 
     root = _project_root()
     outcome = release(root, rev, bump, artifact, remote, not no_push, dry_run, None, gates_file)
-    click.echo("\n".join(text.release(outcome, remote)))
+    click.echo("\n".join(text.release(outcome, remote, _columns())))
     if outcome.status is ReleaseStatus.GATES_FAILED:
         sys.exit(1)
 
@@ -386,7 +415,7 @@ def history(
         for line in text.history_remarks(listing):
             click.echo(line, err=True)
         return
-    click.echo(text.history(listing, metric_names))
+    click.echo(text.history(listing, metric_names, _columns()))
 
 
 @cli.command()
@@ -400,7 +429,7 @@ def show(ref: str, artifact: str | None, output_format: str) -> None:
     from mlgate.render import json, text
 
     shown = show_release(_project_root(), ref, artifact)
-    click.echo(json.show(shown) if output_format == "json" else text.show(shown))
+    click.echo(json.show(shown) if output_format == "json" else text.show(shown, _columns()))
     if shown.note:
         click.echo(text.escaped(shown.note), err=output_format == "json")
 

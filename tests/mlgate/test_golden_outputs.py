@@ -168,6 +168,7 @@ def story(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
             mp.setenv(var, DATE)
         mp.setenv("XDG_CONFIG_HOME", str(home / ".config"))
         mp.delenv("NO_COLOR", raising=False)
+        mp.delenv("COLUMNS", raising=False)  # files are not wrapped: the goldens pin that
         played = Story(tmp_path_factory.mktemp("golden") / "repo")
         played.play()
         yield played.normalised()

@@ -43,18 +43,47 @@ def test_report_sections(pr_repo: ScratchRepo) -> None:
     lines = text.splitlines()
     verdict = next(line for line in lines if line.startswith(("✅", "❌")))
     assert verdict.startswith("❌ **1 of 4 gates fail**")  # accuracy 0.87 < new min 0.9
-    assert "| `roc_auc` | 0.936 | 0.936 | 0.925 | -0.011 (-1.18%) |" in text
-    assert "⚠️ 11 > max 10" in text
+    # the verdict first; v1.1.0 is the base's commit, so no release columns repeat the base's
+    assert "| Status | Metric | Base | Head | Δ base | Rule |" in text
+    assert (
+        "| ✅ PASS | `roc_auc` | 0.936 | 0.925 | -0.011 (-1.18%) | ↑ ≥ 0.92, Δ within -0.02 |"
+        in text
+    )
+    assert "_The latest release is the base's commit: one column for both._" in text
+    # reasons of the gates that did not pass, under the table rather than in a cell
+    assert "- ⚠️ `latency.p95_ms`: 11 > max 10" in text
+    assert "- ❌ `accuracy`: 0.87 < min 0.9" in text
+    assert "✅ 0.925 ≥ min 0.92" not in text
     # loosened policy flagged, tightened not
     assert "| `roc_auc` | max_regression: 0.005 → 0.02 | ⚠️ **loosened — review** |" in text
     assert "| `accuracy` | min: 0.86 → 0.9 | tightened or new |" in text
-    assert "| `extra` | – | – | 1.5 |" in text
+    assert "| `extra` | – | 1.5 | – |" in text
     assert "| `train.seed` | 1 | 2 |" in text
     assert "gates." not in text.split("### Params")[1].split("###")[0]
     assert "| `models/model.bin` | model | train |" in text
     assert '    x-axis ["v1.0.0", "v1.1.0", "head"]' in text
     assert "    line [0.931, 0.936, 0.925]" in text
     assert "merge-base with `main`" in text and "latest release `demo-model@v1.1.0`" in text
+
+
+def test_report_gives_the_release_its_columns_when_it_is_not_the_base(
+    scratch_repo: ScratchRepo,
+) -> None:
+    scratch_repo.release(metrics_with(roc_auc=0.931), "v1.0.0")
+    scratch_repo.set_metrics(metrics_with(roc_auc=0.94))
+    scratch_repo.repro()
+    scratch_repo.commit("main moves on, unreleased")
+    scratch_repo.git("checkout", "-q", "-b", "feature")
+    scratch_repo.set_metrics(metrics_with(roc_auc=0.935))
+    scratch_repo.repro()
+    scratch_repo.commit("feature")
+    text = report_md(scratch_repo.root, "main")
+    assert "| Status | Metric | Base | Release | Head | Δ base | Δ release | Rule |" in text
+    assert (
+        "| ✅ PASS | `roc_auc` | 0.94 | 0.931 | 0.935 | -0.005 (-0.53%) | +0.004 (+0.43%) |" in text
+    )
+    assert "one column for both" not in text
+    assert "\n- " not in text.split("### Gates")[1].split("###")[0]  # every gate passed
 
 
 def test_report_cli_writes_file_and_exits_0(
@@ -107,7 +136,8 @@ def test_report_is_capped_and_folds_long_sections(scratch_repo: ScratchRepo) -> 
 
 def test_mermaid_history_axis_covers_values() -> None:
     chart = mermaid_history("auc", [("v1", 0.9), ("head", 0.95)])
-    assert chart.splitlines()[1] == "xychart-beta"
+    assert chart.splitlines()[1].startswith("%%{init: ") and "plotColorPalette" in chart
+    assert chart.splitlines()[2] == "xychart-beta"
     assert 'x-axis ["v1", "head"]' in chart
     low, high = chart.split('y-axis "auc" ')[1].split("\n")[0].split(" --> ")
     assert float(low) < 0.9 and float(high) > 0.95
@@ -241,3 +271,57 @@ def test_hostile_metric_names_and_param_values_show_as_text(scratch_repo: Scratc
     for name in ("x<!--", "y</details>", "<img src=x onerror=alert(1)>"):
         assert f"`{name}`" in text
     assert "`` z`|`w ``" in text.replace("\\|", "|")
+
+
+def test_numbers_read_as_a_person_reads_them() -> None:
+    """Four significant digits, thousands separated, never 1.978e+05 (issue 21)."""
+    assert [markdown.number(v) for v in (None, 0.927514, 12.7006, 0.0001234, 16281.0)] == [
+        "–",
+        "0.9275",
+        "12.7",
+        "0.0001234",
+        "16,281",
+    ]
+    assert markdown.number(1234.5678) == "1,235" and markdown.number(-197800.0) == "-197,800"
+    assert markdown.delta(104512.0, 302312.0) == "-197,800 (-65.43%)"
+    assert markdown.delta(0.935, 0.931) == "+0.004 (+0.43%)"
+    assert markdown.delta(5.0, 5.0) == "+0 (+0.00%)" and markdown.delta(0.1, 0.0) == "+0.1"
+    assert markdown.delta(3000.0, 1.0) == "+2,999 (+299,900.00%)"
+
+
+def test_mermaid_history_draws_the_gates_bound_in_visible_colours() -> None:
+    chart = mermaid_history("auc", [("v1", 0.93), ("v2", 0.94), ("head", 0.95)], bound=0.92)
+    init = json.loads(chart.splitlines()[1].removeprefix("%%{init: ").removesuffix("}%%"))
+    palette = init["themeVariables"]["xyChart"]["plotColorPalette"].split(", ")
+    # neither the light (#ffffff) nor the dark (#0d1117) background, nor Mermaid's #ECECFF
+    assert not {colour.lower() for colour in palette} & {"#ffffff", "#0d1117", "#ececff"}
+    assert "    line [0.92, 0.92, 0.92]" in chart
+    low = float(chart.split('y-axis "auc" ')[1].split(" --> ")[0])
+    assert low < 0.92
+
+
+def test_a_changed_list_or_mapping_param_says_which_items_changed(
+    scratch_repo: ScratchRepo,
+) -> None:
+    import yaml
+
+    params = yaml.safe_load(scratch_repo.read("params.yaml"))
+    params["train"].update(features=["age", "hours"], grid={"depth": 3, "lr": 0.1})
+    scratch_repo.write("params.yaml", params)
+    scratch_repo.commit("params with a list and a mapping")
+    scratch_repo.git("checkout", "-q", "-b", "feature")
+    params["train"].update(features=["age", "education"], grid={"depth": 4, "lr": 0.1})
+    scratch_repo.write("params.yaml", params)
+    scratch_repo.commit("one feature and the depth change")
+    section = report_md(scratch_repo.root, "main").split("### Params")[1].split("###")[0]
+    assert "| Param | Base | Head | Items changed |" in section
+    assert '| + "education"; − "hours" |' in section
+    # a mapping is compared key by key already: one row per changed key
+    assert "| `train.grid.depth` | 3 | 4 | – |" in section and "grid.lr" not in section
+
+
+def test_param_change_of_scalars_is_empty_and_of_a_reordered_list_says_so() -> None:
+    assert markdown.param_change(1, 2) == "" and markdown.param_change("a", ["a"]) == ""
+    assert markdown.param_change([1, 2], [2, 1]) == "same items, reordered"
+    assert markdown.param_change({"a": 1, "c": 2}, {"b": 1, "c": 3}) == "− a; + b: 1; c: 2 → 3"
+    assert markdown.param_change(["<!--"], []) == '− "&lt;!--"'  # opens no HTML comment

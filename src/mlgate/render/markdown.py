@@ -7,12 +7,14 @@ nothing here touches git or files.
 from __future__ import annotations
 
 import json
+import math
 import re
+from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from mlgate.api import ABSENT, CheckResult, MetricRow, ReportData
-from mlgate.gates import fmt
+from mlgate.api import ABSENT, CheckResult, MetricRow, ParamRow, ReportData
+from mlgate.gates import HIGHER, fmt
 from mlgate.render import status_word
 
 ICON = {"PASS": "✅", "FAIL": "❌", "WARN": "⚠️", "SKIP": "⏭️"}
@@ -66,13 +68,33 @@ def md_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     return "\n".join(lines)
 
 
+DIGITS = 4  # significant digits of the numbers a reviewer reads in a table
+
+
+def number(value: float | None, digits: int = DIGITS) -> str:
+    """``value`` as a person reads it: ``digits`` significant digits, thousands separated,
+    never in scientific notation (197,800 and 0.0001234, not 1.978e+05 and 1.234e-04);
+    a whole number whole (16,281 rows)."""
+    if value is None:
+        return "–"
+    if not math.isfinite(value):
+        return str(value)
+    if value == int(value) and abs(value) < 1e15:
+        return f"{int(value):,}"
+    decimals = max(digits - 1 - math.floor(math.log10(abs(value))), 0)
+    text = f"{value:,.{decimals}f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
 def delta(value: float | None, baseline: float | None) -> str:
     if value is None or baseline is None:
         return "–"
     diff = value - baseline
+    change = number(diff)
+    change = change if change.startswith("-") else f"+{change}"
     if baseline != 0:
-        return f"{diff:+.4g} ({diff / abs(baseline) * 100:+.2f}%)"
-    return f"{diff:+.4g}"
+        return f"{change} ({diff / abs(baseline) * 100:+,.2f}%)"
+    return change
 
 
 def verdict_line(result: CheckResult) -> str:
@@ -95,8 +117,8 @@ def check(result: CheckResult) -> str:
     rows = [
         [
             plain(r.metric),
-            fmt(r.baseline),
-            fmt(r.value),
+            number(r.baseline),
+            number(r.value),
             delta(r.value, r.baseline),
             r.rule.describe(),
             f"{ICON[status_word(r)]} {plain(r.reason)}",
@@ -142,27 +164,53 @@ def _limit(rows: list[Any], limit: int | None) -> tuple[list[Any], str]:
     return rows[:limit], f"\n\n_… {len(rows) - limit} more rows not shown (comment size limit)._"
 
 
-def _metric_cells(row: MetricRow) -> list[str]:
-    """Metric, base, release, head and both changes: the cells every metric table starts with."""
+def _release_apart(data: ReportData) -> bool:
+    """Whether the latest release gets its own columns: not when there is none, nor when it
+    is the base's commit (its columns would repeat the base's)."""
+    if data.release is None:
+        return False
+    return data.base is None or data.release.sha != data.base.sha
+
+
+def _metric_headers(data: ReportData) -> list[str]:
+    if _release_apart(data):
+        return ["Metric", "Base", "Release", "Head", "Δ base", "Δ release"]
+    return ["Metric", "Base", "Head", "Δ base"]
+
+
+def _metric_cells(row: MetricRow, release_apart: bool = True) -> list[str]:
+    """Metric, base, (release), head and the change(s): the cells every metric table starts
+    with."""
+    if not release_apart:
+        return [code(row.key), number(row.base), number(row.head), delta(row.head, row.base)]
     return [
         code(row.key),
-        fmt(row.base),
-        fmt(row.release),
-        fmt(row.head),
+        number(row.base),
+        number(row.release),
+        number(row.head),
         delta(row.head, row.base),
         delta(row.head, row.release),
     ]
 
 
 def _gates_section(data: ReportData) -> str:
+    """The verdict of each gate first in its row, as a reviewer scans for it; the reasons of
+    the gates that did not pass go under the table, where a long one does not make the table
+    wider than a comment (a passing gate's reason restates its rule)."""
     by_metric = {row.key: row for row in data.gate_rows}
-    rows = []
+    apart = _release_apart(data)
+    rows, reasons = [], []
     for result in data.check.rules:
         row = by_metric.get(result.metric, MetricRow(result.metric, None, None, result.value))
-        status = f"{ICON[status_word(result)]} {plain(result.reason)}"
-        rows.append([*_metric_cells(row), result.rule.describe(), status])
-    headers = ["Metric", "Base", "Release", "Head", "Δ base", "Δ release", "Rule", "Status"]
-    return "### Gates\n\n" + md_table(headers, rows)
+        word = status_word(result)
+        rows.append([f"{ICON[word]} {word}", *_metric_cells(row, apart), result.rule.describe()])
+        if word != "PASS":
+            reasons.append(f"- {ICON[word]} {code(result.metric)}: {plain(result.reason)}")
+    headers = ["Status", *_metric_headers(data), "Rule"]
+    text = "### Gates\n\n" + md_table(headers, rows)
+    if data.release is not None and not apart:
+        text += "\n\n_The latest release is the base's commit: one column for both._"
+    return "\n\n".join([text, *(["\n".join(reasons)] if reasons else [])])
 
 
 def _folded_table(
@@ -186,22 +234,56 @@ def _metrics_section(data: ReportData, limit: int | None) -> str:
         "Other metrics",
         data.other_metrics,
         limit,
-        ["Metric", "Base", "Release", "Head", "Δ base", "Δ release"],
-        _metric_cells,
+        _metric_headers(data),
+        lambda row: _metric_cells(row, _release_apart(data)),
         f"{len(data.other_metrics)} other changed metrics",
     )
+
+
+def _item(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+def param_change(base: Any, head: Any) -> str:
+    """Which items of a list or mapping param changed ("" for anything else): a whole list
+    printed twice hides the one item that moved."""
+    if isinstance(base, list) and isinstance(head, list):
+        before, after = Counter(map(_item, base)), Counter(map(_item, head))
+        added, removed = list((after - before).elements()), list((before - after).elements())
+        parts = [*(f"+ {item}" for item in added), *(f"− {item}" for item in removed)]
+        if not parts and base != head:
+            parts = ["same items, reordered"]
+        return plain("; ".join(parts))
+    if isinstance(base, dict) and isinstance(head, dict):
+        parts = []
+        for key in sorted(set(base) | set(head), key=str):
+            if key not in base:
+                parts.append(f"+ {key}: {_value(head[key])}")
+            elif key not in head:
+                parts.append(f"− {key}")
+            elif _item(base[key]) != _item(head[key]):
+                parts.append(f"{key}: {_value(base[key])} → {_value(head[key])}")
+        return plain("; ".join(parts))
+    return ""
 
 
 def _params_section(data: ReportData, limit: int | None) -> str:
     if not data.params:
         return "### Params\n\nNo parameter changed."
+    changes = {id(p): param_change(p.base, p.head) for p in data.params}
+    if not any(changes.values()):
+        headers = ["Param", "Base", "Head"]
+
+        def row(p: ParamRow) -> list[str]:
+            return [code(p.key), _value(p.base), _value(p.head)]
+    else:  # a list or mapping changed: say which items
+        headers = ["Param", "Base", "Head", "Items changed"]
+
+        def row(p: ParamRow) -> list[str]:
+            return [code(p.key), _value(p.base), _value(p.head), changes[id(p)] or "–"]
+
     return _folded_table(
-        "Params",
-        data.params,
-        limit,
-        ["Param", "Base", "Head"],
-        lambda p: [code(p.key), _value(p.base), _value(p.head)],
-        f"{len(data.params)} changed params",
+        "Params", data.params, limit, headers, row, f"{len(data.params)} changed params"
     )
 
 
@@ -263,32 +345,73 @@ def _policy_section(data: ReportData) -> str:
     return f"{head}\n\n{lead}\n\n" + md_table(["Gate", "Change", "Review"], rows)
 
 
-def mermaid_history(metric: str, points: list[tuple[str, float]]) -> str:
-    """A Mermaid ``xychart-beta`` line of one metric over releases (GitHub renders it)."""
+# Mermaid's default xychart palette draws the line #ECECFF, invisible on GitHub's light theme.
+# Mid-luminance colours read on both themes (white and #0d1117): blue for the metric,
+# orange for the gate's bound.
+CHART_PALETTE = "#2f81f7, #f0883e"
+CHART_INIT = (
+    '%%{init: {"themeVariables": {"xyChart": {"plotColorPalette": "' + CHART_PALETTE + '"}}}}%%'
+)
+
+
+def mermaid_history(
+    metric: str, points: list[tuple[str, float]], bound: float | None = None
+) -> str:
+    """A Mermaid ``xychart-beta`` line of one metric over releases (GitHub renders it), and
+    the gate's ``bound`` as a second, flat line."""
     values = [value for _, value in points]
     low, high = min(values), max(values)
+    if bound is not None:
+        low, high = min(low, bound), max(high, bound)
     pad = (high - low) * 0.1 or abs(high) * 0.01 or 1.0
     labels = ", ".join(json.dumps(label) for label, _ in points)
     line = ", ".join(f"{value:.6g}" for value in values)
     metric = " ".join(metric.splitlines()).replace('"', "'")  # one quoted Mermaid string
-    return "\n".join(
-        [
-            "```mermaid",
-            "xychart-beta",
-            f'    title "{metric} over releases"',
-            f"    x-axis [{labels}]",
-            f'    y-axis "{metric}" {low - pad:.6g} --> {high + pad:.6g}',
-            f"    line [{line}]",
-            "```",
-        ]
-    )
+    lines = [
+        "```mermaid",
+        CHART_INIT,
+        "xychart-beta",
+        f'    title "{metric} over releases"',
+        f"    x-axis [{labels}]",
+        f'    y-axis "{metric}" {low - pad:.6g} --> {high + pad:.6g}',
+        f"    line [{line}]",
+    ]
+    if bound is not None:
+        lines.append(f"    line [{', '.join([f'{bound:.6g}'] * len(values))}]")
+    return "\n".join([*lines, "```"])
+
+
+def _gate_bound(data: ReportData, metric: str) -> tuple[str, float] | None:
+    """The first absolute bound a gate sets on ``metric``: its floor (``min``) when higher
+    is better, its ceiling (``max``) when lower is."""
+    for result in data.check.rules:
+        rule = result.rule
+        if rule.metric != metric:
+            continue
+        if rule.direction == HIGHER and rule.min is not None:
+            return "floor", rule.min
+        if rule.direction != HIGHER and rule.max is not None:
+            return "ceiling", rule.max
+    return None
 
 
 def _history_section(data: ReportData) -> str:
-    if not data.history_metric or len(data.history) < 2:
+    if not data.history_metric:
         return ""
-    chart = mermaid_history(data.history_metric, data.history)
-    return f"### {code(data.history_metric)} over the last releases\n\n{chart}"
+    points = data.history
+    if data.release is not None and data.release.sha == data.head.sha and points:
+        # the head is the latest release: one point, under the version's name
+        points = [point for point in points if point[0] != "head"]
+    if len(points) < 2:
+        return ""
+    bound = _gate_bound(data, data.history_metric)
+    chart = mermaid_history(data.history_metric, points, bound[1] if bound else None)
+    at_head = " and at the head" if any(label == "head" for label, _ in points) else ""
+    legend = f"Blue: the metric at each release{at_head}"
+    if bound:
+        legend += f"; orange: the gate's {bound[0]}, {number(bound[1])}"
+    title = f"### {code(data.history_metric)} over the last releases"
+    return f"{title}\n\n{chart}\n\n<sub>{legend}.</sub>"
 
 
 def _header(data: ReportData) -> str:

@@ -2,15 +2,26 @@
 
 Every line passes through ``escaped``: metric names, param keys, refs and paths come from the
 project, and a pull request controls them.
+
+Given ``columns`` (the terminal's width, which ``cli`` decides), a table that is wider gives
+room from its widest wrapping column first (a metric name, a rule, a reason, a note) and wraps
+those cells within the column; a number never breaks, and status, value, baseline and change
+never wrap, so they stay on the row's first line. Wrapping is rich's (word boundaries by
+display cells, a word longer than its column folded). rich's ``Table`` is not used to lay
+out: it took 0.79 s for 1,000 history rows (``history``'s budget is 0.3 s, BENCHMARKS.md),
+and ``rich.text`` takes about 0.1 s to import, so a table that fits imports nothing of rich.
+Without ``columns`` (a file, a pipe) nothing is wrapped: one row is one line for grep.
 """
 
 from __future__ import annotations
 
+import functools
+import io
 import json
 import re
 import unicodedata
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -75,25 +86,127 @@ def width(text: str) -> int:
     return total
 
 
+# A word that reads as a number ("-0.005", "1,234", "(-65.42%)", "1.978e+05;"): never broken.
+_NUMBER = re.compile(r"[-+]?(?:\d[\d,]*(?:\.\d*)?|\.\d+)(?:e[-+]?\d+)?%?", re.IGNORECASE)
+_AROUND_NUMBER = "()[]{},;:"
+NARROWEST = 6  # cells a wrapping column keeps when it can (its header reads whole)
+
+
+@functools.lru_cache(maxsize=1)
+def _console() -> Any:
+    from rich.console import Console
+
+    # only for Text.wrap's signature: nothing is printed through it, nothing styled
+    return Console(
+        file=io.StringIO(), color_system=None, highlight=False, markup=False, emoji=False
+    )
+
+
+def wrapped(text: str, cells: int) -> list[str]:
+    """``text`` as lines of at most ``cells`` display cells, broken at spaces; only a word
+    longer than a whole line is folded."""
+    if width(text) <= cells:
+        return [text]
+    return list(_wrap(text, max(cells, 1)))
+
+
+# A history's cells repeat (its stages, its notes): 1,000 rows wrapped at 80 columns took
+# 0.41 s with rich wrapping every cell, 0.12 s (rich imported) with each distinct one once.
+@functools.lru_cache(maxsize=4096)
+def _wrap(text: str, cells: int) -> tuple[str, ...]:
+    from rich.text import Text
+
+    lines = Text(text).wrap(_console(), cells, overflow="fold")
+    return tuple(line.plain.rstrip() for line in lines) or ("",)
+
+
+def fill(line: str, columns: int | None) -> list[str]:
+    """A line of fields set apart by two spaces (``show``'s, a verdict) in lines of at most
+    ``columns`` cells: a field moves to the next line whole, indented two more than the line;
+    a field longer than a line wraps at its spaces."""
+    if columns is None or width(line) <= columns:
+        return [line]
+    stripped = line.lstrip(" ")
+    hang = " " * (len(line) - len(stripped) + 2)
+    lines: list[str] = []
+    current = line[: len(line) - len(stripped)]
+    for field in filter(None, (part.strip(" ") for part in stripped.split("  "))):
+        if current.strip() and width(f"{current}  {field}") <= columns:
+            current = f"{current}  {field}"
+            continue
+        if current.strip():
+            lines.append(current)
+            current = hang
+        pieces = wrapped(field, columns - len(hang))
+        block = [current + pieces[0], *(hang + piece for piece in pieces[1:])]
+        lines += block[:-1]
+        current = block[-1]
+    return [*lines, current]
+
+
+def _floor(column: Sequence[str], natural: int) -> int:
+    """How narrow a wrapping column may get: its longest number, and a few cells."""
+    numbers = [
+        width(word)
+        for cell in column
+        for word in cell.split()
+        if _NUMBER.fullmatch(word.strip(_AROUND_NUMBER))
+    ]
+    return max([min(natural, NARROWEST), *numbers])
+
+
+def _fit(natural: Sequence[int], floors: Sequence[int], room: int) -> list[int]:
+    """Column widths summing to at most ``room`` where the floors allow: the widest column
+    above its floor gives one cell at a time, so the wrapping columns end up alike."""
+    widths = list(natural)
+    excess = sum(widths) - room
+    while excess > 0:
+        shrinkable = [
+            i for i, (w, floor) in enumerate(zip(widths, floors, strict=True)) if w > floor
+        ]
+        if not shrinkable:
+            break
+        widths[max(shrinkable, key=widths.__getitem__)] -= 1
+        excess -= 1
+    return widths
+
+
 def table(
-    headers: Sequence[str], rows: Sequence[Sequence[str]], colours: Sequence[str | None] = ()
+    headers: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    colours: Sequence[str | None] = (),
+    columns: int | None = None,
+    wrapping: Sequence[int] = (),
 ) -> str:
-    """Columns padded to their widest cell; ``colours[i]`` (a click colour) tints row ``i``."""
+    """Columns padded to their widest cell; ``colours[i]`` (a click colour) tints row ``i``.
+    Wider than ``columns``, the columns at the indexes in ``wrapping`` narrow and their
+    cells wrap (module docstring)."""
     heads = [escaped(header) for header in headers]
     cells = [[escaped(cell) for cell in row] for row in rows]
     widths = [width(h) for h in heads]
     for row in cells:
         widths = [max(w, width(cell)) for w, cell in zip(widths, row, strict=True)]
+    gaps = 2 * (len(widths) - 1)
+    if columns is not None and sum(widths) + gaps > columns:
+        by_column = list(zip(heads, *cells, strict=True))
+        floors = [_floor(by_column[i], w) if i in wrapping else w for i, w in enumerate(widths)]
+        widths = _fit(widths, floors, columns - gaps)
 
-    def line(row: Sequence[str]) -> str:
+    def joined(row: Sequence[str]) -> str:
         padded = [cell + " " * (w - width(cell)) for cell, w in zip(row, widths, strict=True)]
         return "  ".join(padded).rstrip()
 
-    out = [line(heads), line(["-" * w for w in widths])]
+    def lines(row: Sequence[str]) -> list[str]:
+        if all(width(cell) <= w for cell, w in zip(row, widths, strict=True)):
+            return [joined(row)]
+        parts = [wrapped(cell, w) for cell, w in zip(row, widths, strict=True)]
+        height = max(map(len, parts))
+        return [joined([p[k] if k < len(p) else "" for p in parts]) for k in range(height)]
+
+    out = [*lines(heads), joined(["-" * w for w in widths])]
     for i, row in enumerate(cells):
-        text = line(row)
         colour = colours[i] if i < len(colours) else None
-        out.append(click.style(text, fg=colour) if colour else text)
+        out += [click.style(text, fg=colour) if colour else text for text in lines(row)]
     return "\n".join(out)
 
 
@@ -106,8 +219,9 @@ def change_text(value: float | None, baseline: float | None) -> str:
     return f"{value - baseline:+.4g}"
 
 
-def check(result: CheckResult, colour: bool = False) -> str:
-    """The check as an aligned table plus a verdict line (ANSI colours only when ``colour``)."""
+def check(result: CheckResult, colour: bool = False, columns: int | None = None) -> str:
+    """The check as an aligned table plus a verdict line (ANSI colours only when ``colour``),
+    at most ``columns`` wide when given."""
     headers = ["status", "metric", "value", "baseline", "change", "rule", "reason"]
     rows = []
     colours: list[str | None] = []
@@ -139,10 +253,13 @@ def check(result: CheckResult, colour: bool = False) -> str:
         )
     if warned:
         summary += f"; {warned} warning(s)"
-    summary = escaped(summary)
+    verdict = fill(escaped(summary), columns)
     if colour:
-        summary = click.style(summary, fg="green" if result.passed else "red", bold=True)
-    return table(headers, rows, colours) + "\n\n" + summary
+        tint = "green" if result.passed else "red"
+        verdict = [click.style(line, fg=tint, bold=True) for line in verdict]
+    # metric, rule and reason wrap; status, value, baseline and change stay on the first line
+    gates = table(headers, rows, colours, columns, wrapping=(1, 5, 6))
+    return gates + "\n\n" + "\n".join(verdict)
 
 
 # --- reproduce -----------------------------------------------------------------------------
@@ -166,7 +283,7 @@ def _values(difference: Difference) -> tuple[str, str]:
     return shown(old), shown(new)
 
 
-def reproduce(result: ReproduceResult, colour: bool = False) -> str:
+def reproduce(result: ReproduceResult, colour: bool = False, columns: int | None = None) -> str:
     """What ``mlgate reproduce`` prints after DVC's own lines: the stages it reran, then
     either the table of what differs or that the committed metrics reproduce."""
     ran = ", ".join(map(escaped, result.ran)) or "no stage (all up to date)"
@@ -180,10 +297,12 @@ def reproduce(result: ReproduceResult, colour: bool = False) -> str:
         lines.append(
             f"volatile, judged as measured in this run: {', '.join(map(escaped, result.volatile))}"
         )
+    lines = [short for line in lines for short in fill(line, columns)]
     if result.reproduces:
         verdict = f"committed metrics reproduce: {', '.join(map(escaped, result.compared))} "
         verdict += f"at {result.head}"
-        return "\n".join([*lines, click.style(verdict, fg="green") if colour else verdict])
+        shown = fill(verdict, columns)
+        return "\n".join([*lines, *(click.style(v, fg="green") if colour else v for v in shown)])
     rows = [[escaped(d.path), escaped(d.key), *_values(d)] for d in result.differences]
     heading = f"committed metrics do not reproduce at {result.head}:"
     return "\n".join(
@@ -191,7 +310,7 @@ def reproduce(result: ReproduceResult, colour: bool = False) -> str:
             *lines,
             "",
             click.style(heading, fg="red", bold=True) if colour else heading,
-            table(["file", "key", "committed", "reproduced"], rows),
+            table(["file", "key", "committed", "reproduced"], rows, (), columns, (0, 1, 2, 3)),
         ]
     )
 
@@ -199,8 +318,10 @@ def reproduce(result: ReproduceResult, colour: bool = False) -> str:
 # --- registry ------------------------------------------------------------------------------
 
 
-def release(outcome: ReleaseOutcome, remote: str) -> list[str]:
-    """What ``mlgate release`` prints; the last line is the tag name (none when gates failed)."""
+def release(outcome: ReleaseOutcome, remote: str, columns: int | None = None) -> list[str]:
+    """What ``mlgate release`` prints; the last line is the tag name (none when gates failed).
+    Only the gates' table, when they failed, is fitted to ``columns``: a script reads the
+    tag from the last line, whole."""
     from mlgate.release import ReleaseStatus
 
     lines = list(outcome.notes)
@@ -217,7 +338,7 @@ def release(outcome: ReleaseOutcome, remote: str) -> list[str]:
         return [escaped(line) for line in lines]
     if outcome.status is ReleaseStatus.GATES_FAILED and verdict is not None:
         failed = f"no release: the gates failed for {short_sha}"
-        return [*map(escaped, lines), check(verdict), failed]
+        return [*map(escaped, lines), check(verdict, columns=columns), failed]
     against = verdict.baseline.ref if verdict and verdict.baseline else "no baseline"
     rules = len(verdict.rules) if verdict else 0
     lines.append(f"gates passed against {against} ({rules} rules)")
@@ -252,28 +373,30 @@ def history_remarks(listing: History) -> list[str]:
 _NOTES = {MISSING: "no lineage: metrics from files", CORRUPT: "lineage corrupt"}
 
 
-def history(listing: History, metric_names: Sequence[str] = ()) -> str:
+def history(listing: History, metric_names: Sequence[str] = (), columns: int | None = None) -> str:
     """The releases as a table (newest first), then the remarks; with releases of several
     artifacts, one table per artifact under its name (their metrics differ)."""
     entries = listing.entries
-    remarks = history_remarks(listing)
+    remarks = [short for line in history_remarks(listing) for short in fill(line, columns)]
     if not entries:
         return "\n".join(["no releases found" if listing.note else "no releases yet", *remarks])
     by_artifact: dict[str, list[HistoryEntry]] = {}
     for entry in entries:
         by_artifact.setdefault(entry.artifact, []).append(entry)
     if len(by_artifact) == 1:
-        return "\n".join([_history_table(entries, metric_names), *remarks])
+        return "\n".join([_history_table(entries, metric_names, columns), *remarks])
     tables = [
-        f"{escaped(name)}\n{_history_table(rows, metric_names)}"
+        "\n".join([*fill(escaped(name), columns), _history_table(rows, metric_names, columns)])
         for name, rows in by_artifact.items()
     ]
     return "\n".join(["\n\n".join(tables), *remarks])
 
 
-def _history_table(entries: Sequence[HistoryEntry], metric_names: Sequence[str]) -> str:
+def _history_table(
+    entries: Sequence[HistoryEntry], metric_names: Sequence[str], columns: int | None
+) -> str:
     present = list(dict.fromkeys(k for entry in entries for k in entry.metrics))
-    columns = (
+    shown = (
         list(metric_names)
         or [k for k in ("accuracy", "f1", "roc_auc") if k in present]
         or present[:3]
@@ -284,12 +407,14 @@ def _history_table(entries: Sequence[HistoryEntry], metric_names: Sequence[str])
             _minute(entry.date),
             entry.sha[:8],
             ",".join(entry.stages),
-            *(fmt(entry.metrics.get(k)) for k in columns),
+            *(fmt(entry.metrics.get(k)) for k in shown),
             _NOTES.get(entry.lineage, ""),
         ]
         for entry in entries
     ]
-    return table(["version", "date", "commit", "stages", *columns, "note"], rows)
+    headers = ["version", "date", "commit", "stages", *shown, "note"]
+    # stages, the metrics' names (their numbers never break) and the note wrap
+    return table(headers, rows, (), columns, wrapping=range(3, len(headers)))
 
 
 def _minute(date: str) -> str:
@@ -300,8 +425,9 @@ def _metrics(metrics: dict[str, float]) -> str:
     return "  ".join(f"{k} {fmt(v)}" for k, v in metrics.items())
 
 
-def show(shown: Shown) -> str:
-    """One release and what produced it, as ``mlgate show`` prints it."""
+def show(shown: Shown, columns: int | None = None) -> str:
+    """One release and what produced it, as ``mlgate show`` prints it (lines at most
+    ``columns`` wide when given: fields move to the next line whole)."""
     entry, record = shown.entry, shown.record
     stages = f"  stages: {', '.join(entry.stages)}" if entry.stages else ""
     lines = [f"{entry.tag}  commit {entry.sha[:12]}  {_minute(entry.date)}{stages}"]
@@ -313,7 +439,7 @@ def show(shown: Shown) -> str:
         )
         metrics = _metrics(entry.metrics)
         lines += [why, f"metrics (from the files at its commit): {metrics or 'none'}"]
-        return "\n".join(map(escaped, lines))
+        return _lines(lines, columns)
     verdict = "passed" if record.gates_passed else "failed"
     against = (
         f"against {record.baseline_ref}"
@@ -328,4 +454,8 @@ def show(shown: Shown) -> str:
         lines += [f"  {i.path}  {i.hash}  ({i.stage})" for i in record.inputs]
     for path, count in record.params:
         lines.append(f"params: {path} ({count} values; --format json lists them)")
-    return "\n".join(map(escaped, lines))
+    return _lines(lines, columns)
+
+
+def _lines(lines: Sequence[str], columns: int | None) -> str:
+    return "\n".join(short for line in lines for short in fill(escaped(line), columns))
