@@ -102,30 +102,67 @@ def leading_metrics(repo_root: Path) -> list[str]:
 
 
 def _fallback_metrics(repo_root: Path, shas: list[str]) -> dict[str, dict[str, float]]:
-    """Metrics read from the files each commit declares, for releases without lineage."""
+    """Metrics read from the files each commit declares, for releases without lineage (all
+    files of all commits in one git process)."""
     if not shas:
         return {}
-    from mlgate.metrics import metrics_files, read_dvc_yaml, read_metrics
+    from mlgate.metrics import read_metrics
 
     prefix = gitio.git_prefix(repo_root)
-    snaps = [gitio.Snapshot(repo_root, sha, gitio.short(sha), prefix) for sha in shas]
-    # params.yaml too: templated paths (${...}) resolve from its vars, one git call for all
-    gitio.prefetch_all(snaps, [DVC_YAML, PARAMS_YAML])
-    declared = {}
-    for snap in snaps:
-        try:
-            # Resolves ${...} in the declared paths (this repository's dvc.yaml uses vars).
-            declared[snap.sha] = metrics_files(snap, read_dvc_yaml(snap))
-        except MlgateError:  # one old commit's broken dvc.yaml must not break the listing
-            declared[snap.sha] = []
-    gitio.prefetch_all(snaps, sorted({p for paths in declared.values() for p in paths}))
+    declared = _declared_files(repo_root, prefix, shas)
+    snaps = {sha: gitio.Snapshot(repo_root, sha, gitio.short(sha), prefix) for sha in shas}
+    gitio.prefetch_each((snaps[sha], declared[sha] or []) for sha in shas)
     found: dict[str, dict[str, float]] = {}
-    for snap in snaps:
+    for sha in shas:
+        files = declared[sha]
         try:
-            found[str(snap.sha)] = read_metrics(snap, declared[snap.sha]).numbers()
+            found[sha] = read_metrics(snaps[sha], files).numbers() if files is not None else {}
         except MlgateError:
-            found[str(snap.sha)] = {}
+            found[sha] = {}
     return found
+
+
+def _declared_files(repo_root: Path, prefix: str, shas: list[str]) -> dict[str, list[str] | None]:
+    """The metrics files each commit declares (None: its dvc.yaml does not resolve; one old
+    commit's broken dvc.yaml must not break the listing), templates (${...}) resolved.
+
+    DVC's resolver runs once per group of commits whose trees answer the questions it asked
+    alike (``gitio.TracedSnapshot``): the dvc.yaml files, the vars and params files it read,
+    the directories it listed. Release commits mostly share those, so 1,000 of them cost one
+    resolution and a few git processes; a commit that answers differently is resolved in
+    the next round, with others that answer as it does."""
+    from mlgate.metrics import metrics_files, read_dvc_yaml
+
+    declared: dict[str, list[str] | None] = {}
+    groups = [shas]
+    while groups:
+        traced = [gitio.TracedSnapshot(repo_root, g[0], gitio.short(g[0]), prefix) for g in groups]
+        if len(traced) > 1:
+            gitio.fill_listings(traced)
+        gitio.prefetch_all(traced, [DVC_YAML, PARAMS_YAML])
+        resolved: dict[str, list[str] | None] = {}
+        for snap in traced:
+            try:
+                resolved[str(snap.sha)] = metrics_files(snap, read_dvc_yaml(snap))
+            except MlgateError:
+                resolved[str(snap.sha)] = None
+        questions = list(dict.fromkeys(q for snap in traced for q in snap.questions))
+        said = gitio.answers(
+            repo_root, prefix, [sha for group in groups for sha in group], questions
+        )
+        regrouped: list[list[str]] = []
+        for group, snap in zip(groups, traced, strict=True):
+            asked = [questions.index(question) for question in snap.questions]
+            alike: dict[tuple[object, ...], list[str]] = {}
+            for sha in group:
+                alike.setdefault(tuple(said[sha][i] for i in asked), []).append(sha)
+            for members in alike.values():
+                if str(snap.sha) in members:
+                    declared.update(dict.fromkeys(members, resolved[str(snap.sha)]))
+                else:
+                    regrouped.append(members)
+        groups = regrouped
+    return declared
 
 
 def _tagged_artifacts(tags: list[GitTagRef]) -> list[str]:
