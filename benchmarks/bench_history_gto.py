@@ -19,8 +19,10 @@ and checks GTO lists them all). The build ends by asking ``gto show --json`` for
 version (``--no-check`` skips that, ~10 s).
 
 ``--repo DIR`` times, interleaved round by round on the shared machine (each command once per
-round, so a change of load hits all alike), ``mlgate history`` (text and JSON), ``gto show``
-and ``gto show --json``, and prints the medians as a Markdown table. It first checks that
+round, so a change of load hits all alike), ``mlgate history`` (text and JSON), ``mlgate
+history`` without its cache under ``.git/mlgate`` (removed before each such run: a fresh
+clone's first run), ``gto show`` and ``gto show --json``, and prints the medians as a
+Markdown table. It first checks that
 mlgate lists every release with its nested metrics and agrees with ``gto show --json`` on
 the latest version.
 
@@ -173,9 +175,16 @@ def check_listing(repo: Path) -> int:
     return len(entries)
 
 
+def without_cache(args: list[str]) -> list[str]:
+    """The command as a fresh clone runs it: mlgate's cache under .git removed first."""
+    remove = 'rm -rf "$(git rev-parse --git-common-dir)/mlgate" && exec "$@"'
+    return ["sh", "-c", remove, "-", *args]
+
+
 COMMANDS = {
     "mlgate history": [MLGATE, "history"],
     "mlgate history --format json": [MLGATE, "history", "--format", "json"],
+    "mlgate history, no cache (first run)": without_cache([MLGATE, "history"]),
     "gto show": [GTO, "show"],
     "gto show --json": [GTO, "show", "--json"],
 }

@@ -119,6 +119,12 @@ def git_prefix(repo_root: str | Path) -> str:
     return out.decode().strip()
 
 
+def common_dir(repo_root: str | Path) -> Path:
+    """The repository's own directory (``.git``), the one all its worktrees share."""
+    out = git(repo_root, "rev-parse", "--git-common-dir")
+    return Path(repo_root) / os.fsdecode(out.strip())  # relative to repo_root, or absolute
+
+
 def resolve(repo_root: str | Path, ref: str) -> str:
     """The commit sha ``ref`` names; an unknown ref or an empty repository is an InputError."""
     if not ref or ref.startswith("-"):
@@ -279,9 +285,10 @@ def ls_remote(repo_root: str | Path, name: str) -> str:
     return git_text(repo_root, "ls-remote", "--symref", name)
 
 
-def tag_refs(repo_root: str | Path, fmt: str) -> bytes:
-    """``git for-each-ref`` over every tag, one record per tag in ``fmt``."""
-    return git(repo_root, "for-each-ref", f"--format={fmt}", "refs/tags")
+def tag_refs(repo_root: str | Path, fmt: str, patterns: tuple[str, ...] = ()) -> bytes:
+    """``git for-each-ref`` over every tag (or those ``patterns`` match), one record per tag
+    in ``fmt``."""
+    return git(repo_root, "for-each-ref", f"--format={fmt}", *(patterns or ("refs/tags",)))
 
 
 def fetch(repo_root: str | Path, remote: str, refspecs: Iterable[str]) -> None:

@@ -1,8 +1,10 @@
 """``mlgate history`` and ``show``: the releases of an artifact, read back from its tags.
 
-The hot path: one ``git for-each-ref`` with the tag messages and each release's lineage
-headline; the metrics files are read (from git objects) only for tags without a usable block.
-Nothing here imports DVC (``metrics`` is imported late, for those tags only).
+The hot path: the tags' names and object ids, and what ``tagcache`` keeps of each tag object
+(its lineage headline) and release commit; what it does not keep yet is read with one
+``git for-each-ref`` (the tag messages) and, for tags without a usable block, the metrics
+files at their commits (dvc.yaml resolved once per group of commits that share it). Nothing
+here imports DVC (``metrics`` is imported late, for those commits only).
 
 Metrics are listed under the dotted keys ``dvc metrics show`` prints (dvclive's
 ``log_metric("test/roc_auc")`` is ``test.roc_auc``), the gated ones and ``main_metric``
@@ -23,6 +25,7 @@ from mlgate.gates import gates_from_document
 from mlgate.loaders import parse_yaml
 from mlgate.publish import LATEST, artifact_in_worktree, split_ref
 from mlgate.stages import assignments, current_holders, load_stage_order
+from mlgate.tagcache import TagCache
 from mlgate.tags import (
     GitTagRef,
     ReleaseTag,
@@ -101,24 +104,31 @@ def leading_metrics(repo_root: Path) -> list[str]:
     return list(dict.fromkeys([*names, *(rule.metric for rule in gates.rules)]))
 
 
-def _fallback_metrics(repo_root: Path, shas: list[str]) -> dict[str, dict[str, float]]:
-    """Metrics read from the files each commit declares, for releases without lineage (all
-    files of all commits in one git process)."""
-    if not shas:
-        return {}
+def _fallback_metrics(
+    repo_root: Path, shas: list[str], cache: TagCache
+) -> dict[str, dict[str, float]]:
+    """Metrics read from the files each commit declares, for releases without lineage: as
+    the cache keeps them, else read (all in one git process) and kept when every file was
+    in git (a file in DVC's cache may be fetched later)."""
+    found = {sha: kept for sha in shas if (kept := cache.commit_metrics(sha)) is not None}
+    unread = [sha for sha in shas if sha not in found]
+    if not unread:
+        return found
     from mlgate.metrics import read_metrics
 
     prefix = gitio.git_prefix(repo_root)
-    declared = _declared_files(repo_root, prefix, shas)
-    snaps = {sha: gitio.Snapshot(repo_root, sha, gitio.short(sha), prefix) for sha in shas}
-    gitio.prefetch_each((snaps[sha], declared[sha] or []) for sha in shas)
-    found: dict[str, dict[str, float]] = {}
-    for sha in shas:
+    declared = _declared_files(repo_root, prefix, unread)
+    snaps = {sha: gitio.Snapshot(repo_root, sha, gitio.short(sha), prefix) for sha in unread}
+    gitio.prefetch_each((snaps[sha], declared[sha] or []) for sha in unread)
+    for sha in unread:
         files = declared[sha]
         try:
             found[sha] = read_metrics(snaps[sha], files).numbers() if files is not None else {}
         except MlgateError:
             found[sha] = {}
+            continue
+        if files is not None and all(snaps[sha].read_bytes(path) is not None for path in files):
+            cache.keep_commit_metrics(sha, found[sha])
     return found
 
 
@@ -209,7 +219,8 @@ def history(repo_root: Path, artifact: str | None = None, limit: int | None = No
     root = Path(repo_root)
     if limit is not None and limit < 1:
         raise InputError(f"--limit must be a positive number, got {limit}")
-    tags = list_tags(root, with_messages=True)
+    cache = TagCache(root)
+    tags = cache.tags()
     names = _artifacts(root, tags, artifact)
     by_name = {t.name: t for t in tags}
     order = load_stage_order(root)
@@ -222,21 +233,18 @@ def history(repo_root: Path, artifact: str | None = None, limit: int | None = No
             listed.append((name, rel, stages_of.get(rel.version, [])))
         ignored.extend(off_commit(tags, name))
     blocks = {
-        rel.name: lineage.verified_for(
-            lineage.headline(by_name[rel.name].message), rel.sha, str(rel.version)
-        )
+        rel.name: lineage.verified_for(cache.headline(by_name[rel.name]), rel.sha, str(rel.version))
         for _, rel, _ in listed
     }
     need_files = [rel.sha for _, rel, _ in listed if blocks[rel.name].status != lineage.OK]
-    fallback = _fallback_metrics(root, list(dict.fromkeys(need_files)))
+    fallback = _fallback_metrics(root, list(dict.fromkeys(need_files)), cache)
+    cache.save()
     leading = leading_metrics(root) if listed else []
     entries = []
     for name, rel, stages in listed:
         block = blocks[rel.name]
-        if block.status == lineage.OK:
-            metrics = lineage.numeric_items(block.data.get("metrics"))
-        else:
-            metrics = fallback.get(rel.sha, {})
+        # an ok block's metrics are numbers only (TagCache.headline)
+        metrics = block.data["metrics"] if block.status == lineage.OK else fallback.get(rel.sha, {})
         entries.append(
             HistoryEntry(
                 rel.name,
@@ -303,9 +311,7 @@ def show(repo_root: Path, ref: str = LATEST, artifact: str | None = None) -> Sho
         entry = found[0]
     record = None
     if entry.lineage is lineage.OK:
-        message = next(
-            t.message for t in list_tags(root, with_messages=True) if t.name == entry.tag
-        )
+        message = next(t.message for t in list_tags(root, with_messages=True, names=[entry.tag]))
         parsed = lineage.verified_for(lineage.parse(message), entry.sha, str(entry.version))
         if parsed.status is lineage.OK:
             record = lineage.ReleaseRecord.from_block(parsed.data)
