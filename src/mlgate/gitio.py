@@ -184,7 +184,10 @@ def tag_remote(repo_root: str | Path) -> str | None:
     """The remote whose tags this clone is expected to hold: the one the current branch
     tracks, else ``origin``, else the only remote; None when there is none or several
     remotes leave it open."""
-    remotes = git(repo_root, "remote").decode().split()
+    return _tag_remote(repo_root, git(repo_root, "remote").decode().split())
+
+
+def _tag_remote(repo_root: str | Path, remotes: list[str]) -> str | None:
     branch = _answer(git_ok(repo_root, "symbolic-ref", "--quiet", "--short", "HEAD"))
     tracked = _config(repo_root, f"branch.{branch}.remote") if branch else None
     for name in (tracked, "origin"):
@@ -204,7 +207,7 @@ def unfetched_tags(repo_root: str | Path, remote: str | None = None) -> str | No
     if is_shallow(repo_root):
         return "this shallow clone"
     remotes = git(repo_root, "remote").decode().split()
-    name = remote if remote in remotes else tag_remote(repo_root)
+    name = remote if remote in remotes else _tag_remote(repo_root, remotes)
     for candidate in [name] if name else remotes:
         if _config(repo_root, f"remote.{candidate}.tagOpt") == "--no-tags":
             return f"this clone, whose remote '{candidate}' is set to fetch no tags"

@@ -300,7 +300,7 @@ def max_counter(names: Iterable[str], artifact: str) -> int:
 def releases(tags: list[GitTagRef], artifact: str) -> list[ReleaseTag]:
     """Release tags of one artifact, newest (highest semantic version) first."""
     found = [r for r in map(parse_release, tags) if r is not None and r.artifact == artifact]
-    return sorted(found, key=lambda r: r.version, reverse=True)
+    return sorted(found, key=lambda r: r.version._key(), reverse=True)  # as by __lt__
 
 
 def active_releases(tags: list[GitTagRef], artifact: str) -> list[ReleaseTag]:

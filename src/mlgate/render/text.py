@@ -172,11 +172,10 @@ def history(listing: History, metric_names: Sequence[str] = ()) -> str:
 
 
 def _history_table(entries: Sequence[HistoryEntry], metric_names: Sequence[str]) -> str:
-    present = list(dict.fromkeys(k for entry in entries for k in entry.metrics))
     columns = (
         list(metric_names)
-        or [k for k in ("accuracy", "f1", "roc_auc") if k in present]
-        or present[:3]
+        or [k for k in ("accuracy", "f1", "roc_auc") if any(k in e.metrics for e in entries)]
+        or _first_keys(entries, 3)
     )
     rows = [
         [
@@ -190,6 +189,16 @@ def _history_table(entries: Sequence[HistoryEntry], metric_names: Sequence[str])
         for entry in entries
     ]
     return table(["version", "date", "commit", "stages", *columns, "note"], rows)
+
+
+def _first_keys(entries: Sequence[HistoryEntry], count: int) -> list[str]:
+    """The first ``count`` metric names, in the order the entries list them."""
+    found: dict[str, None] = {}
+    for entry in entries:
+        found.update(dict.fromkeys(entry.metrics))
+        if len(found) >= count:
+            break
+    return list(found)[:count]
 
 
 def _minute(date: str) -> str:
