@@ -583,36 +583,38 @@ def object_ids(repo_root: str | Path, names: Iterable[str]) -> dict[str, str | N
     return found
 
 
-def files_in_trees(
-    repo_root: str | Path, trees: Iterable[str], names: Iterable[str] = ()
-) -> dict[str, list[tuple[str, str]]]:
-    """Every file of each tree (given by object id), as (path inside it, object id), in one
-    ``git diff-tree --stdin`` against the empty tree; with ``names``, only the files that
-    carry one of them, at any depth. Paths are decoded as ``Snapshot.files`` decodes them."""
+def entries_in_trees(
+    repo_root: str | Path, trees: Iterable[str], pathspecs: Iterable[str] = (), dirs: bool = False
+) -> dict[str, list[tuple[str, str, str]]]:
+    """Every file of each tree (given by object id), as (path inside it, type, object id),
+    in one ``git diff-tree --stdin`` against the empty tree; only those ``pathspecs`` match
+    when given, and the directories on the way too with ``dirs``. Paths are decoded as
+    ``Snapshot.files`` decodes them."""
     wanted = list(dict.fromkeys(trees))
-    found: dict[str, list[tuple[str, str]]] = {tree: [] for tree in wanted}
+    found: dict[str, list[tuple[str, str, str]]] = {tree: [] for tree in wanted}
     if not wanted:
         return found
     stdin = "".join(f"{_EMPTY_TREE.get(len(tree), '')} {tree}\n" for tree in wanted).encode()
-    specs = [f":(top,glob)**/{_glob_escaped(name)}" for name in dict.fromkeys(names)]
-    out = git(
-        repo_root, "diff-tree", "-r", "-z", "--no-renames", "--stdin", "--", *specs, stdin=stdin
-    )
-    # Per tree: a line "<empty tree> <tree>\n", then ":<modes> <ids> A\0<path>\0" per file.
+    args = ("diff-tree", "-r", *(("-t",) if dirs else ()), "-z", "--no-renames", "--stdin")
+    out = git(repo_root, *args, "--", *pathspecs, stdin=stdin)
+    # Per tree: a line "<empty tree> <tree>\n", then ":<modes> <ids> A\0<path>\0" per entry.
     pos, current = 0, ""
     while pos < len(out):
         if out[pos : pos + 1] == b":":
             meta_end = out.index(b"\0", pos)
             path_end = out.index(b"\0", meta_end + 1)
-            oid = out[pos:meta_end].split()[3].decode()
+            _, mode, _, oid, _ = out[pos:meta_end].decode().split()
             path = out[meta_end + 1 : path_end].decode("utf-8", "replace")
-            found[current].append((path, oid))
+            found[current].append((path, _TYPES.get(mode, "blob"), oid))
             pos = path_end + 1
         else:
             line_end = out.index(b"\n", pos)
             current = out[pos:line_end].split()[-1].decode()
             pos = line_end + 1
     return found
+
+
+_TYPES = {"040000": "tree", "160000": "commit"}  # by a tree entry's mode; the rest are blobs
 
 
 def _tree_id(answer: str | None) -> str | None:
@@ -659,35 +661,51 @@ class TracedSnapshot(Snapshot):
 def answers(
     repo_root: str | Path, prefix: str, shas: Iterable[str], questions: list[Question]
 ) -> dict[str, tuple[object, ...]]:
-    """Each commit's answers to ``questions`` (as a ``TracedSnapshot`` noted them), in one
-    ``git cat-file --batch-check`` and, for NAMED questions, one ``git diff-tree``: the
-    object at each path (its type and id, None for nothing), the tree at each DIRECTORY
-    path (None for anything else) and the paths of the files carrying each name. Paths are
-    relative to the project root (``prefix`` in git)."""
+    """Each commit's answers to ``questions`` (as a ``TracedSnapshot`` noted them): the
+    object at each path (``"<type> <id>"``, None for nothing), the tree at each DIRECTORY
+    path (its id, None for anything else) and the paths of the files carrying each name.
+    Paths are relative to the project root (``prefix`` in git). Two git processes: one
+    ``cat-file --batch-check`` for each commit's project tree, one ``diff-tree`` limited to
+    the paths and names asked about (a path git would not read literally, such as one with
+    ``..``, is looked up as ``Snapshot`` reads it, in a third)."""
     commits = list(dict.fromkeys(shas))
-    paths = [arg for kind, arg in questions if kind != NAMED]
-    names = [arg for kind, arg in questions if kind == NAMED]
-    trees = {sha: f"{sha}:{prefix}" for sha in commits}  # the project's tree at the commit
-    asked = [f"{sha}:{prefix}{path}" for sha in commits for path in paths]
-    found = object_ids(repo_root, [*asked, *(trees.values() if names else ())])
-    ids = {sha: _tree_id(found.get(trees[sha])) for sha in commits}
-    listed = files_in_trees(repo_root, [i for i in ids.values() if i], names) if names else {}
+    found = object_ids(repo_root, [f"{sha}:{prefix}" for sha in commits])
+    trees = {sha: _tree_id(found[f"{sha}:{prefix}"]) for sha in commits}
+    paths = list(dict.fromkeys(arg for kind, arg in questions if kind != NAMED and arg))
+    plain = [path for path in paths if _is_plain(path)]
+    names = list(dict.fromkeys(arg for kind, arg in questions if kind == NAMED))
+    specs = [
+        *(f":(top,literal){path}" for path in plain),
+        *(f":(top,glob)**/{_glob_escaped(name)}" for name in names),
+    ]
+    listed = entries_in_trees(repo_root, [t for t in trees.values() if t], specs, dirs=True)
+    odd = [path for path in paths if path not in plain]
+    looked_up = object_ids(repo_root, [f"{sha}:{prefix}{p}" for sha in commits for p in odd])
     result: dict[str, tuple[object, ...]] = {}
     for sha in commits:
-        files = [path for path, _ in listed.get(ids[sha] or "", [])]
-        result[sha] = tuple(
-            _answer_to(kind, arg, found.get(f"{sha}:{prefix}{arg}"), files)
-            for kind, arg in questions
-        )
+        tree = trees[sha]
+        entries = listed.get(tree or "", [])
+        at: dict[str, str | None] = {path: f"{kind} {oid}" for path, kind, oid in entries}
+        at[""] = f"tree {tree}" if tree else None
+        at.update({path: looked_up[f"{sha}:{prefix}{path}"] for path in odd})
+        files = [path for path, kind, _ in entries if kind != "tree"]
+        result[sha] = tuple(_answer_from(kind, arg, at, files) for kind, arg in questions)
     return result
 
 
-def _answer_to(kind: str, arg: str, found: str | None, files: list[str]) -> object:
+def _answer_from(kind: str, arg: str, at: dict[str, str | None], files: list[str]) -> object:
     if kind == OBJECT:
-        return found
+        return at.get(arg)
     if kind == DIRECTORY:
-        return _tree_id(found)
+        return _tree_id(at.get(arg))
     return tuple(_named(files, arg))
+
+
+def _is_plain(path: str) -> bool:
+    """Whether ``path`` names the same file to ``git diff-tree`` (a literal pathspec) as to
+    ``<commit>:<path>``: relative, normalised, one line."""
+    parts = path.split("/")
+    return "\n" not in path and all(part not in ("", ".", "..") for part in parts)
 
 
 def fill_listings(snapshots: Iterable[Snapshot]) -> None:
@@ -698,9 +716,9 @@ def fill_listings(snapshots: Iterable[Snapshot]) -> None:
         return
     trees = object_ids(snaps[0].repo_root, [f"{snap.sha}:{snap.prefix}" for snap in snaps])
     ids = [_tree_id(trees[f"{snap.sha}:{snap.prefix}"]) for snap in snaps]
-    listed = files_in_trees(snaps[0].repo_root, [tree for tree in ids if tree])
+    listed = entries_in_trees(snaps[0].repo_root, [tree for tree in ids if tree])
     for snap, tree in zip(snaps, ids, strict=True):
-        snap._files = sorted(path for path, _ in listed.get(tree or "", []))
+        snap._files = sorted(path for path, _, _ in listed.get(tree or "", []))
 
 
 def prefetch_each(wanted: Iterable[tuple[Snapshot, Iterable[str]]]) -> None:

@@ -183,7 +183,7 @@ class TagCache:
     def tags(self) -> list[GitTagRef]:
         """Every tag, in ``list_tags``'s order; tags whose objects are not kept (or a
         stage-like tag whose message was too long to keep) are read with their messages."""
-        if self._code is None:
+        if self._code is None or not self._stored["tags"]:  # nothing kept: read them all
             self._listed = self._fresh(list_tags(self.repo_root, with_messages=True))
             return self._listed
         ids = tag_ids(self.repo_root)

@@ -280,6 +280,11 @@ def test_a_traced_read_holds_for_commits_that_answer_alike(repo: Path, prefix: s
     assert said[nested][4] == git(project, "rev-parse", f"{nested}:{prefix}deep")  # a tree now
     assert said[first][3:] == (None, None, None)  # no directory, no directory, no file
     assert said[first][0] == f"blob {git(project, 'rev-parse', f'{first}:{prefix}dvc.yaml')}"
+    odd = [(gitio.OBJECT, "m/../dvc.yaml"), (gitio.OBJECT, "./params.yaml")]
+    expressions = [f"{sha}:{prefix}{path}" for sha in shas for _, path in odd]
+    looked_up = gitio.object_ids(project, expressions)  # as Snapshot would read them
+    said = gitio.answers(project, prefix, shas, odd)
+    assert [answer for sha in shas for answer in said[sha]] == list(looked_up.values())
     whole = gitio.TracedSnapshot(project, first, "first", prefix)
     assert "notes.txt" not in whole.files()
     assert whole.questions == [(gitio.DIRECTORY, "")]  # the whole listing: the project's tree
