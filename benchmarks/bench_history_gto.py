@@ -177,7 +177,7 @@ def check_listing(repo: Path) -> int:
 
 def without_cache(args: list[str]) -> list[str]:
     """The command as a fresh clone runs it: mlgate's cache under .git removed first."""
-    remove = 'rm -rf "$(git rev-parse --git-common-dir)/mlgate" && exec "$@"'
+    remove = 'rm -rf "$(git rev-parse --git-dir)/mlgate" && exec "$@"'
     return ["sh", "-c", remove, "-", *args]
 
 

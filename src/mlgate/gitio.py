@@ -119,9 +119,10 @@ def git_prefix(repo_root: str | Path) -> str:
     return out.decode().strip()
 
 
-def common_dir(repo_root: str | Path) -> Path:
-    """The repository's own directory (``.git``), the one all its worktrees share."""
-    out = git(repo_root, "rev-parse", "--git-common-dir")
+def git_dir(repo_root: str | Path) -> Path:
+    """The git directory of the work tree holding ``repo_root``: ``.git``, or for a linked
+    worktree (``git worktree add``) its own directory inside it."""
+    out = git(repo_root, "rev-parse", "--git-dir")
     return Path(repo_root) / os.fsdecode(out.strip())  # relative to repo_root, or absolute
 
 

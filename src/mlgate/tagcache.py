@@ -21,7 +21,9 @@ cache reads differently once fetched) and nothing failed.
 Never wrong, never in the way:
 - a moved tag names another object, a deleted one is not listed, a new one is read afresh;
 - the file records the code that wrote it (the bytes of mlgate's modules and DVC's version
-  file): other code, as after an upgrade or in a worktree on another branch, misses;
+  file): other code, as after an upgrade, misses. Each work tree keeps its own (in its git
+  directory: ``git worktree add`` makes one per worktree), so worktrees on branches with
+  different code do not overwrite each other's on every run;
 - an unreadable, corrupt or foreign file, or a record of the wrong shape, is ignored (read
   afresh) and the file rewritten; it is replaced atomically (a temporary file renamed over
   it); when ``.git`` is read-only or the disk full, the command goes on without it.
@@ -117,7 +119,7 @@ class TagCache:
         if self._code is None:
             return
         try:
-            self._path = gitio.common_dir(self.repo_root) / DIRECTORY / FILE
+            self._path = gitio.git_dir(self.repo_root) / DIRECTORY / FILE
             header, _, rest = self._path.read_bytes().partition(b"\n")
         except (OSError, InputError):  # none yet, unreadable, no repository
             return

@@ -289,3 +289,18 @@ def test_a_tag_listing_from_the_cache_is_the_listing_git_gives(registry: Publish
         too_long = len(gits.message) > tagcache.MESSAGE_LIMIT
         assert mine == (dataclasses.replace(gits, message="") if too_long else gits)
     assert any(len(tag.message) > tagcache.MESSAGE_LIMIT for tag in read)
+
+
+def test_each_worktree_keeps_its_own_cache(registry: Published, tmp_path: Path) -> None:
+    """Worktrees share the tags but may run different code (a cache of other code is not
+    read): each keeps its cache in its own git directory, so they do not take turns
+    rewriting one."""
+    p = registry
+    expected = first_run(p)
+    outputs(p)
+    linked = tmp_path / "linked"
+    p.repo.git("worktree", "add", "-q", "--detach", str(linked))
+    listing = p.mlgate("history", cwd=linked)
+    assert listing.exit_code == 0 and listing.output == expected[0]
+    own = Path(p.repo.git("-C", str(linked), "rev-parse", "--absolute-git-dir"))
+    assert own != p.root / ".git" and (own / tagcache.DIRECTORY / tagcache.FILE).is_file()
