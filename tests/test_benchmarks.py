@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import bench_check_report, bench_history_gto, bench_registry
+from benchmarks import alternate, bench_check_report, bench_history_gto, bench_registry
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -98,3 +98,15 @@ def test_gto_history_bench_writes_the_tags_gto_writes_and_mlgate_lists_them(
         entries[-1]["metrics"]["test.roc_auc"]
         == bench_history_gto.metrics_for(1)["test"]["roc_auc"]
     )
+
+
+def test_alternate_times_each_command_in_turn_and_stops_on_a_failure(tmp_path: Path) -> None:
+    log = tmp_path / "log"
+    times = alternate.measure(
+        {"a": f"echo a >> {log}", "b": f"echo b >> {log}"}, tmp_path, runs=2, warmup=1
+    )
+    assert log.read_text().split() == ["a", "b"] * 3  # the warm-up round is not counted
+    assert [len(measured) for measured in times.values()] == [2, 2]
+    assert alternate.table(times).splitlines()[2].startswith("| a | ")
+    with pytest.raises(SystemExit, match="failed"):
+        alternate.measure({"bad": "exit 3"}, tmp_path, runs=1)
