@@ -304,3 +304,20 @@ def test_each_worktree_keeps_its_own_cache(registry: Published, tmp_path: Path) 
     assert listing.exit_code == 0 and listing.output == expected[0]
     own = Path(p.repo.git("-C", str(linked), "rev-parse", "--absolute-git-dir"))
     assert own != p.root / ".git" and (own / tagcache.DIRECTORY / tagcache.FILE).is_file()
+
+
+def test_a_tag_name_that_is_not_utf8_is_read_with_every_tag(
+    registry: Published, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """git gives such a name with a replacement character, which cannot name the ref back:
+    the cache reads every tag afresh rather than that one by name."""
+    p = registry
+    name = b"old-\xff-model@v1.0.0"
+    subprocess.run([b"git", b"tag", b"-a", b"-m", b"legacy", name], cwd=p.root, check=True)
+    expected = first_run(p)
+    outputs(p)
+    read = spy_on_reads(monkeypatch)
+    assert outputs(p) == expected and read == []
+    subprocess.run([b"git", b"tag", b"-f", b"-a", b"-m", b"moved", name], cwd=p.root, check=True)
+    assert outputs(p) == expected
+    assert read == [None]
