@@ -18,6 +18,9 @@ artifact model version v1.0.<i>`` without a trailing newline, tag times one seco
 and checks GTO lists them all). The build ends by asking ``gto show --json`` for the latest
 version (``--no-check`` skips that, ~10 s).
 
+``--vary-params`` changes ``params.yaml`` in every release too, the worst case for history's
+first run: no two commits give DVC's resolver the same input.
+
 ``--repo DIR`` times, interleaved round by round on the shared machine (each command once per
 round, so a change of load hits all alike), ``mlgate history`` (text and JSON), ``mlgate
 history`` without its cache under ``.git/mlgate`` (removed before each such run: a fresh
@@ -115,7 +118,7 @@ def tag_stream(tags: list[tuple[str, str, int]]) -> bytes:
     return bytes(stream)
 
 
-def build(target: Path, count: int, check: bool = True) -> None:
+def build(target: Path, count: int, check: bool = True, vary_params: bool = False) -> None:
     if target.exists():
         raise SystemExit(f"{target} exists; remove it or pick another directory")
     target.mkdir(parents=True)
@@ -143,6 +146,9 @@ def build(target: Path, count: int, check: bool = True) -> None:
         stream += data_cmd(json.dumps(metrics_for(i), indent=2).encode())
         stream += b"M 100644 inline model.pkl\n"
         stream += data_cmd(f"model {i}\n".encode())
+        if vary_params:  # every release tuned: DVC reads another params.yaml at each
+            stream += b"M 100644 inline params.yaml\n"
+            stream += data_cmd(PARAMS_YAML.replace("0.5", f"0.{i:04d}").encode())
     marks = target / ".git" / "bench-marks"
     sh(["git", "fast-import", "--quiet", f"--export-marks={marks}"], target, stdin=bytes(stream))
     sha_of = dict(line.split() for line in marks.read_text().splitlines())
@@ -208,12 +214,17 @@ def main() -> None:
     parser.add_argument("--build", type=Path, metavar="DIR", help="build the benchmark repo")
     parser.add_argument("--releases", type=int, default=1000)
     parser.add_argument("--no-check", action="store_true", help="skip asking gto after --build")
+    parser.add_argument(
+        "--vary-params",
+        action="store_true",
+        help="change params.yaml in every release (no two commits resolve alike)",
+    )
     parser.add_argument("--repo", type=Path, metavar="DIR", help="time the commands there")
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--only", default="", metavar="PREFIX", help="time matching commands")
     args = parser.parse_args()
     if args.build:
-        build(args.build.resolve(), args.releases, check=not args.no_check)
+        build(args.build.resolve(), args.releases, not args.no_check, args.vary_params)
     if not args.repo:
         return
     repo = args.repo.resolve()
