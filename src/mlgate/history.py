@@ -24,7 +24,6 @@ from mlgate.dvcfiles import artifact_name
 from mlgate.errors import FETCH_TAGS, ConfigError, InputError, MlgateError
 from mlgate.gates import gates_from_document
 from mlgate.loaders import parse_yaml
-from mlgate.publish import LATEST, artifact_in_worktree, split_ref
 from mlgate.stages import assignments, current_holders, load_stage_order
 from mlgate.tagcache import TagCache
 from mlgate.tags import (
@@ -205,6 +204,8 @@ def _artifacts(root: Path, tags: list[GitTagRef], artifact: str | None) -> list[
             raise ConfigError(f"{DVC_YAML}: no artifact '{artifact}' (declared: {names})")
         return [artifact_name(artifact)]
     if not declared and not tagged:
+        from mlgate.publish import artifact_in_worktree
+
         return [artifact_in_worktree(root, None)]  # raises: it declares no artifacts
     return sorted({*declared, *tagged})
 
@@ -290,12 +291,16 @@ class Shown:
     note: str | None = None  # as History.note
 
 
-def show(repo_root: Path, ref: str = LATEST, artifact: str | None = None) -> Shown:
+def show(repo_root: Path, ref: str | None = None, artifact: str | None = None) -> Shown:
     """The release ``ref`` names, with what produced it: ``latest`` (by semantic version), a
     version (``v1.2.0``), or a stage (the version holding it now, as ``history`` shows);
-    each also as gto writes it, after the artifact: ``name@v1.2.0``, ``name#prod``."""
+    each also as gto writes it, after the artifact: ``name@v1.2.0``, ``name#prod``; None
+    is ``latest``."""
+    # Here, not at the top: history() needs none of publish (nor remote, which it imports).
+    from mlgate.publish import LATEST, artifact_in_worktree, split_ref
+
     root = Path(repo_root)
-    named, ref, is_stage = split_ref(ref)
+    named, ref, is_stage = split_ref(LATEST if ref is None else ref)
     if named is not None and artifact is not None and artifact_name(artifact) != named:
         raise InputError(f"--artifact '{artifact}' and the ref's artifact '{named}' differ")
     wanted = named if named is not None else artifact
