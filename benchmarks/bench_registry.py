@@ -16,7 +16,9 @@ and up to date so ``release --dry-run`` can run, and a bare clone serves as ``or
 read every release's metrics from git objects: its fallback path.
 
 ``--repo DIR`` times the commands, and `mlgate check` too: `release` runs it first, so the
-registry's own share of `release --dry-run` shows. Every round runs each command once,
+registry's own share of `release --dry-run` shows. `mlgate history` runs with its cache
+under `.git/mlgate` (what a repeat run reads) and without it (removed before the run: a
+fresh clone's first run, which writes it). Every round runs each command once,
 interleaved, so the load of the shared machine hits all of them alike and the ratios stay
 meaningful; the medians over ``--runs`` rounds are printed as a Markdown table.
 
@@ -271,9 +273,16 @@ def build(target: Path, count: int, plain: bool = False) -> None:
     print(f"built {target}: {len(tags)} tags, origin = {remote}")
 
 
+def without_cache(args: list[str]) -> list[str]:
+    """The command as a fresh clone runs it: mlgate's cache under .git removed first."""
+    remove = 'rm -rf "$(git rev-parse --git-dir)/mlgate" && exec "$@"'
+    return ["sh", "-c", remove, "-", *args]
+
+
 COMMANDS = {
     "mlgate history": [MLGATE, "history"],
     "mlgate history --format json": [MLGATE, "history", "--format", "json"],
+    "mlgate history, no cache (first run)": without_cache([MLGATE, "history"]),
     "gto show": [GTO, "show"],
     "dvc metrics show --all-tags --json": [DVC, "metrics", "show", "--all-tags", "--json"],
     "mlgate check": [MLGATE, "check"],

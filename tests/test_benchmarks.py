@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import bench_check_report, bench_registry
+from benchmarks import alternate, bench_check_report, bench_history_gto, bench_registry
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -62,3 +62,68 @@ def test_cached_metrics_bench_keeps_its_metrics_in_the_dvc_cache(
     assert done.returncode == 0, done.stderr
     rules = {rule["metric"]: rule for rule in json.loads(done.stdout)["rules"]}
     assert rules["test.roc_auc"]["value"] == 0.8 and rules["test.roc_auc"]["baseline"] == 0.9
+
+
+def _tag_object(repo: Path, name: str) -> bytes:
+    return subprocess.run(
+        ["git", "cat-file", "tag", name], cwd=repo, capture_output=True, check=True
+    ).stdout
+
+
+def test_gto_history_bench_writes_the_tags_gto_writes_and_mlgate_lists_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The benchmark's fast-import tags are byte for byte what ``gto.api.register`` writes
+    (but for the commit, name and time), GTO reads them all, and ``mlgate history`` lists
+    the same versions as ``gto.api.show`` with the nested metrics."""
+    gto_api = pytest.importorskip("gto.api")
+    from click.testing import CliRunner
+
+    from mlgate.cli import cli
+
+    for variable in ("NAME", "EMAIL"):  # GTO tags as the repository's configured identity
+        monkeypatch.delenv(f"GIT_COMMITTER_{variable}")
+        monkeypatch.delenv(f"GIT_AUTHOR_{variable}")
+    repo = tmp_path / "gto"
+    bench_history_gto.build(repo, 3, check=False)
+    (repo / "model.pkl").write_text("model 4\n")
+    subprocess.run(["git", "commit", "-qam", "model 4"], cwd=repo, check=True)
+    gto_api.register(str(repo), bench_history_gto.ARTIFACT, "HEAD", version="v1.0.4")
+
+    def normalised(name: str) -> list[bytes]:
+        lines = _tag_object(repo, name).split(b"\n")
+        assert lines[0].startswith(b"object ") and lines[2].startswith(b"tag ")
+        assert lines[3].startswith(b"tagger bench <bench@mlgate.invalid> ")
+        return [lines[1], lines[3].rsplit(b" ", 2)[-1], *lines[4:]]
+
+    assert normalised("model@v1.0.3")[:2] == normalised("model@v1.0.4")[:2]
+    assert normalised("model@v1.0.3")[2:] == [b"", b"Registering artifact model version v1.0.3"]
+    assert normalised("model@v1.0.4")[2:] == [b"", b"Registering artifact model version v1.0.4"]
+
+    gto_versions = gto_api.show(str(repo), name=bench_history_gto.ARTIFACT)
+    assert gto_api.show(str(repo))[bench_history_gto.ARTIFACT]["version"] == "v1.0.4"
+    monkeypatch.chdir(repo)
+    result = CliRunner().invoke(cli, ["history", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    entries = json.loads(result.stdout)
+    assert [e["version"] for e in entries] == ["v1.0.4", "v1.0.3", "v1.0.2", "v1.0.1"]
+    assert {v["version"]: v["commit_hexsha"] for v in gto_versions} == {
+        e["version"]: e["sha"] for e in entries
+    }
+    assert [list(e["metrics"]) for e in entries] == [list(bench_history_gto.NESTED_KEYS)] * 4
+    assert (
+        entries[-1]["metrics"]["test.roc_auc"]
+        == bench_history_gto.metrics_for(1)["test"]["roc_auc"]
+    )
+
+
+def test_alternate_times_each_command_in_turn_and_stops_on_a_failure(tmp_path: Path) -> None:
+    log = tmp_path / "log"
+    times = alternate.measure(
+        {"a": f"echo a >> {log}", "b": f"echo b >> {log}"}, tmp_path, runs=2, warmup=1
+    )
+    assert log.read_text().split() == ["a", "b"] * 3  # the warm-up round is not counted
+    assert [len(measured) for measured in times.values()] == [2, 2]
+    assert alternate.table(times).splitlines()[2].startswith("| a | ")
+    with pytest.raises(SystemExit, match="failed"):
+        alternate.measure({"bad": "exit 3"}, tmp_path, runs=1)

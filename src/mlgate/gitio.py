@@ -123,6 +123,13 @@ def git_prefix(repo_root: str | Path) -> str:
     return out.decode().strip()
 
 
+def git_dir(repo_root: str | Path) -> Path:
+    """The git directory of the work tree holding ``repo_root``: ``.git``, or for a linked
+    worktree (``git worktree add``) its own directory inside it."""
+    out = git(repo_root, "rev-parse", "--git-dir")
+    return Path(repo_root) / os.fsdecode(out.strip())  # relative to repo_root, or absolute
+
+
 def resolve(repo_root: str | Path, ref: str) -> str:
     """The commit sha ``ref`` names; an unknown ref or an empty repository is an InputError."""
     if not ref or ref.startswith("-"):
@@ -182,7 +189,10 @@ def tag_remote(repo_root: str | Path) -> str | None:
     """The remote whose tags this clone is expected to hold: the one the current branch
     tracks, else ``origin``, else the only remote; None when there is none or several
     remotes leave it open."""
-    remotes = git(repo_root, "remote").decode().split()
+    return _tag_remote(repo_root, git(repo_root, "remote").decode().split())
+
+
+def _tag_remote(repo_root: str | Path, remotes: list[str]) -> str | None:
     branch = _answer(git_ok(repo_root, "symbolic-ref", "--quiet", "--short", "HEAD"))
     tracked = _config(repo_root, f"branch.{branch}.remote") if branch else None
     for name in (tracked, "origin"):
@@ -202,7 +212,7 @@ def unfetched_tags(repo_root: str | Path, remote: str | None = None) -> str | No
     if is_shallow(repo_root):
         return "this shallow clone"
     remotes = git(repo_root, "remote").decode().split()
-    name = remote if remote in remotes else tag_remote(repo_root)
+    name = remote if remote in remotes else _tag_remote(repo_root, remotes)
     for candidate in [name] if name else remotes:
         if _config(repo_root, f"remote.{candidate}.tagOpt") == "--no-tags":
             return f"this clone, whose remote '{candidate}' is set to fetch no tags"
@@ -283,9 +293,10 @@ def ls_remote(repo_root: str | Path, name: str) -> str:
     return git_text(repo_root, "ls-remote", "--symref", name)
 
 
-def tag_refs(repo_root: str | Path, fmt: str) -> bytes:
-    """``git for-each-ref`` over every tag, one record per tag in ``fmt``."""
-    return git(repo_root, "for-each-ref", f"--format={fmt}", "refs/tags")
+def tag_refs(repo_root: str | Path, fmt: str, patterns: tuple[str, ...] = ()) -> bytes:
+    """``git for-each-ref`` over every tag (or those ``patterns`` match), one record per tag
+    in ``fmt``."""
+    return git(repo_root, "for-each-ref", f"--format={fmt}", *(patterns or ("refs/tags",)))
 
 
 def fetch(repo_root: str | Path, remote: str, refspecs: Iterable[str]) -> None:
@@ -448,6 +459,15 @@ class Snapshot:
         for path in missing:
             self._cache[path] = blobs[(self.sha, self.prefix + path)]
 
+    def files_named(self, name: str) -> list[str]:
+        """Paths of every file called ``name`` in the snapshot, at any depth."""
+        return _named(self.files(), name)
+
+    def files_under(self, directory: str) -> list[str]:
+        """Paths of every file inside ``directory``, at any depth; empty when it is no
+        directory."""
+        return _under(self.files(), directory)
+
     def is_inside(self, path: str) -> bool:
         """Whether ``path`` names a file of the project: no ``..`` out of it, not absolute,
         and in the working tree no symlink that leads out of it."""
@@ -478,14 +498,22 @@ class Snapshot:
 
 def files_named(snap: Snapshot, name: str) -> list[str]:
     """Paths (relative to the project root) of every file called ``name`` in the snapshot."""
-    return sorted({p for p in snap.files() if p == name or p.endswith(f"/{name}")})
+    return snap.files_named(name)
 
 
 def files_under(snap: Snapshot, directory: str) -> list[str]:
     """Paths of every file inside ``directory`` of the snapshot, at any depth; empty when it
     is no directory."""
+    return snap.files_under(directory)
+
+
+def _named(paths: Iterable[str], name: str) -> list[str]:
+    return sorted({p for p in paths if p == name or p.endswith(f"/{name}")})
+
+
+def _under(paths: Iterable[str], directory: str) -> list[str]:
     inside = f"{directory.rstrip('/')}/"
-    return [path for path in snap.files() if path.startswith(inside)]
+    return [path for path in paths if path.startswith(inside)]
 
 
 def _read_disk(path: Path) -> bytes | None:
@@ -524,3 +552,194 @@ def snapshot(repo_root: Path, rev: str | None, prefix: str, label: str | None = 
     sha = resolve(repo_root, rev)
     name = label or rev
     return Snapshot(repo_root, sha, f"{name} ({short(sha)})" if name != sha else short(sha), prefix)
+
+
+# --- many commits at once --------------------------------------------------------------
+# `mlgate history` reads the files of hundreds of release commits. Most of them share their
+# dvc.yaml and params.yaml, so what DVC resolves from those is worked out once, on one
+# commit traced as it is read, and shared with every commit whose tree answers the same
+# questions (``TracedSnapshot``, ``answers``): a handful of git processes in all, instead of
+# several per commit.
+
+OBJECT = "object"  # what is at a path: a blob, a tree (a directory) or nothing
+DIRECTORY = "directory"  # which directory is at a path (its tree), if any
+NAMED = "named"  # which files carry a name, at any depth
+Question = tuple[str, str]  # (OBJECT, DIRECTORY or NAMED; a path or a name)
+# The empty tree of SHA-1 and SHA-256 repositories, by the length of their object ids.
+_EMPTY_TREE = {
+    40: "4b825dc642cb6eb9a060e54bf8d69288fbee4904",
+    64: "6ef19b41225c5369f1c104d45d8d85efa9b057b53b14b4b9b939dd74decc5321",
+}
+
+
+def object_ids(repo_root: str | Path, names: Iterable[str]) -> dict[str, str | None]:
+    """What each object name (``<commit>:<path>``, ``<commit>^{tree}``) names, as
+    ``"<type> <object id>"``, in one ``git cat-file --batch-check``; None when it names
+    nothing. A name holding a newline is no object name (git reads one per line)."""
+    found: dict[str, str | None] = dict.fromkeys(names)
+    wanted = [name for name in found if "\n" not in name]
+    if not wanted:
+        return found
+    stdin = "".join(f"{name}\n" for name in wanted).encode()
+    out = git(repo_root, "cat-file", "--batch-check=%(objecttype) %(objectname)", stdin=stdin)
+    for name, line in zip(wanted, text(out).split("\n"), strict=False):
+        # "<name> missing" (or "ambiguous") for nothing: a found object ends in its id
+        found[name] = None if line.endswith((" missing", " ambiguous")) else line
+    return found
+
+
+def entries_in_trees(
+    repo_root: str | Path, trees: Iterable[str], pathspecs: Iterable[str] = (), dirs: bool = False
+) -> dict[str, list[tuple[str, str, str]]]:
+    """Every file of each tree (given by object id), as (path inside it, type, object id),
+    in one ``git diff-tree --stdin`` against the empty tree; only those ``pathspecs`` match
+    when given, and the directories on the way too with ``dirs``. Paths are decoded as
+    ``Snapshot.files`` decodes them."""
+    wanted = list(dict.fromkeys(trees))
+    found: dict[str, list[tuple[str, str, str]]] = {tree: [] for tree in wanted}
+    if not wanted:
+        return found
+    stdin = "".join(f"{_EMPTY_TREE.get(len(tree), '')} {tree}\n" for tree in wanted).encode()
+    args = ("diff-tree", "-r", *(("-t",) if dirs else ()), "-z", "--no-renames", "--stdin")
+    out = git(repo_root, *args, "--", *pathspecs, stdin=stdin)
+    # Per tree: a line "<empty tree> <tree>\n", then ":<modes> <ids> A\0<path>\0" per entry.
+    pos, current = 0, ""
+    while pos < len(out):
+        if out[pos : pos + 1] == b":":
+            meta_end = out.index(b"\0", pos)
+            path_end = out.index(b"\0", meta_end + 1)
+            _, mode, _, oid, _ = out[pos:meta_end].decode().split()
+            path = out[meta_end + 1 : path_end].decode("utf-8", "replace")
+            found[current].append((path, _TYPES.get(mode, "blob"), oid))
+            pos = path_end + 1
+        else:
+            line_end = out.index(b"\n", pos)
+            current = out[pos:line_end].split()[-1].decode()
+            pos = line_end + 1
+    return found
+
+
+_TYPES = {"040000": "tree", "160000": "commit"}  # by a tree entry's mode; the rest are blobs
+
+
+def _tree_id(answer: str | None) -> str | None:
+    """The id of a tree that ``object_ids`` found (None for anything else)."""
+    kind, _, oid = (answer or "").partition(" ")
+    return oid if kind == "tree" else None
+
+
+def _glob_escaped(name: str) -> str:
+    return "".join(f"\\{char}" if char in "*?[]\\" else char for char in name)
+
+
+@dataclass
+class TracedSnapshot(Snapshot):
+    """A ``Snapshot`` of a commit that notes every question its readers ask of the commit's
+    tree: the object at a path (a file read, a directory listed, the whole listing) and the
+    files carrying a name. Whatever is computed from its reads alone holds for any commit
+    whose tree gives the same ``answers``: equal object ids mean equal content."""
+
+    questions: list[Question] = field(default_factory=list, repr=False)
+
+    def _ask(self, kind: str, arg: str) -> None:
+        if (kind, arg) not in self.questions:
+            self.questions.append((kind, arg))
+
+    def read_bytes(self, path: str) -> bytes | None:
+        self._ask(OBJECT, path)
+        return super().read_bytes(path)
+
+    def files(self) -> list[str]:
+        self._ask(DIRECTORY, "")  # every file: the project's whole tree
+        return super().files()
+
+    def files_named(self, name: str) -> list[str]:
+        self._ask(NAMED, name)
+        return _named(super().files(), name)
+
+    def files_under(self, directory: str) -> list[str]:
+        # The same tree there holds the same files; no tree (a file, nothing) holds none.
+        self._ask(DIRECTORY, directory)
+        return _under(super().files(), directory)
+
+
+def answers(
+    repo_root: str | Path, prefix: str, shas: Iterable[str], questions: list[Question]
+) -> dict[str, tuple[object, ...]]:
+    """Each commit's answers to ``questions`` (as a ``TracedSnapshot`` noted them): the
+    object at each path (``"<type> <id>"``, None for nothing), the tree at each DIRECTORY
+    path (its id, None for anything else) and the paths of the files carrying each name.
+    Paths are relative to the project root (``prefix`` in git). Two git processes: one
+    ``cat-file --batch-check`` for each commit's project tree, one ``diff-tree`` limited to
+    the paths and names asked about (a path git would not read literally, such as one with
+    ``..``, is looked up as ``Snapshot`` reads it, in a third)."""
+    commits = list(dict.fromkeys(shas))
+    found = object_ids(repo_root, [f"{sha}:{prefix}" for sha in commits])
+    trees = {sha: _tree_id(found[f"{sha}:{prefix}"]) for sha in commits}
+    paths = list(dict.fromkeys(arg for kind, arg in questions if kind != NAMED and arg))
+    plain = [path for path in paths if _is_plain(path)]
+    names = list(dict.fromkeys(arg for kind, arg in questions if kind == NAMED))
+    specs = [
+        *(f":(top,literal){path}" for path in plain),
+        *(f":(top,glob)**/{_glob_escaped(name)}" for name in names),
+    ]
+    listed = entries_in_trees(repo_root, [t for t in trees.values() if t], specs, dirs=True)
+    odd = [path for path in paths if path not in plain]
+    looked_up = object_ids(repo_root, [f"{sha}:{prefix}{p}" for sha in commits for p in odd])
+    result: dict[str, tuple[object, ...]] = {}
+    for sha in commits:
+        tree = trees[sha]
+        entries = listed.get(tree or "", [])
+        at: dict[str, str | None] = {path: f"{kind} {oid}" for path, kind, oid in entries}
+        at[""] = f"tree {tree}" if tree else None
+        at.update({path: looked_up[f"{sha}:{prefix}{path}"] for path in odd})
+        files = [path for path, kind, _ in entries if kind != "tree"]
+        result[sha] = tuple(_answer_from(kind, arg, at, files) for kind, arg in questions)
+    return result
+
+
+def _answer_from(kind: str, arg: str, at: dict[str, str | None], files: list[str]) -> object:
+    if kind == OBJECT:
+        return at.get(arg)
+    if kind == DIRECTORY:
+        return _tree_id(at.get(arg))
+    return tuple(_named(files, arg))
+
+
+def _is_plain(path: str) -> bool:
+    """Whether ``path`` names the same file to ``git diff-tree`` (a literal pathspec) as to
+    ``<commit>:<path>``: relative, normalised, one line."""
+    parts = path.split("/")
+    return "\n" not in path and all(part not in ("", ".", "..") for part in parts)
+
+
+def fill_listings(snapshots: Iterable[Snapshot]) -> None:
+    """List the files of several commits' snapshots with two git processes (what
+    ``Snapshot.files`` would ask one ``git ls-tree`` per commit for)."""
+    snaps = [snap for snap in snapshots if snap.sha is not None and snap._files is None]
+    if not snaps:
+        return
+    trees = object_ids(snaps[0].repo_root, [f"{snap.sha}:{snap.prefix}" for snap in snaps])
+    ids = [_tree_id(trees[f"{snap.sha}:{snap.prefix}"]) for snap in snaps]
+    listed = entries_in_trees(snaps[0].repo_root, [tree for tree in ids if tree])
+    for snap, tree in zip(snaps, ids, strict=True):
+        snap._files = sorted(path for path, _, _ in listed.get(tree or "", []))
+
+
+def prefetch_each(wanted: Iterable[tuple[Snapshot, Iterable[str]]]) -> None:
+    """Read different paths at different commits with a single git process."""
+    pairs = [(snap, list(dict.fromkeys(paths))) for snap, paths in wanted]
+    requests = [
+        (snap.sha, snap.prefix + path)
+        for snap, paths in pairs
+        if snap.sha is not None
+        for path in paths
+        if path not in snap._cache
+    ]
+    if not requests:
+        return
+    blobs = read_blobs(pairs[0][0].repo_root, requests)
+    for snap, paths in pairs:
+        if snap.sha is not None:
+            for path in paths:
+                snap._cache.setdefault(path, blobs.get((snap.sha, snap.prefix + path)))

@@ -1,8 +1,10 @@
 """``mlgate history`` and ``show``: the releases of an artifact, read back from its tags.
 
-The hot path: one ``git for-each-ref`` with the tag messages and each release's lineage
-headline; the metrics files are read (from git objects) only for tags without a usable block.
-Nothing here imports DVC (``metrics`` is imported late, for those tags only).
+The hot path: the tags' names and object ids, and what ``tagcache`` keeps of each tag object
+(its lineage headline) and release commit; what it does not keep yet is read with one
+``git for-each-ref`` (the tag messages) and, for tags without a usable block, the metrics
+files at their commits (dvc.yaml resolved once per group of commits that share it). Nothing
+here imports DVC (``metrics`` is imported late, for those commits only).
 
 Metrics are listed under the dotted keys ``dvc metrics show`` prints (dvclive's
 ``log_metric("test/roc_auc")`` is ``test.roc_auc``), the gated ones and ``main_metric``
@@ -11,6 +13,7 @@ first. Without ``--artifact``, ``history`` lists every artifact, as ``gto show``
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,8 +24,8 @@ from mlgate.dvcfiles import artifact_name
 from mlgate.errors import FETCH_TAGS, ConfigError, InputError, MlgateError
 from mlgate.gates import gates_from_document
 from mlgate.loaders import parse_yaml
-from mlgate.publish import LATEST, artifact_in_worktree, split_ref
 from mlgate.stages import assignments, current_holders, load_stage_order
+from mlgate.tagcache import TagCache
 from mlgate.tags import (
     GitTagRef,
     ReleaseTag,
@@ -77,13 +80,21 @@ def gated_first(metrics: dict[str, float], leading: list[str]) -> dict[str, floa
     (a lineage block and a metrics file list them in different orders). A rule may name a
     metric ``file:key``; the listing says ``key`` unless two files hold it
     (``metrics.MetricsAt.flat``)."""
+    return {key: metrics[key] for key in _listing_order(tuple(metrics), tuple(leading))}
+
+
+@functools.lru_cache(maxsize=64)
+def _listing_order(keys: tuple[str, ...], leading: tuple[str, ...]) -> tuple[str, ...]:
+    """``gated_first``'s order of ``keys``, worked out once per set of metric names (the
+    1,000 releases of a registry mostly share one)."""
+    present = set(keys)
     first: list[str] = []
     for name in leading:
         for key in (name, name.split(":", 1)[-1]):
-            if key in metrics and key not in first:
+            if key in present and key not in first:
                 first.append(key)
                 break
-    return {key: metrics[key] for key in (*first, *sorted(metrics))}
+    return tuple(dict.fromkeys([*first, *sorted(keys)]))
 
 
 def leading_metrics(repo_root: Path) -> list[str]:
@@ -101,31 +112,75 @@ def leading_metrics(repo_root: Path) -> list[str]:
     return list(dict.fromkeys([*names, *(rule.metric for rule in gates.rules)]))
 
 
-def _fallback_metrics(repo_root: Path, shas: list[str]) -> dict[str, dict[str, float]]:
-    """Metrics read from the files each commit declares, for releases without lineage."""
-    if not shas:
-        return {}
-    from mlgate.metrics import metrics_files, read_dvc_yaml, read_metrics
+def _fallback_metrics(
+    repo_root: Path, shas: list[str], cache: TagCache
+) -> dict[str, dict[str, float]]:
+    """Metrics read from the files each commit declares, for releases without lineage: as
+    the cache keeps them, else read (all in one git process) and kept when every file was
+    in git (a file in DVC's cache may be fetched later)."""
+    found = {sha: kept for sha in shas if (kept := cache.commit_metrics(sha)) is not None}
+    unread = [sha for sha in shas if sha not in found]
+    if not unread:
+        return found
+    from mlgate.metrics import read_metrics
 
     prefix = gitio.git_prefix(repo_root)
-    snaps = [gitio.Snapshot(repo_root, sha, gitio.short(sha), prefix) for sha in shas]
-    # params.yaml too: templated paths (${...}) resolve from its vars, one git call for all
-    gitio.prefetch_all(snaps, [DVC_YAML, PARAMS_YAML])
-    declared = {}
-    for snap in snaps:
+    declared = _declared_files(repo_root, prefix, unread)
+    snaps = {sha: gitio.Snapshot(repo_root, sha, gitio.short(sha), prefix) for sha in unread}
+    gitio.prefetch_each((snaps[sha], declared[sha] or []) for sha in unread)
+    for sha in unread:
+        files = declared[sha]
         try:
-            # Resolves ${...} in the declared paths (this repository's dvc.yaml uses vars).
-            declared[snap.sha] = metrics_files(snap, read_dvc_yaml(snap))
-        except MlgateError:  # one old commit's broken dvc.yaml must not break the listing
-            declared[snap.sha] = []
-    gitio.prefetch_all(snaps, sorted({p for paths in declared.values() for p in paths}))
-    found: dict[str, dict[str, float]] = {}
-    for snap in snaps:
-        try:
-            found[str(snap.sha)] = read_metrics(snap, declared[snap.sha]).numbers()
+            found[sha] = read_metrics(snaps[sha], files).numbers() if files is not None else {}
         except MlgateError:
-            found[str(snap.sha)] = {}
+            found[sha] = {}
+            continue
+        if files is not None and all(snaps[sha].read_bytes(path) is not None for path in files):
+            cache.keep_commit_metrics(sha, found[sha])
     return found
+
+
+def _declared_files(repo_root: Path, prefix: str, shas: list[str]) -> dict[str, list[str] | None]:
+    """The metrics files each commit declares (None: its dvc.yaml does not resolve; one old
+    commit's broken dvc.yaml must not break the listing), templates (${...}) resolved.
+
+    DVC's resolver runs once per group of commits whose trees answer the questions it asked
+    alike (``gitio.TracedSnapshot``): the dvc.yaml files, the vars and params files it read,
+    the directories it listed. Release commits mostly share those, so 1,000 of them cost one
+    resolution and a few git processes; a commit that answers differently is resolved in
+    the next round, with others that answer as it does."""
+    from mlgate.metrics import metrics_files, read_dvc_yaml
+
+    declared: dict[str, list[str] | None] = {}
+    groups = [shas]
+    while groups:
+        traced = [gitio.TracedSnapshot(repo_root, g[0], gitio.short(g[0]), prefix) for g in groups]
+        if len(traced) > 1:
+            gitio.fill_listings(traced)
+        gitio.prefetch_all(traced, [DVC_YAML, PARAMS_YAML])
+        resolved: dict[str, list[str] | None] = {}
+        for snap in traced:
+            try:
+                resolved[str(snap.sha)] = metrics_files(snap, read_dvc_yaml(snap))
+            except MlgateError:
+                resolved[str(snap.sha)] = None
+        questions = list(dict.fromkeys(q for snap in traced for q in snap.questions))
+        said = gitio.answers(
+            repo_root, prefix, [sha for group in groups for sha in group], questions
+        )
+        regrouped: list[list[str]] = []
+        for group, snap in zip(groups, traced, strict=True):
+            asked = [questions.index(question) for question in snap.questions]
+            alike: dict[tuple[object, ...], list[str]] = {}
+            for sha in group:
+                alike.setdefault(tuple(said[sha][i] for i in asked), []).append(sha)
+            for members in alike.values():
+                if str(snap.sha) in members:
+                    declared.update(dict.fromkeys(members, resolved[str(snap.sha)]))
+                else:
+                    regrouped.append(members)
+        groups = regrouped
+    return declared
 
 
 def _tagged_artifacts(tags: list[GitTagRef]) -> list[str]:
@@ -149,6 +204,8 @@ def _artifacts(root: Path, tags: list[GitTagRef], artifact: str | None) -> list[
             raise ConfigError(f"{DVC_YAML}: no artifact '{artifact}' (declared: {names})")
         return [artifact_name(artifact)]
     if not declared and not tagged:
+        from mlgate.publish import artifact_in_worktree
+
         return [artifact_in_worktree(root, None)]  # raises: it declares no artifacts
     return sorted({*declared, *tagged})
 
@@ -172,7 +229,8 @@ def history(repo_root: Path, artifact: str | None = None, limit: int | None = No
     root = Path(repo_root)
     if limit is not None and limit < 1:
         raise InputError(f"--limit must be a positive number, got {limit}")
-    tags = list_tags(root, with_messages=True)
+    cache = TagCache(root)
+    tags = cache.tags()
     names = _artifacts(root, tags, artifact)
     by_name = {t.name: t for t in tags}
     order = load_stage_order(root)
@@ -185,21 +243,18 @@ def history(repo_root: Path, artifact: str | None = None, limit: int | None = No
             listed.append((name, rel, stages_of.get(rel.version, [])))
         ignored.extend(off_commit(tags, name))
     blocks = {
-        rel.name: lineage.verified_for(
-            lineage.headline(by_name[rel.name].message), rel.sha, str(rel.version)
-        )
+        rel.name: lineage.verified_for(cache.headline(by_name[rel.name]), rel.sha, str(rel.version))
         for _, rel, _ in listed
     }
     need_files = [rel.sha for _, rel, _ in listed if blocks[rel.name].status != lineage.OK]
-    fallback = _fallback_metrics(root, list(dict.fromkeys(need_files)))
+    fallback = _fallback_metrics(root, list(dict.fromkeys(need_files)), cache)
+    cache.save()
     leading = leading_metrics(root) if listed else []
     entries = []
     for name, rel, stages in listed:
         block = blocks[rel.name]
-        if block.status == lineage.OK:
-            metrics = lineage.numeric_items(block.data.get("metrics"))
-        else:
-            metrics = fallback.get(rel.sha, {})
+        # an ok block's metrics are numbers only (TagCache.headline)
+        metrics = block.data["metrics"] if block.status == lineage.OK else fallback.get(rel.sha, {})
         entries.append(
             HistoryEntry(
                 rel.name,
@@ -236,12 +291,16 @@ class Shown:
     note: str | None = None  # as History.note
 
 
-def show(repo_root: Path, ref: str = LATEST, artifact: str | None = None) -> Shown:
+def show(repo_root: Path, ref: str | None = None, artifact: str | None = None) -> Shown:
     """The release ``ref`` names, with what produced it: ``latest`` (by semantic version), a
     version (``v1.2.0``), or a stage (the version holding it now, as ``history`` shows);
-    each also as gto writes it, after the artifact: ``name@v1.2.0``, ``name#prod``."""
+    each also as gto writes it, after the artifact: ``name@v1.2.0``, ``name#prod``; None
+    is ``latest``."""
+    # Here, not at the top: history() needs none of publish (nor remote, which it imports).
+    from mlgate.publish import LATEST, artifact_in_worktree, split_ref
+
     root = Path(repo_root)
-    named, ref, is_stage = split_ref(ref)
+    named, ref, is_stage = split_ref(LATEST if ref is None else ref)
     if named is not None and artifact is not None and artifact_name(artifact) != named:
         raise InputError(f"--artifact '{artifact}' and the ref's artifact '{named}' differ")
     wanted = named if named is not None else artifact
@@ -266,9 +325,7 @@ def show(repo_root: Path, ref: str = LATEST, artifact: str | None = None) -> Sho
         entry = found[0]
     record = None
     if entry.lineage is lineage.OK:
-        message = next(
-            t.message for t in list_tags(root, with_messages=True) if t.name == entry.tag
-        )
+        message = next(t.message for t in list_tags(root, with_messages=True, names=[entry.tag]))
         parsed = lineage.verified_for(lineage.parse(message), entry.sha, str(entry.version))
         if parsed.status is lineage.OK:
             record = lineage.ReleaseRecord.from_block(parsed.data)

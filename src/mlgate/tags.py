@@ -118,6 +118,7 @@ class GitTagRef:
     subject: str
     message: str = ""  # the full tag message, read only when asked for (list_tags)
     target_type: str = COMMIT  # or tree, blob, tag (a tag of a tag): see off_commit
+    oid: str = ""  # the object the ref names: the tag object itself when annotated
 
 
 _TARGETS = {
@@ -177,6 +178,11 @@ def parse_release(tag: GitTagRef) -> ReleaseTag | None:
     return ReleaseTag(tag.name, artifact, version, tag.sha, tag.tagger_date)
 
 
+def is_stage_name(name: str) -> bool:
+    """Whether ``name`` is written like a stage tag (whose message ``stages`` reads)."""
+    return _STAGE_RE.match(name) is not None
+
+
 def parse_stage(tag: GitTagRef) -> StageTag | None:
     match = _STAGE_RE.match(tag.name)
     if not match or not tag.annotated or tag.target_type != COMMIT:
@@ -204,12 +210,21 @@ _FOR_EACH_REF_FORMAT = "%00".join(
 _RECORD_END = "\0\x1e\n"
 
 
-def list_tags(repo_root: str | Path, with_messages: bool = False) -> list[GitTagRef]:
-    """Every tag of the repository, in one git call (with full messages when asked)."""
+def list_tags(
+    repo_root: str | Path, with_messages: bool = False, names: Iterable[str] | None = None
+) -> list[GitTagRef]:
+    """Every tag of the repository, in one git call (with full messages when asked); with
+    ``names``, only the tags of those names (any absent are left out)."""
     fmt = _FOR_EACH_REF_FORMAT + ("%00%(contents)%00%1e" if with_messages else "")
+    wanted = None if names is None else set(names)
+    if wanted is not None and not wanted:
+        return []
+    # A ref name holds none of git's pattern characters, so each matches itself (and refs
+    # below it, as 'refs/tags/a' matches 'refs/tags/a/b': left out by name below).
+    patterns = () if wanted is None else tuple(f"refs/tags/{name}" for name in sorted(wanted))
     try:
         # Bytes, decoded once: text mode's newline translation costs time on 10 MB of messages.
-        out = gitio.tag_refs(repo_root, fmt).decode("utf-8", "replace")
+        out = gitio.tag_refs(repo_root, fmt, patterns).decode("utf-8", "replace")
     except InputError as exc:  # no repository there, or no directory at all
         raise InputError(f"cannot list tags in '{repo_root}': not a git repository") from exc
     records = out.split(_RECORD_END)[:-1] if with_messages else out.splitlines()
@@ -221,8 +236,24 @@ def list_tags(repo_root: str | Path, with_messages: bool = False) -> list[GitTag
         # An annotated tag peeled once: its target, which is a commit unless someone tagged
         # a tree, a blob or another tag (then it is no release: see off_commit).
         target = (peeled, target_type) if annotated else (direct, objtype)
-        tags.append(GitTagRef(name, target[0], annotated, date, subject, message, target[1]))
+        if wanted is None or name in wanted:
+            tags.append(
+                GitTagRef(name, target[0], annotated, date, subject, message, target[1], direct)
+            )
     return tags
+
+
+def tag_ids(repo_root: str | Path) -> list[tuple[str, str]]:
+    """(name, object id) of every tag, in ``list_tags``'s order, without reading any tag
+    object: a tenth of the time ``list_tags`` takes on 1,000 tags (``mlgate.tagcache``)."""
+    try:
+        out = gitio.tag_refs(repo_root, "%(objectname) %(refname:strip=2)")
+    except InputError as exc:
+        raise InputError(f"cannot list tags in '{repo_root}': not a git repository") from exc
+    # A ref name holds no space or control character (git check-ref-format); decoded as
+    # list_tags decodes it.
+    lines = out.decode("utf-8", "replace").splitlines()
+    return [(name, oid) for oid, _, name in (line.partition(" ") for line in lines)]
 
 
 def taken_versions(names: Iterable[str], artifact: str) -> list[Version]:
@@ -269,7 +300,7 @@ def max_counter(names: Iterable[str], artifact: str) -> int:
 def releases(tags: list[GitTagRef], artifact: str) -> list[ReleaseTag]:
     """Release tags of one artifact, newest (highest semantic version) first."""
     found = [r for r in map(parse_release, tags) if r is not None and r.artifact == artifact]
-    return sorted(found, key=lambda r: r.version, reverse=True)
+    return sorted(found, key=lambda r: r.version._key(), reverse=True)  # as by __lt__
 
 
 def active_releases(tags: list[GitTagRef], artifact: str) -> list[ReleaseTag]:

@@ -229,3 +229,82 @@ def test_git_error_names_the_line_that_says_why(repo: Path) -> None:
     assert gitio.failure_line("") == ""
     with pytest.raises(gitio.InputError, match="cannot run git in"):
         gitio.git(repo / "a.txt", "status")  # a file, no directory to run in
+
+
+def _commit_files(root: Path, files: dict[str, str], message: str) -> str:
+    for path, content in files.items():
+        (root / path).parent.mkdir(parents=True, exist_ok=True)
+        (root / path).write_text(content)
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", message)
+    return git(root, "rev-parse", "HEAD")
+
+
+@pytest.mark.parametrize("prefix", ["", "proj/"])
+def test_a_traced_read_holds_for_commits_that_answer_alike(repo: Path, prefix: str) -> None:
+    """What a computation asked of one commit (files read, directories listed, files named)
+    is answered for every commit at once; a commit that changed something else (here the
+    metrics file's numbers) answers alike, one that changed what was read, added a file of
+    the name asked for or a file where a directory was listed does not."""
+    project = repo / prefix
+    first = _commit_files(
+        project,
+        {"dvc.yaml": "stages: {}\n", "params.yaml": "a: 1\n", "m/metrics.json": "{}"},
+        "project",
+    )
+    unrelated = _commit_files(project, {"m/metrics.json": '{"x": 1}', "notes.txt": "n"}, "x")
+    params = _commit_files(project, {"params.yaml": "a: 2\n"}, "params")
+    nested = _commit_files(project, {"deep/dvc.yaml": "stages: {}\n"}, "nested")
+    listed = _commit_files(project, {"m/other.json": "{}"}, "listed")
+
+    traced = gitio.TracedSnapshot(project, first, "first", prefix)
+    assert traced.read_text("dvc.yaml") == "stages: {}\n"
+    assert traced.read_text("params.yaml") == "a: 1\n"
+    assert traced.files_named("dvc.yaml") == ["dvc.yaml"]
+    assert traced.files_under("m/metrics.json") == []  # a file holds no files
+    assert traced.files_under("deep") == []
+    assert traced.read_bytes("gone.yaml") is None
+    assert traced.questions == [
+        (gitio.OBJECT, "dvc.yaml"),
+        (gitio.OBJECT, "params.yaml"),
+        (gitio.NAMED, "dvc.yaml"),
+        (gitio.DIRECTORY, "m/metrics.json"),
+        (gitio.DIRECTORY, "deep"),
+        (gitio.OBJECT, "gone.yaml"),
+    ]
+    shas = [first, unrelated, params, nested, listed]
+    said = gitio.answers(project, prefix, shas, traced.questions)
+    assert said[unrelated] == said[first]
+    assert said[params] != said[first]  # params.yaml changed
+    assert said[nested][2] == ("deep/dvc.yaml", "dvc.yaml") != said[first][2]
+    assert said[nested][4] == git(project, "rev-parse", f"{nested}:{prefix}deep")  # a tree now
+    assert said[first][3:] == (None, None, None)  # no directory, no directory, no file
+    assert said[first][0] == f"blob {git(project, 'rev-parse', f'{first}:{prefix}dvc.yaml')}"
+    odd = [(gitio.OBJECT, "m/../dvc.yaml"), (gitio.OBJECT, "./params.yaml")]
+    expressions = [f"{sha}:{prefix}{path}" for sha in shas for _, path in odd]
+    looked_up = gitio.object_ids(project, expressions)  # as Snapshot would read them
+    said = gitio.answers(project, prefix, shas, odd)
+    assert [answer for sha in shas for answer in said[sha]] == list(looked_up.values())
+    whole = gitio.TracedSnapshot(project, first, "first", prefix)
+    assert "notes.txt" not in whole.files()
+    assert whole.questions == [(gitio.DIRECTORY, "")]  # the whole listing: the project's tree
+    said = gitio.answers(project, prefix, [first, listed], whole.questions)
+    assert said[first] != said[listed]
+
+
+def test_several_commits_are_listed_and_read_with_one_git_process_each(repo: Path) -> None:
+    first = git(repo, "rev-parse", "HEAD")
+    second = _commit_files(repo, {"sub/c d.txt": "x", "é.txt": "y"}, "second")
+    snaps = [gitio.Snapshot(repo, sha, sha[:8]) for sha in (first, second)]
+    expected = [gitio.Snapshot(repo, sha, sha[:8]).files() for sha in (first, second)]
+    gitio.fill_listings(snaps)
+    assert [snap._files for snap in snaps] == expected
+    assert expected[1] == ["a.txt", "sub/b.bin", "sub/c d.txt", "é.txt"]
+    gitio.prefetch_each([(snaps[0], ["a.txt"]), (snaps[1], ["sub/c d.txt", "gone"])])
+    assert snaps[0]._cache == {"a.txt": b"one\n"}
+    assert snaps[1]._cache == {"sub/c d.txt": b"x", "gone": None}
+    assert gitio.object_ids(repo, [f"{first}:gone", f"{first}:a\nb", f"{first}:sub"]) == {
+        f"{first}:gone": None,
+        f"{first}:a\nb": None,  # git reads one name per line: no such name
+        f"{first}:sub": f"tree {git(repo, 'rev-parse', f'{first}:sub')}",
+    }

@@ -85,6 +85,62 @@ def test_fallback_reads_metrics_files_declared_through_templates(published: Publ
     assert entry["metrics"]["accuracy"] == 0.81
 
 
+def test_releases_of_other_tools_read_what_each_commit_declares(
+    published: Published, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """History resolves dvc.yaml once for the releases that share it, and apart where a
+    commit differs in what DVC reads: the vars file its templated path comes from, a nested
+    dvc.yaml, a declared directory's files. Each release lists what its own commit declares,
+    as resolving every commit on its own does."""
+    from mlgate import gitio, metrics
+    from mlgate.metrics import metrics_files, read_dvc_yaml, read_metrics
+
+    p = published
+    templated = copy.deepcopy(DVC_YAML)
+    templated["vars"] = ["paths.yaml"]
+    templated["stages"]["train"]["metrics"] = [{"${metrics}": {"cache": False}}]
+    p.repo.write("dvc.yaml", templated)
+    p.repo.write("paths.yaml", {"metrics": "metrics/metrics.json"})
+    p.repo.write("other/metrics.json", {"accuracy": 0.5, "extra": 1})
+    versions = iter(f"v3.0.{n}" for n in range(10))
+
+    def tag(**changes: float) -> None:
+        p.repo.set_committed_metrics(metrics_with(**changes))
+        p.repo.commit(f"metrics {changes}")
+        annotated(p, f"{ARTIFACT}@{next(versions)}", "released by another tool, no lineage")
+
+    tag(accuracy=0.81)
+    tag(accuracy=0.82)  # shares the first one's resolution
+    p.repo.write("paths.yaml", {"metrics": "other/metrics.json"})
+    tag(accuracy=0.83)  # the vars file names another metrics file
+    p.repo.write("paths.yaml", {"metrics": "metrics/metrics.json"})
+    p.repo.write("sub/dvc.yaml", {"metrics": ["scores"]})
+    p.repo.write("sub/scores/a.json", {"nested": {"score": 2}})
+    tag(accuracy=0.84)  # a nested dvc.yaml declares a directory of metrics files
+    p.repo.write("sub/scores/b.json", {"more": 3})
+    tag(accuracy=0.85)  # another file in that directory
+    resolved: list[str | None] = []
+
+    def counted(snap: gitio.Snapshot, dvc_yaml: dict) -> list[str]:
+        resolved.append(snap.sha)
+        return metrics_files(snap, dvc_yaml)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(metrics, "metrics_files", counted)
+        entries = history(p)
+    assert len(resolved) == 4  # v3.0.0 and v3.0.1 shared one
+    prefix = gitio.git_prefix(p.root)
+    for entry in entries:
+        snap = gitio.Snapshot(p.root, entry["sha"], entry["sha"][:8], prefix)
+        alone = read_metrics(snap, metrics_files(snap, read_dvc_yaml(snap))).numbers()
+        assert entry["metrics"] == dict(sorted(alone.items())), entry["version"]
+    by_version = {entry["version"]: entry["metrics"] for entry in entries}
+    assert by_version["v3.0.1"]["accuracy"] == 0.82
+    assert by_version["v3.0.2"] == {"accuracy": 0.5, "extra": 1}
+    assert by_version["v3.0.3"]["nested.score"] == 2 and "more" not in by_version["v3.0.3"]
+    assert by_version["v3.0.4"]["more"] == 3 and by_version["v3.0.4"]["accuracy"] == 0.85
+
+
 def test_metrics_come_from_the_lineage_block(published: Published) -> None:
     p = published
     assert p.mlgate("release").exit_code == 0

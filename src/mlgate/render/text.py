@@ -395,11 +395,10 @@ def history(listing: History, metric_names: Sequence[str] = (), columns: int | N
 def _history_table(
     entries: Sequence[HistoryEntry], metric_names: Sequence[str], columns: int | None
 ) -> str:
-    present = list(dict.fromkeys(k for entry in entries for k in entry.metrics))
     shown = (
         list(metric_names)
-        or [k for k in ("accuracy", "f1", "roc_auc") if k in present]
-        or present[:3]
+        or [k for k in ("accuracy", "f1", "roc_auc") if any(k in e.metrics for e in entries)]
+        or _first_keys(entries, 3)
     )
     rows = [
         [
@@ -415,6 +414,16 @@ def _history_table(
     headers = ["version", "date", "commit", "stages", *shown, "note"]
     # stages, the metrics' names (their numbers never break) and the note wrap
     return table(headers, rows, (), columns, wrapping=range(3, len(headers)))
+
+
+def _first_keys(entries: Sequence[HistoryEntry], count: int) -> list[str]:
+    """The first ``count`` metric names, in the order the entries list them."""
+    found: dict[str, None] = {}
+    for entry in entries:
+        found.update(dict.fromkeys(entry.metrics))
+        if len(found) >= count:
+            break
+    return list(found)[:count]
 
 
 def _minute(date: str) -> str:
