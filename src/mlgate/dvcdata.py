@@ -248,10 +248,6 @@ class Outputs:
             raise self._missing(path, out, f"copy (md5 {oid})")
         return data
 
-    def files_in(self, path: str, out: LockedFile) -> list[str]:
-        """Paths (from the project root) of the files of the directory output ``out``."""
-        return [posixpath.join(out.path, inside) for inside in self.manifest(path, out)]
-
 
 def _is_md5(text: str) -> bool:
     return len(text) == 32 and all(char in "0123456789abcdef" for char in text)

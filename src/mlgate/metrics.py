@@ -160,23 +160,25 @@ def read_metrics(
             raise ConfigError(f"{snap.where(path)}: a metrics file outside the repository")
     snap.prefetch(files)
     outputs: Outputs | None = None
+    produced: list[StageOutput] = []
     found: dict[str, dict[str, Any] | None] = {}
     for path in files:
         data = snap.read_bytes(path)
         if data is None:
-            if outputs is None:
+            if outputs is None:  # read dvc.lock and dvc.yaml's outputs once, when needed
                 outputs = Outputs(snap, locks if locks is not None else _locks(snap))
+                produced = stage_outputs(snap, read_dvc_yaml(snap)) if outputs.locks else []
             held = covering(outputs.locks, path)
-            if held is None or not _cached(snap, path):
+            made = producer(produced, path)
+            if held is None or (made is not None and not made.cached):
                 found[path] = None  # a 'cache: false' output is committed to git
                 continue
             out, inside = held
             if out.is_dir and not inside:  # a declared directory output: its metrics files
-                for file in outputs.files_in(path, out):
+                for relpath in outputs.manifest(path, out):
+                    file = posixpath.join(out.path, relpath)
                     if file.lower().endswith(METRICS_SUFFIXES):
-                        found[file] = _parse_metrics(
-                            snap, file, outputs.read(file, *held_in(out, file))
-                        )
+                        found[file] = _parse_metrics(snap, file, outputs.read(file, out, relpath))
                 continue
             data = outputs.read(path, out, inside)
             if data is None:
@@ -184,17 +186,6 @@ def read_metrics(
                 continue
         found[path] = _parse_metrics(snap, path, data)
     return MetricsAt(snap.label, found)
-
-
-def held_in(out: LockedFile, path: str) -> tuple[LockedFile, str]:
-    """``out`` and the path of ``path`` inside it."""
-    return out, posixpath.relpath(path, out.path)
-
-
-def _cached(snap: Snapshot, path: str) -> bool:
-    """Whether DVC caches the output that holds ``path`` (as the snapshot's dvc.yaml says)."""
-    made = producer(stage_outputs(snap, read_dvc_yaml(snap)), path)
-    return made is None or made.cached
 
 
 def _locks(snap: Snapshot) -> dict[str, LockedFile]:

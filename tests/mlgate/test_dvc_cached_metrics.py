@@ -21,6 +21,7 @@ import pytest
 import yaml
 from click.testing import CliRunner, Result
 
+from benchmarks.bench_cached_metrics import TRAIN  # the dvclive stage both build
 from mlgate import api
 from mlgate.cli import cli
 from tests.mlgate.conftest import isolated_identity
@@ -28,18 +29,6 @@ from tests.mlgate.repo_factory import DVC_BIN, run
 
 pytest.importorskip("dvclive")
 
-TRAIN = """\
-import yaml
-from dvclive import Live
-
-p = yaml.safe_load(open("params.yaml"))["train"]
-with Live(dir="eval", save_dvc_exp=False, dvcyaml=None) as live:
-    live.log_metric("test/roc_auc", p["auc"])
-    live.log_metric("test/acc", round(p["auc"] - 0.1, 4))
-    live.log_metric("train/roc_auc", round(p["auc"] + 0.05, 4))
-    live.log_metric("loss", round(1 - p["auc"], 4))
-open("model.pkl", "w").write(f"model {p['auc']}")
-"""
 
 GATES: dict[str, Any] = {
     "baseline": "none",
