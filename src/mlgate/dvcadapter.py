@@ -39,8 +39,73 @@ def norm_path(path: str, wdir: str = "") -> str:
     return joined[2:] if joined.startswith("./") else joined
 
 
+# DVC's schema lives in ``dvc.schema``, whose import (``dvc.output``, ``dvc.dependency`` and
+# dvc_data's hashfile machinery) costs 0.25-0.28 s, more than ``mlgate check --rev`` does
+# otherwise. The files almost every project has take a narrow shape, which is checked here in
+# a few microseconds: whatever these checks accept, DVC's schema accepts too (they are a
+# strict subset, tests/mlgate/test_dvc_schema_subset.py checks it against DVC's schema on
+# generated documents), and anything else, a broken file included, goes to DVC's schema, whose
+# verdict and message stand. So the judge stays DVC's; this only skips asking it the obvious.
+_LOCK_ENTRY_TYPES: dict[str, tuple[type, ...]] = {
+    "path": (str,),
+    "hash": (str,),
+    "size": (int,),
+    "nfiles": (int,),
+    "isexec": (bool,),
+}
+
+
+def _plain_checksum(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and (len(value) >= 3 or value == ""))
+
+
+def _plain_lock_entry(entry: Any) -> bool:
+    if not isinstance(entry, dict) or not isinstance(entry.get("path"), str):
+        return False
+    for key, value in entry.items():
+        if key == "md5":
+            if not _plain_checksum(value):
+                return False
+        elif key not in _LOCK_ENTRY_TYPES or not isinstance(value, _LOCK_ENTRY_TYPES[key]):
+            return False
+    return True
+
+
+def _plain_lock(data: Any) -> bool:
+    """Whether ``data`` is a ``dvc.lock`` of the plain shape (see above), certainly valid."""
+    if not isinstance(data, dict) or data.get("schema") != "2.0":
+        return False
+    if not set(data) <= {"schema", "stages"}:
+        return False
+    stages = data.get("stages", {})
+    if not isinstance(stages, dict):
+        return False
+    for name, stage in stages.items():
+        if not isinstance(name, str) or not isinstance(stage, dict):
+            return False
+        if not isinstance(stage.get("cmd"), (str, list)):
+            return False
+        if not set(stage) <= {"cmd", "deps", "outs", "params"}:
+            return False
+        for key in ("deps", "outs"):
+            entries = stage.get(key, [])
+            if not isinstance(entries, list) or not all(map(_plain_lock_entry, entries)):
+                return False
+        params = stage.get("params", {})
+        if not isinstance(params, dict) or not all(
+            isinstance(file, str)
+            and isinstance(values, dict)
+            and all(isinstance(key, str) for key in values)
+            for file, values in params.items()
+        ):
+            return False
+    return True
+
+
 def validate_lock(data: Any, where: str) -> None:
     """Check a parsed ``dvc.lock`` against DVC's own schema."""
+    if _plain_lock(data):
+        return
     import voluptuous as vol
     from dvc.schema import COMPILED_LOCKFILE_SCHEMA
 
@@ -174,10 +239,86 @@ def _resolved_sections_schema() -> Any:
     return vol.Schema({key: MULTI_STAGE_SCHEMA[key] for key in sections}, extra=vol.ALLOW_EXTRA)
 
 
+_OUT_FLAGS: dict[str, tuple[type, ...]] = {
+    "cache": (bool,),
+    "persist": (bool,),
+    "push": (bool,),
+    "remote": (str,),
+    "desc": (str,),
+    "type": (str,),
+}
+_STAGE_KEYS: dict[str, tuple[type, ...]] = {
+    "wdir": (str,),
+    "frozen": (bool,),
+    "always_changed": (bool,),
+    "desc": (str,),
+}
+
+
+def _plain_out(item: Any) -> bool:
+    if isinstance(item, str):
+        return True
+    if not isinstance(item, dict) or len(item) != 1:
+        return False
+    ((path, flags),) = item.items()
+    return (
+        isinstance(path, str)
+        and isinstance(flags, dict)
+        and all(
+            key == "meta" or (key in _OUT_FLAGS and isinstance(value, _OUT_FLAGS[key]))
+            for key, value in flags.items()
+        )
+    )
+
+
+def _list_of(value: Any, kinds: tuple[type, ...]) -> bool:
+    return isinstance(value, list) and all(isinstance(item, kinds) for item in value)
+
+
+def _plain_stage(stage: Any) -> bool:
+    if not isinstance(stage, dict) or "foreach" in stage or "do" in stage or "matrix" in stage:
+        return False
+    if not isinstance(stage.get("cmd"), (str, list)):
+        return False
+    for key, value in stage.items():
+        if key == "cmd" or key == "meta":
+            continue
+        if key in _STAGE_KEYS:
+            if not isinstance(value, _STAGE_KEYS[key]):
+                return False
+        elif key == "deps":
+            if not _list_of(value, (str,)):
+                return False
+        elif key in ("params", "vars"):
+            if not _list_of(value, (str, dict)):
+                return False
+        elif key in ("outs", "metrics"):
+            if not isinstance(value, list) or not all(map(_plain_out, value)):
+                return False
+        else:  # plots' properties, or a key DVC refuses: DVC's schema decides
+            return False
+    return True
+
+
+def _plain_dvc_yaml(data: Mapping[str, Any]) -> bool:
+    """Whether the sections ``DataResolver`` reads are of the plain shape (see
+    ``_plain_lock``), certainly valid for DVC's schema."""
+    stages = data.get("stages", {})
+    return (
+        _list_of(data.get("vars", []), (str, dict))
+        and _list_of(data.get("params", []), (str,))
+        and _list_of(data.get("metrics", []), (str,))
+        and isinstance(stages, dict)
+        and all(isinstance(name, str) and _plain_stage(s) for name, s in stages.items())
+    )
+
+
 def _validate(data: Mapping[str, Any], where: str) -> None:
     """Check the sections ``DataResolver`` reads against DVC's own dvc.yaml schema, as DVC
     does before resolving (the resolver assumes that shape). Artifacts are left to
     ``dvcfiles.artifacts``, which explains its own errors."""
+    if _plain_dvc_yaml(data):
+        return
     import voluptuous as vol
 
     try:
