@@ -264,11 +264,12 @@ def test_a_golden_pattern_tells_a_changed_number_from_another_commit() -> None:
 # --- worked examples: gate files, params.yaml sections, the lineage block ---------------------
 
 
-def test_every_gates_example_parses_with_mlgate() -> None:
-    examples = blocks(page_text("formats/gates.md"), "yaml")
-    assert len(examples) >= 2
+@pytest.mark.parametrize("page", ["docs/formats/gates.md", "README.md"])
+def test_every_gates_example_parses_with_mlgate(page: str) -> None:
+    examples = blocks((ROOT / page).read_text(encoding="utf-8"), "yaml")
+    assert examples, f"{page} shows no gates"
     for number, example in enumerate(examples, 1):
-        source = f"docs/formats/gates.md, yaml block {number}"
+        source = f"{page}, yaml block {number}"
         gates = gates_from_document(parse_yaml(example, source), source)
         assert gates.rules
 
