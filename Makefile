@@ -1,13 +1,13 @@
-# Targets mirror the README. Everything runs inside .venv.
+# Targets mirror the README and docs/. Everything runs inside .venv.
 VENV ?= .venv
 BIN := $(VENV)/bin
 export DVC_NO_ANALYTICS := 1
 # dvc runs each stage's `python -m stages.x` through the shell: it must find the venv's python.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: install dev repro test lint typecheck infer-schema adopt plots
+.PHONY: install dev repro test lint typecheck infer-schema adopt plots docs
 
-# --- your own data (README "Your own data"): values arrive as environment variables
+# --- your own data (docs/your-own-data.md): values arrive as environment variables
 # (make exports command-line ones), expanded by the shell, never pasted into the recipe.
 # make infer-schema TARGET=col [DATA="a.csv b.csv"] [POSITIVE=label] [SENSITIVE=a,b] [MARGIN=0.1]
 #     [WRITE=1]   (DATA: files split on spaces; default: the train and test sources)
@@ -38,11 +38,16 @@ lint:
 typecheck:
 	$(BIN)/mypy
 
-# dvc_plots/index.html, which loads vega from node_modules/ (README "Plots, offline")
+# the reference site (docs/, mkdocs.yml) into site/; --strict: a broken link or a page
+# missing from the nav fails, as in .ci/run
+docs:
+	$(BIN)/mkdocs build --strict
+
+# dvc_plots/index.html, which loads vega from node_modules/ (docs/plots-offline.md)
 plots: node_modules/.package-lock.json
 	$(BIN)/dvc plots show
 
-# --- CI/CD: the steps of .github/workflows (README "CI/CD"); values arrive as environment
+# --- CI/CD: the steps of .github/workflows (docs/cicd.md); values arrive as environment
 # variables, expanded by the shell ("$$VAR"), never pasted into the recipe by make.
 REPORT_DIR := build/pr-report
 MONITOR_DIR := build/monitor
@@ -70,7 +75,7 @@ ci-test:
 	$(BIN)/python -m pytest
 
 # `dvc repro`, with every stage that writes gated metrics rerun even where DVC would skip it;
-# fails when the committed metrics do not come out (README "mlgate reproduce"). The timings
+# fails when the committed metrics do not come out (docs/commands/reproduce.md). The timings
 # it measures (volatile outputs) stay as measured: ci-check judges them, ci-release records them.
 ci-repro:
 	$(BIN)/mlgate reproduce

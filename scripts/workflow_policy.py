@@ -1,7 +1,7 @@
 """The hardening policy of mlgate's GitHub Actions workflows, checked from the YAML itself.
 
 zizmor and actionlint catch generic mistakes; this checks the rules this project promises
-(README "CI/CD"), so that a later edit cannot quietly weaken one:
+(docs/cicd.md), so that a later edit cannot quietly weaken one:
 
 - top-level ``permissions: {}``, every job declares its own, and only the jobs listed in
   ``WRITE_PERMISSIONS`` write anything (release: contents, pr-report: pull requests,

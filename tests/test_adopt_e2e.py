@@ -1,6 +1,6 @@
-"""The README's "Your own data" flow, end to end, on datasets other than Adult that ship
-inside scikit-learn (no network): point the sources at the files, infer the schema, a first
-run that sets the gates; then `dvc repro` has nothing to do and `mlgate check` passes.
+"""The "Your own data" flow (docs/your-own-data.md), end to end, on datasets other than Adult
+that ship inside scikit-learn (no network): point the sources at the files, infer the schema, a
+first run that sets the gates; then `dvc repro` has nothing to do and `mlgate check` passes.
 
 Each test works in a fresh copy of the repository's tracked files, as
 tests/test_pipeline_e2e.py does.
@@ -55,7 +55,7 @@ def write_splits(repo: Copy, frame: pd.DataFrame) -> None:
 
 
 def point_the_sources(repo: Copy, label: str, min_rows: object) -> None:
-    """Step 1 of the README flow: the `ingest:` section for a CSV with a header, and
+    """Step 1 of the docs' flow: the `ingest:` section for a CSV with a header, and
     `validate.min_rows` for data this small."""
     params = repo.root / "params.yaml"
     ingest = {
@@ -110,7 +110,8 @@ def test_breast_cancer_with_text_labels_and_a_sensitive_column(tmp_path: Path) -
     assert floor["min"] <= metrics["roc_auc"] - 0.02 < floor["min"] + 0.001
     assert set(metrics["fairness"]) == {"size"}
 
-    # renaming the artifact is one step (README): its key under `artifacts:` in dvc.yaml
+    # renaming the artifact is one step (docs/your-own-data.md): its key under `artifacts:`
+    # in dvc.yaml
     dvc_yaml = repo.root / "dvc.yaml"
     text = dvc_yaml.read_text(encoding="utf-8")
     dvc_yaml.write_text(text.replace("\n  income-model:\n", "\n  diagnosis-model:\n"), "utf-8")

@@ -184,7 +184,8 @@ def test_the_contract_validates_the_frame_it_was_inferred_from(people: pd.DataFr
 
 
 def test_make_infer_schema_passes_the_options_through(tmp_path: Path) -> None:
-    """The README's `make infer-schema ...` line, run with the repository's Makefile."""
+    """The `make infer-schema ...` line of docs/your-own-data.md, run with the repository's
+    Makefile."""
     import os
     import subprocess
     import sys

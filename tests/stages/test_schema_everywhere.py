@@ -1,5 +1,6 @@
 """Every stage that reads params.yaml's `schema` checks it first: a stage runs alone too
-(the README's commands), not only after validate, which used to be the only one to check."""
+(the commands docs/pipeline.md describes), not only after validate, which used to be the only
+one to check."""
 
 from __future__ import annotations
 
