@@ -281,15 +281,18 @@ def check(
     gates_file: Path | None = None,
     allow_stale: bool = False,
     why_none: str = NONE_CHOSEN,
+    gates: Gates | None = None,
 ) -> CheckResult:
     """Judge the metrics of ``rev`` (None: the working tree) against the gates and baseline.
 
     ``why_none``: the reason a ``none`` baseline gives in the result (a caller that chose
-    none for the user, like the first release, says why)."""
+    none for the user, like the first release, says why). ``gates``: judge by these instead
+    of ``gates_file`` or the revision's own (the experiments ranking uses one policy for all)."""
     head = _open(repo_root, rev)
     head.prefetch([DVC_YAML, PARAMS_YAML, DVC_LOCK])
     dvc_yaml = read_dvc_yaml(head)
-    gates = load_gates(head, gates_file)
+    if gates is None:
+        gates = load_gates(head, gates_file)
     if not allow_stale:
         if head.is_worktree:
             ensure_fresh(head, dvc_yaml)
@@ -478,7 +481,7 @@ def _same_value(before: Any, after: Any) -> bool:
     return bool(before == after)
 
 
-def _param_changes(
+def param_changes(
     base: dict[str, dict[str, Any]], head: dict[str, dict[str, Any]]
 ) -> list[ParamRow]:
     rows = []
@@ -587,7 +590,7 @@ def report(
         if row.head != row.base or (release_metrics is not None and row.head != row.release):
             other_rows.append(row)
 
-    params = _param_changes(
+    params = param_changes(
         read_params(base_snap, params_files(base_snap, base_dvc)) if base_dvc else {},
         read_params(head_snap, params_files(head_snap, head_dvc)),
     )

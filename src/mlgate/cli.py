@@ -434,6 +434,55 @@ def show(ref: str, artifact: str | None, output_format: str) -> None:
         click.echo(text.escaped(shown.note), err=output_format == "json")
 
 
+# --- tuning: experiments ranked by the gates (issue 20) ------------------------------------
+
+
+@cli.command()
+@click.option(
+    "--baseline",
+    metavar="REF",
+    help="Compare with 'latest-release', 'none' or a git ref (default: the gates' baseline).",
+)
+@_option_gates("")
+@click.option(
+    "-A",
+    "--all",
+    "all_commits",
+    is_flag=True,
+    help="Rank the experiments of every commit, not only those run from HEAD.",
+)
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json", "md"]),
+    default="text",
+    show_default=True,
+    help="Output: an aligned table, JSON, or Markdown.",
+)
+@_option_no_color
+def experiments(
+    baseline: str | None,
+    gates_file: Path | None,
+    all_commits: bool,
+    output_format: str,
+    no_color: bool,
+) -> None:
+    """DVC experiments ranked by the gates of HEAD, best passing first: exit 0 when one
+    passes, 1 when none does, 2 on errors."""
+    from mlgate.experiments import rank
+    from mlgate.render import experiments as render
+
+    ranking = rank(_project_root(), baseline, gates_file, all_commits)
+    if output_format == "json":
+        click.echo(render.as_json(ranking))
+    elif output_format == "md":
+        click.echo(render.as_markdown(ranking), nl=False)
+    else:
+        colour = _colour(no_color)
+        click.echo(render.as_text(ranking, colour, _columns()), color=colour)
+    sys.exit(0 if ranking.passed else 1)
+
+
 def main() -> None:
     """Console-script entry point."""
     cli(prog_name="mlgate")

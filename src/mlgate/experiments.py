@@ -1,0 +1,168 @@
+"""Operation behind ``mlgate experiments``: DVC experiments ranked by the release gates.
+
+DVC keeps each experiment as a commit under ``refs/exps/<sha[:2]>/<sha[2:]>/<name>``, where
+``sha`` is the commit it was run from (``dvc exp show`` reads the same refs; experiments
+pulled with ``dvc exp pull`` land there too). Each experiment is judged as ``mlgate check
+--rev`` judges a commit, straight from git objects (metrics in git or in DVC's cache, bound
+to the experiment's own ``dvc.lock``), but with one policy for all: the gates of the
+checked-out commit (or ``--gates``), not the ones an experiment's ``params.yaml`` may carry.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mlgate import gitio
+from mlgate.api import (
+    BaselineRef,
+    CheckResult,
+    ParamRow,
+    check,
+    load_gates,
+    param_changes,
+    resolve_baseline,
+)
+from mlgate.dvcadapter import DVC_LOCK, DVC_YAML, PARAMS_YAML
+from mlgate.errors import MlgateError
+from mlgate.gates import HIGHER, LOWER, Gates
+from mlgate.metrics import params_files, read_dvc_yaml, read_params
+
+EXPS = "refs/exps"
+# refs/exps/<2 hex>/<38 hex>/<name>: DVC's own namespaces (exec, celery, apply, temp, stash)
+# have other shapes and are not experiments.
+_EXP_REF = re.compile(r"^refs/exps/([0-9a-f]{2})/([0-9a-f]{38})/([^/]+)$")
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """One DVC experiment: its name, its commit, and the commit it was run from."""
+
+    name: str
+    sha: str
+    parent: str
+
+
+@dataclass(frozen=True)
+class Ranked:
+    """An experiment with its verdict: ``result`` None when it could not be judged (``error``
+    says why, in one line)."""
+
+    experiment: Experiment
+    result: CheckResult | None
+    params: list[ParamRow]
+    main_value: float | None
+    error: str | None = None
+
+    @property
+    def passed(self) -> bool:
+        return self.result is not None and self.result.passed
+
+    @property
+    def failing(self) -> list[str]:
+        """The metrics of the rules that fail (blocking ones), in gate order."""
+        if self.result is None:
+            return []
+        return [rule.metric for rule in self.result.rules if rule.failed]
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """Experiments best first: passing ones by the main metric, then failing, then errors."""
+
+    experiments: list[Ranked]
+    main_metric: str | None
+    direction: str
+    baseline: BaselineRef | None
+    baseline_note: str | None
+    gates_source: str
+    scope: str  # which experiments: "run from HEAD (abc1234)" or "of all commits"
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return any(ranked.passed for ranked in self.experiments)
+
+
+def list_experiments(repo_root: Path) -> list[Experiment]:
+    """Every experiment ref DVC would list (``dvc exp show -A``), by name then commit."""
+    found = []
+    listing = gitio.git_text(repo_root, "for-each-ref", "--format=%(objectname) %(refname)", EXPS)
+    for line in listing.splitlines():
+        sha, _, ref = line.partition(" ")
+        match = _EXP_REF.match(ref)
+        if match:
+            found.append(Experiment(match[3], sha, match[1] + match[2]))
+    return sorted(found, key=lambda exp: (exp.name, exp.sha))
+
+
+def _direction(gates: Gates) -> str:
+    """Better is higher unless the main metric's rule says lower."""
+    for rule in gates.rules:
+        if rule.metric == gates.main:
+            return LOWER if rule.direction == LOWER else HIGHER
+    return HIGHER
+
+
+def _sort_key(ranked: Ranked, direction: str) -> tuple[int, float, str]:
+    group = 0 if ranked.passed else 1 if ranked.result is not None else 2
+    value = ranked.main_value
+    order = float("inf") if value is None else -value if direction == HIGHER else value
+    return group, order, ranked.experiment.name
+
+
+def rank(
+    repo_root: Path,
+    baseline: str | None = None,
+    gates_file: Path | None = None,
+    all_commits: bool = False,
+) -> Ranking:
+    """Judge the experiments run from HEAD (every experiment with ``all_commits``) against
+    the gates of the checked-out commit and rank them."""
+    head_sha = gitio.resolve(repo_root, "HEAD")
+    head = gitio.snapshot(repo_root, head_sha, gitio.git_prefix(repo_root), "HEAD")
+    head.prefetch([DVC_YAML, PARAMS_YAML, DVC_LOCK])
+    gates = load_gates(head, gates_file)
+    dvc_yaml = read_dvc_yaml(head)
+    choice = gates.baseline if baseline is None else baseline
+    chosen = resolve_baseline(head, choice, gates, dvc_yaml)
+    experiments = list_experiments(repo_root)
+    scope = "of all commits"
+    if not all_commits:
+        experiments = [exp for exp in experiments if exp.parent == head_sha]
+        scope = f"run from HEAD ({gitio.short(head_sha)})"
+    compared_params: dict[str, dict[str, dict[str, Any]]] = {}
+
+    def params_at(sha: str) -> dict[str, dict[str, Any]]:
+        if sha not in compared_params:
+            snap = gitio.Snapshot(repo_root, sha, gitio.short(sha), head.prefix)
+            compared_params[sha] = read_params(snap, params_files(snap, read_dvc_yaml(snap)))
+        return compared_params[sha]
+
+    ranked = []
+    for exp in experiments:
+        # the params an experiment changed: against the release it is judged against, else
+        # against the commit it was run from (what `dvc exp show` compares with)
+        against = chosen.ref.sha if chosen.ref else exp.parent
+        try:
+            result = check(repo_root, exp.sha, choice, gates_file, allow_stale=False, gates=gates)
+            params = param_changes(params_at(against), params_at(exp.sha))
+        except MlgateError as exc:
+            ranked.append(Ranked(exp, None, [], None, " ".join(str(exc).split())))
+            continue
+        value = result.metrics.get(gates.main) if gates.main else None
+        ranked.append(Ranked(exp, result, params, value))
+    direction = _direction(gates)
+    ranked.sort(key=lambda item: _sort_key(item, direction))
+    notes = []
+    if not experiments:
+        notes.append(
+            f"no DVC experiments {scope} (dvc exp run; dvc exp pull to fetch them"
+            + ("" if all_commits else "; --all for experiments of other commits")
+            + ")"
+        )
+    return Ranking(
+        ranked, gates.main, direction, chosen.ref, chosen.note, gates.source, scope, notes
+    )
