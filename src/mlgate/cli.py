@@ -483,6 +483,69 @@ def experiments(
     sys.exit(0 if ranking.passed else 1)
 
 
+@cli.command()
+@click.argument(
+    "sweep_file",
+    default="sweep.yaml",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="[SWEEP_FILE]",
+)
+@click.option(
+    "-j", "--jobs", type=click.IntRange(1, 64), help="DVC queue workers (default: the file's jobs)."
+)
+@click.option(
+    "--trials", type=click.IntRange(1, 10_000), help="Run this many trials (default: the file's)."
+)
+@click.option(
+    "--shard",
+    metavar="I/N",
+    help="Run only the trials whose index is I modulo N (one CI runner of N; grid and random).",
+)
+@click.option(
+    "--baseline",
+    metavar="REF",
+    help="Compare with 'latest-release', 'none' or a git ref (default: the gates' baseline).",
+)
+@_option_gates("")
+@click.option(
+    "--dry-run", is_flag=True, help="Print the trials (grid and random) without running them."
+)
+@_option_no_color
+def sweep(
+    sweep_file: Path,
+    jobs: int | None,
+    trials: int | None,
+    shard: str | None,
+    baseline: str | None,
+    gates_file: Path | None,
+    dry_run: bool,
+    no_color: bool,
+) -> None:
+    """Run the search space of SWEEP_FILE (default sweep.yaml) as DVC experiments and rank
+    them by the gates: exit 0 when one passes, 1 when none does, 2 on errors."""
+    from mlgate import sweep as sweeping
+    from mlgate.render import experiments as render
+
+    spec = sweeping.load(sweep_file)
+    part = sweeping.parse_shard(shard)
+    if dry_run:
+        if spec.sampler == "tpe":
+            raise click.UsageError(
+                "--dry-run lists grid and random trials; tpe proposes as it goes"
+            )
+        for trial in sweeping.propose(spec, trials):
+            if part is None or trial.index % part[1] == part[0]:
+                click.echo(f"{trial.name}  {' '.join(trial.overrides())}")
+        return
+    result = sweeping.run(_project_root(), spec, jobs, trials, part, baseline, gates_file)
+    for name in result.failed:
+        click.echo(f"trial {name} failed (dvc queue logs {name})", err=True)
+    colour = _colour(no_color)
+    if result.ranking is not None:
+        click.echo(render.as_text(result.ranking, colour, _columns()), color=colour)
+    sys.exit(0 if result.ranking is not None and result.ranking.passed else 1)
+
+
 def main() -> None:
     """Console-script entry point."""
     cli(prog_name="mlgate")

@@ -545,3 +545,35 @@ def reproduce(repo_root: str | Path, force: Collection[str]) -> Reproduction:
             f"dvc repro failed in '{repo_root}': {exc.strerror or exc}{where}"
         ) from exc
     return Reproduction(tuple(ran), tuple(forced))
+
+
+def queue_experiment(repo_root: str | Path, name: str, overrides: list[str]) -> None:
+    """``dvc exp run --queue -n NAME -S key=value ...``, in process."""
+    from dvc.exceptions import DvcException
+    from dvc.repo import Repo
+
+    try:
+        with Repo(str(repo_root)) as repo, _console():
+            repo.experiments.run(queue=True, name=name, params=overrides)
+    except DvcException as exc:
+        raise InputError(f"dvc exp run --queue -n {name}: {_one_line(exc)}") from exc
+
+
+def run_queue(repo_root: str | Path, jobs: int) -> None:
+    """``dvc exp run --run-all -j JOBS``: DVC's queue workers run every queued experiment,
+    each in its own temporary workspace; returns when all have finished. A trial that fails
+    is DVC's to report (it says which); the caller sees it by its missing experiment ref.
+
+    Run as a ``dvc`` process, not in this one: DVC starts its queue workers by forking the
+    process that asks, which in process takes this one down with them."""
+    import os
+    import subprocess
+
+    # DVC's workers are `dvc` processes found on PATH: the one beside this Python comes first
+    here = str(Path(sys.executable).parent)
+    env = {**os.environ, "PATH": os.pathsep.join([here, os.environ.get("PATH", "")])}
+    command = [sys.executable, "-m", "dvc", "exp", "run", "--run-all", "-j", str(jobs)]
+    try:
+        subprocess.run(command, cwd=str(repo_root), check=False, env=env)
+    except OSError as exc:
+        raise InputError(f"dvc exp run --run-all: {_one_line(exc)}") from exc
