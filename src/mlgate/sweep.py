@@ -303,8 +303,8 @@ def _run_tpe(
 
     sampler = optuna.samplers.TPESampler(seed=sweep.seed, constraints_func=constraints)
     ranking = rank(root, baseline, gates_file)
-    direction = "maximize" if ranking.direction == HIGHER else "minimize"
-    study = optuna.create_study(direction=direction, sampler=sampler)
+    maximise = ranking.direction == HIGHER
+    study = optuna.create_study(direction="maximize" if maximise else "minimize", sampler=sampler)
     distributions = {space.key: _distribution(optuna, space) for space in sweep.spaces}
     trials: list[Trial] = []
     failed: list[str] = []
