@@ -15,7 +15,8 @@ from typing import Any
 
 from mlgate.api import ABSENT, CheckResult, MetricRow, ParamRow, ReportData
 from mlgate.gates import HIGHER, fmt
-from mlgate.render import status_word
+from mlgate.render import STALE, status_word
+from mlgate.render import stale_stages as stale_text
 
 ICON = {"PASS": "✅", "FAIL": "❌", "WARN": "⚠️", "SKIP": "⏭️"}
 
@@ -113,20 +114,47 @@ def verdict_line(result: CheckResult) -> str:
     return text
 
 
+def stale_line(result: CheckResult, what: str) -> str:
+    """The warning that goes first when the judged commit's dvc.lock does not match it
+    ('' when it does): its metrics are an older run's, so a Δ of +0 means nothing."""
+    if not result.stale:
+        return ""
+    return (
+        f"> ⚠️ **{STALE[0].upper()}{STALE[1:]}.** `dvc.lock` does not match {what}, so its "
+        f"metrics are not what its params and code produce: {stale_text(result.stale, code)}."
+    )
+
+
+def reasons(result: CheckResult) -> str:
+    """The reasons of the gates that did not pass, one bullet each ('' when all pass): under
+    the table, where a long one does not make the table wider than a comment (a passing
+    gate's reason restates its rule)."""
+    lines = []
+    for rule_result in result.rules:
+        word = status_word(rule_result)
+        if word != "PASS":
+            lines.append(f"- {ICON[word]} {code(rule_result.metric)}: {plain(rule_result.reason)}")
+    return "\n".join(lines)
+
+
 def check(result: CheckResult) -> str:
+    """The check as the report's gates table has it: each gate's verdict first in its row,
+    the reasons of those that did not pass under the table."""
     rows = [
         [
+            f"{ICON[status_word(r)]} {status_word(r)}",
             plain(r.metric),
             number(r.baseline),
             number(r.value),
             delta(r.value, r.baseline),
             r.rule.describe(),
-            f"{ICON[status_word(r)]} {plain(r.reason)}",
         ]
         for r in result.rules
     ]
-    headers = ["Metric", "Baseline", result.rev_label, "Change", "Rule", "Status"]
-    return for_logs(verdict_line(result) + "\n\n" + md_table(headers, rows) + "\n")
+    headers = ["Status", "Metric", "Baseline", result.rev_label, "Change", "Rule"]
+    what = f"the judged commit ({plain(result.rev_label)})"
+    parts = [stale_line(result, what), verdict_line(result), md_table(headers, rows)]
+    return for_logs("\n\n".join(part for part in [*parts, reasons(result)] if part) + "\n")
 
 
 # --- the pull-request report ----------------------------------------------------------------
@@ -195,22 +223,19 @@ def _metric_cells(row: MetricRow, release_apart: bool = True) -> list[str]:
 
 def _gates_section(data: ReportData) -> str:
     """The verdict of each gate first in its row, as a reviewer scans for it; the reasons of
-    the gates that did not pass go under the table, where a long one does not make the table
-    wider than a comment (a passing gate's reason restates its rule)."""
+    the gates that did not pass go under the table (``reasons``)."""
     by_metric = {row.key: row for row in data.gate_rows}
     apart = _release_apart(data)
-    rows, reasons = [], []
+    rows = []
     for result in data.check.rules:
         row = by_metric.get(result.metric, MetricRow(result.metric, None, None, result.value))
         word = status_word(result)
         rows.append([f"{ICON[word]} {word}", *_metric_cells(row, apart), result.rule.describe()])
-        if word != "PASS":
-            reasons.append(f"- {ICON[word]} {code(result.metric)}: {plain(result.reason)}")
     headers = ["Status", *_metric_headers(data), "Rule"]
     text = "### Gates\n\n" + md_table(headers, rows)
     if data.release is not None and not apart:
         text += "\n\n_The latest release is the base's commit: one column for both._"
-    return "\n\n".join([text, *(["\n".join(reasons)] if reasons else [])])
+    return "\n\n".join(part for part in [text, reasons(data.check)] if part)
 
 
 def _folded_table(
@@ -426,7 +451,8 @@ def _header(data: ReportData) -> str:
         if data.release
         else "no release yet"
     )
-    lines = [MARKER, f"## mlgate report\n\n{verdict_line(data.check)}"]
+    stale = stale_line(data.check, "the head")
+    lines = [MARKER, "## mlgate report", *([stale] if stale else []), verdict_line(data.check)]
     loosened = sum(1 for c in data.policy if c.loosened)
     if loosened:
         lines.append(f"⚠️ **{loosened} gate setting(s) loosened in this change — review below.**")
