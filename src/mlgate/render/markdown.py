@@ -87,15 +87,27 @@ def number(value: float | None, digits: int = DIGITS) -> str:
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
+def signed(value: float, digits: int = DIGITS) -> str:
+    text = number(value, digits)
+    return text if text.startswith("-") else f"+{text}"
+
+
+def percent(value: float) -> str:
+    """A relative change as a reviewer reads it: one decimal ("+1,130%", "-1.8%"), two
+    significant digits below one percent ("-0.53%"); more made the gates table too wide."""
+    if abs(value) >= 1 or value == 0:
+        text = f"{value:+,.1f}"
+        return text[:-2] if text.endswith(".0") else text
+    return signed(value, 2)
+
+
 def delta(value: float | None, baseline: float | None) -> str:
     if value is None or baseline is None:
         return "–"
     diff = value - baseline
-    change = number(diff)
-    change = change if change.startswith("-") else f"+{change}"
     if baseline != 0:
-        return f"{change} ({diff / abs(baseline) * 100:+,.2f}%)"
-    return change
+        return f"{signed(diff)} ({percent(diff / abs(baseline) * 100)}%)"
+    return signed(diff)
 
 
 def verdict_line(result: CheckResult) -> str:
@@ -193,32 +205,39 @@ def _limit(rows: list[Any], limit: int | None) -> tuple[list[Any], str]:
 
 
 def _release_apart(data: ReportData) -> bool:
-    """Whether the latest release gets its own columns: not when there is none, nor when it
-    is the base's commit (its columns would repeat the base's)."""
+    """Whether the latest release gets its own columns: not when there is none, nor when
+    they would repeat the base's (the release is the base's commit, or every metric shown
+    is the same at both)."""
     if data.release is None:
         return False
-    return data.base is None or data.release.sha != data.base.sha
+    if data.base is not None and data.release.sha == data.base.sha:
+        return False
+    rows = [*data.gate_rows, *data.other_metrics]
+    return any(row.release != row.base for row in rows)
+
+
+def _one_column_note(data: ReportData) -> str:
+    """Why the release has no columns of its own ('' when it has, or there is none)."""
+    if data.release is None or _release_apart(data):
+        return ""
+    if data.base is not None and data.release.sha == data.base.sha:
+        return "_The latest release is the base's commit: one column for both._"
+    release = code(data.release.label)
+    return f"_The latest release, {release}, has the base's metrics: one column for both._"
 
 
 def _metric_headers(data: ReportData) -> list[str]:
     if _release_apart(data):
-        return ["Metric", "Base", "Release", "Head", "Δ base", "Δ release"]
+        return ["Metric", "Base", "Head", "Δ base", "Δ release"]
     return ["Metric", "Base", "Head", "Δ base"]
 
 
 def _metric_cells(row: MetricRow, release_apart: bool = True) -> list[str]:
-    """Metric, base, (release), head and the change(s): the cells every metric table starts
-    with."""
-    if not release_apart:
-        return [code(row.key), number(row.base), number(row.head), delta(row.head, row.base)]
-    return [
-        code(row.key),
-        number(row.base),
-        number(row.release),
-        number(row.head),
-        delta(row.head, row.base),
-        delta(row.head, row.release),
-    ]
+    """Metric, base, head and the change(s): the cells every metric table starts with. The
+    release's own value is head minus Δ release: as a column it made the gates table wider
+    than a comment (873 px at 830, the repository's own gates, tests/mlgate/test_report_seen)."""
+    cells = [code(row.key), number(row.base), number(row.head), delta(row.head, row.base)]
+    return [*cells, delta(row.head, row.release)] if release_apart else cells
 
 
 def _gates_section(data: ReportData) -> str:
@@ -233,8 +252,9 @@ def _gates_section(data: ReportData) -> str:
         rows.append([f"{ICON[word]} {word}", *_metric_cells(row, apart), result.rule.describe()])
     headers = ["Status", *_metric_headers(data), "Rule"]
     text = "### Gates\n\n" + md_table(headers, rows)
-    if data.release is not None and not apart:
-        text += "\n\n_The latest release is the base's commit: one column for both._"
+    note = _one_column_note(data)
+    if note:
+        text += f"\n\n{note}"
     return "\n\n".join(part for part in [text, reasons(data.check)] if part)
 
 
@@ -371,9 +391,10 @@ def _policy_section(data: ReportData) -> str:
 
 
 # Mermaid's default xychart palette draws the line #ECECFF, invisible on GitHub's light theme.
-# Mid-luminance colours read on both themes (white and #0d1117): blue for the metric,
-# orange for the gate's bound.
-CHART_PALETTE = "#2f81f7, #f0883e"
+# Mid-luminance colours read on both themes (white and #0d1117) at WCAG's 3:1 for graphics:
+# blue for the metric (3.75 and 5.05), orange for the gate's bound (3.6 and 5.26; GitHub's
+# #f0883e was 2.53 on white). tests/mlgate/test_report_seen.py measures them as drawn.
+CHART_PALETTE = "#2f81f7, #d4691a"
 CHART_INIT = (
     '%%{init: {"themeVariables": {"xyChart": {"plotColorPalette": "' + CHART_PALETTE + '"}}}}%%'
 )
