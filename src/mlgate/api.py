@@ -301,12 +301,12 @@ def check(
             ensure_fresh(head, dvc_yaml)
         else:
             read_lock(head)  # a committed but unreadable lock is still an error
-    if not head.is_worktree:
-        stale = stale_stages_at(head, dvc_yaml)
     files = metrics_files(head, dvc_yaml)
     if not files:
         raise ConfigError(f"{head.where(DVC_YAML)}: declares no metrics files (add 'metrics:')")
     locks = read_locks(head, dvc_yaml)
+    if not head.is_worktree:
+        stale = stale_stages_at(head, dvc_yaml, locks)
     head_metrics = read_metrics(head, files, locks)
     absent = [path for path, values in head_metrics.files.items() if values is None]
     if absent:

@@ -31,10 +31,8 @@ from mlgate.dvcadapter import (
     norm_path,
     resolve,
     stage_address,
-    validate_lock,
 )
 from mlgate.dvcdata import DIR_SUFFIX, HASH_KEYS, LEGACY_MD5, LockedFile, content_md5
-from mlgate.errors import InputError
 from mlgate.gitio import Snapshot
 from mlgate.loaders import parse_structured, parse_yaml
 from mlgate.metrics import pipelines, read_locks
@@ -54,22 +52,33 @@ class StaleStage:
     changed: tuple[str, ...]
 
 
-def stale_stages_at(snap: Snapshot, dvc_yaml: Mapping[str, Any]) -> list[StaleStage]:
+# What a stage's record is checked on: the other keys (outs, metrics, plots) hold no input,
+# and resolving only these skips their ${...} (DVC's parser is most of the time spent here).
+STAGE_KEYS = ("wdir", "cmd", "deps", "params", "frozen")
+
+
+def stale_stages_at(
+    snap: Snapshot,
+    dvc_yaml: Mapping[str, Any],
+    locks: Mapping[str, LockedFile] | None = None,
+) -> list[StaleStage]:
     """The stages of every ``dvc.yaml`` of ``snap`` whose lock record does not match it,
-    in the order DVC lists them."""
+    in the order DVC lists them. ``locks``: ``metrics.read_locks`` of the snapshot, when
+    the caller has read them (which validated every dvc.lock with DVC's schema)."""
     found = pipelines(snap, dvc_yaml)
-    outputs = {
-        path: entry for path, entry in read_locks(snap, dvc_yaml).items() if entry.kind == "out"
-    }
+    if locks is None:
+        locks = read_locks(snap, dvc_yaml)
+    outputs = {path: entry for path, entry in locks.items() if entry.kind == "out"}
+    params: dict[str, dict[str, Any]] = {}  # each params file parsed once for every stage
     stale: list[StaleStage] = []
     for directory, path, data in found:
         if not data.get("stages"):
             continue
-        pipeline = resolve(snap, path, data)
+        pipeline = resolve(snap, path, data, STAGE_KEYS)
         locked = _locked_stages(snap, norm_path(DVC_LOCK, directory))
         _prefetch_deps(snap, pipeline)
         for name, stage in pipeline.stages.items():
-            changed = _stage_changes(snap, pipeline, stage, locked.get(name), outputs)
+            changed = _stage_changes(snap, pipeline, stage, locked.get(name), outputs, params)
             if changed:
                 stale.append(StaleStage(stage_address(path, name), tuple(changed)))
     return stale
@@ -79,11 +88,9 @@ def _locked_stages(snap: Snapshot, lock_path: str) -> dict[str, Mapping[str, Any
     text = snap.read_text(lock_path)
     if text is None:
         return {}
-    where = snap.where(lock_path)
-    data = parse_yaml(text, where)
-    if not isinstance(data, dict):
-        raise InputError(f"{where}: unreadable dvc.lock: expected a mapping at the top level")
-    validate_lock(data, where)
+    data = parse_yaml(text, snap.where(lock_path))  # read_locks validated this very text
+    if not isinstance(data, dict):  # pragma: no cover - read_locks refused it already
+        return {}
     return {str(name): spec for name, spec in (data.get("stages") or {}).items()}
 
 
@@ -110,6 +117,7 @@ def _stage_changes(
     stage: Mapping[str, Any],
     lock: Mapping[str, Any] | None,
     outputs: Mapping[str, LockedFile],
+    params: dict[str, dict[str, Any]],
 ) -> list[str]:
     if lock is None:
         return [NOT_LOCKED]
@@ -123,7 +131,8 @@ def _stage_changes(
         entry = locked_deps.get(path)
         if entry is None or not _dep_matches(snap, path, entry, outputs):
             changed.append(path)
-    changed += _param_changes(snap, wdir, stage.get("params") or [], lock.get("params") or {})
+    declared = stage.get("params") or []
+    changed += _param_changes(snap, wdir, declared, lock.get("params") or {}, params)
     return changed
 
 
@@ -177,7 +186,11 @@ def _dvc_file_md5(snap: Snapshot, path: str) -> str | None:
 
 
 def _param_changes(
-    snap: Snapshot, wdir: str, declared: list[Any], locked: Mapping[str, Any]
+    snap: Snapshot,
+    wdir: str,
+    declared: list[Any],
+    locked: Mapping[str, Any],
+    parsed: dict[str, dict[str, Any]],
 ) -> list[str]:
     """``file:key`` (the key alone in ``params.yaml``) of every param whose value differs
     from the locked one: the declared keys, every key the lock records (the vars files a
@@ -196,9 +209,11 @@ def _param_changes(
     for file in dict.fromkeys([*keys, *recorded]):
         if not file.lower().endswith(PARAMS_SUFFIXES) or not snap.is_inside(file):
             continue
-        text = snap.read_text(file)
-        current = parse_structured(text, file, snap.where(file)) if text is not None else None
-        current = current if isinstance(current, dict) else {}
+        if file not in parsed:
+            text = snap.read_text(file)
+            data = parse_structured(text, file, snap.where(file)) if text is not None else None
+            parsed[file] = data if isinstance(data, dict) else {}
+        current = parsed[file]
         names = keys.get(file, [])
         whole = names is None
         wanted = [*(current if whole else names or []), *recorded.get(file, {})]
