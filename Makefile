@@ -5,7 +5,7 @@ export DVC_NO_ANALYTICS := 1
 # dvc runs each stage's `python -m stages.x` through the shell: it must find the venv's python.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: install dev repro test lint typecheck infer-schema adopt plots
+.PHONY: install dev repro test lint typecheck infer-schema adopt plots test-tools
 
 # --- your own data (README "Your own data"): values arrive as environment variables
 # (make exports command-line ones), expanded by the shell, never pasted into the recipe.
@@ -41,6 +41,12 @@ typecheck:
 # dvc_plots/index.html, which loads vega from node_modules/ (README "Plots, offline")
 plots: node_modules/.package-lock.json
 	$(BIN)/dvc plots show
+
+# What the tests that render as a browser does need (tests/browser.py): the npm packages and
+# chromium, cmark-gfm and an emoji font (apt-get, only the missing ones);
+# the ci workflow's test job and .ci/run install them (docs/what-you-see.md).
+test-tools: node_modules/.package-lock.json
+	scripts/install_test_tools.sh
 
 # --- CI/CD: the steps of .github/workflows (README "CI/CD"); values arrive as environment
 # variables, expanded by the shell ("$$VAR"), never pasted into the recipe by make.

@@ -6,7 +6,9 @@
 # With CI=true those tests fail rather than skip without these, so a failed install is said.
 set -uo pipefail
 missing=()
-[ -x /usr/bin/chromium ] || missing+=(chromium)
+# MLGATE_CHROMIUM: another Chromium build to use (GitHub's Ubuntu runners have Google Chrome
+# and no Debian chromium package)
+[ -x "${MLGATE_CHROMIUM:-/usr/bin/chromium}" ] || missing+=(chromium)
 command -v cmark-gfm >/dev/null 2>&1 || missing+=(cmark-gfm)
 [ -e /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf ] || missing+=(fonts-noto-color-emoji)
 [ "${#missing[@]}" -eq 0 ] && exit 0
