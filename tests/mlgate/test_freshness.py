@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from mlgate import api, gitio
+from mlgate import api, dvcadapter, gitio
 from mlgate.cli import cli
 from mlgate.freshness import COMMAND, NOT_LOCKED, StaleStage, stale_stages_at
 from mlgate.metrics import read_dvc_yaml
@@ -21,6 +21,11 @@ from tests.mlgate.repo_factory import DEFAULT_GATES, DVC_YAML, ScratchRepo, metr
 def stale(root: Path, rev: str = "HEAD") -> list[StaleStage]:
     snap = gitio.snapshot(root, rev, gitio.git_prefix(root))
     return stale_stages_at(snap, read_dvc_yaml(snap))
+
+
+def dvc_status(root: Path) -> set[str]:
+    """The stages ``dvc status`` calls changed (it names them from the current directory)."""
+    return {name.rsplit(":", 1)[-1] for name in dvcadapter.stale_stages(root)}
 
 
 def with_stage(name: str, stage: dict[str, object]) -> dict[str, object]:
@@ -45,6 +50,7 @@ def test_params_code_and_command_changed_without_repro(scratch_repo: ScratchRepo
     repo.write("dvc.yaml", pipeline)
     repo.commit("input and command too")
     assert stale(repo.root) == [StaleStage("train", (COMMAND, "inputs/metrics.json", "train.seed"))]
+    assert dvc_status(repo.root) == {"train"}  # dvc status of the working tree agrees
     assert stale(repo.root, "HEAD~2") == []  # the revision asked about, not the working tree
 
 
@@ -64,12 +70,13 @@ def test_directory_and_cached_dependencies_hash_as_dvc_does(scratch_repo: Scratc
     repo.write("dvc.yaml", with_stage("pack", {**stage, "outs": ["packed.bin"]}))
     repo.repro()
     repo.commit("pack stage, reproduced")
-    assert stale(repo.root) == []
+    assert stale(repo.root) == [] and dvc_status(repo.root) == set()
     repo.write("conf/sub/b.txt", "c\n")
     repo.set_metrics(metrics_with(roc_auc=0.91))
     repo.dvc("repro", "-q", "-s", "train")  # the producer reran, its consumer did not
     repo.commit("conf and model changed, pack not reproduced")
     assert stale(repo.root) == [StaleStage("pack", ("conf", "models/model.bin"))]
+    assert dvc_status(repo.root) == {"pack"}  # dvc status of the working tree agrees
 
 
 def test_whole_params_file_and_a_vars_file(scratch_repo: ScratchRepo) -> None:
