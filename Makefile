@@ -5,7 +5,7 @@ export DVC_NO_ANALYTICS := 1
 # dvc runs each stage's `python -m stages.x` through the shell: it must find the venv's python.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: install dev repro test lint typecheck infer-schema adopt plots docs
+.PHONY: install dev repro test lint typecheck infer-schema adopt plots docs test-tools
 
 # --- your own data (docs/your-own-data.md): values arrive as environment variables
 # (make exports command-line ones), expanded by the shell, never pasted into the recipe.
@@ -46,6 +46,12 @@ docs:
 # dvc_plots/index.html, which loads vega from node_modules/ (docs/plots-offline.md)
 plots: node_modules/.package-lock.json
 	$(BIN)/dvc plots show
+
+# What the tests that render as a browser does need (tests/browser.py): the npm packages and
+# chromium, cmark-gfm and an emoji font (apt-get, only the missing ones);
+# the ci workflow's test job and .ci/run install them (docs/what-you-see.md).
+test-tools: node_modules/.package-lock.json
+	scripts/install_test_tools.sh
 
 # --- CI/CD: the steps of .github/workflows (docs/cicd.md); values arrive as environment
 # variables, expanded by the shell ("$$VAR"), never pasted into the recipe by make.

@@ -14,6 +14,8 @@ from typing import Any
 
 import pytest
 
+from tests.browser import need, open_page, screenshot_path
+
 REPO = Path(__file__).resolve().parents[1]
 # what `dvc plots show` reads: the plot definitions, their params, templates, page and data
 NEEDED = ["dvc.yaml", "params.yaml", ".dvc/config", ".dvc/plots", "plots"]
@@ -95,3 +97,29 @@ def test_every_plot_draws_its_marks_offline(page: Path) -> None:
     counts = json.loads((REPO / "plots" / "confusion.json").read_text(encoding="utf-8"))
     for cell in counts["confusion"]:
         assert str(cell["count"]) in drawn["Confusion matrix"]["labels"]
+
+
+def test_every_plot_draws_in_a_browser_offline(page: Path, tmp_path: Path) -> None:
+    """The page as a person opens it: Chromium with no network, every plot drawn."""
+    need("vega", "vega-lite", "vega-embed")
+    opened = tmp_path / "dvc_plots" / "index.html"  # beside the repository's node_modules
+    opened.parent.mkdir()
+    shutil.copy2(page, opened)
+    (tmp_path / "node_modules").symlink_to(REPO / "node_modules", target_is_directory=True)
+    seen = open_page(opened, "plots", screenshot_path("plots-page.png", tmp_path))
+    assert seen["refused"] == [] and seen["errors"] == [], seen
+    assert not seen["note"]  # the page's "scripts are missing" line
+    assert len(seen["plots"]) == len(specs(page)) >= 4
+    for plot in seen["plots"]:
+        assert plot["width"] > 100 and plot["inked"] > 2000, plot  # axes, marks and labels
+
+
+def test_a_page_without_the_packages_says_so(page: Path, tmp_path: Path) -> None:
+    """Without `npm ci` the page says what to run rather than staying blank; and the check
+    above fails then."""
+    need()
+    bare = tmp_path / "dvc_plots" / "index.html"
+    bare.parent.mkdir()
+    shutil.copy2(page, bare)
+    seen = open_page(bare, "plots")
+    assert seen["note"] and all(plot["inked"] == 0 for plot in seen["plots"])

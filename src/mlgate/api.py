@@ -24,6 +24,7 @@ from mlgate.errors import (
     RefusedError,
     no_release_found,
 )
+from mlgate.freshness import StaleStage, stale_stages_at
 from mlgate.gates import (
     LATEST_RELEASE,
     MISSING,
@@ -77,6 +78,10 @@ class CheckResult:
     rev_label: str = gitio.WORKTREE
     baseline_note: str | None = None  # why there is no baseline, when there is none
     gates: Gates | None = field(default=None, compare=False)
+    # stages whose dvc.lock record does not match the judged commit: its metrics are not what
+    # its params and code would produce. Checked for a commit; the working tree is refused
+    # when stale instead (unless --allow-stale, which skips the check), so it is always empty.
+    stale: tuple[StaleStage, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         """Exactly the JSON contract of ``mlgate check --format json``."""
@@ -293,6 +298,7 @@ def check(
     dvc_yaml = read_dvc_yaml(head)
     if gates is None:
         gates = load_gates(head, gates_file)
+    stale: list[StaleStage] = []
     if not allow_stale:
         if head.is_worktree:
             ensure_fresh(head, dvc_yaml)
@@ -302,6 +308,8 @@ def check(
     if not files:
         raise ConfigError(f"{head.where(DVC_YAML)}: declares no metrics files (add 'metrics:')")
     locks = read_locks(head, dvc_yaml)
+    if not head.is_worktree:
+        stale = stale_stages_at(head, dvc_yaml, locks)
     head_metrics = read_metrics(head, files, locks)
     absent = [path for path, values in head_metrics.files.items() if values is None]
     if absent:
@@ -352,6 +360,7 @@ def check(
         rev_label=head.label,
         baseline_note=chosen.note,
         gates=gates,
+        stale=tuple(stale),
     )
 
 

@@ -50,8 +50,12 @@ def test_table_pads_by_display_width() -> None:
 def test_markdown_check() -> None:
     text = render_check_md(result(None))
     assert text.splitlines()[0].startswith("❌ **1 of 4 gates fail**, ⚠️ 1 warning(s) — no baseline")
-    assert "| `roc_auc` |" not in text and "| roc_auc | 0.93 | 0.91 | -0.02 (-2.15%) |" in text
+    assert "| `roc_auc` |" not in text and "| roc_auc | 0.93 | 0.91 | -0.02 (-2.2%) |" in text
     assert "⏭️" in text and "✅" in text and "❌" in text
+    # as the report's gates table: the verdict first, reasons of those not passing below
+    assert "| Status | Metric | Baseline | working tree | Change | Rule |" in text
+    assert "| ❌ FAIL | roc_auc | 0.93 | 0.91 |" in text and "| ✅ PASS | accuracy |" in text
+    assert text.rstrip().splitlines()[-1] == "- ⏭️ `f1`: " + result(None).rules[2].reason
 
 
 def test_sizes() -> None:

@@ -46,7 +46,7 @@ def test_report_sections(pr_repo: ScratchRepo) -> None:
     # the verdict first; v1.1.0 is the base's commit, so no release columns repeat the base's
     assert "| Status | Metric | Base | Head | Δ base | Rule |" in text
     assert (
-        "| ✅ PASS | `roc_auc` | 0.936 | 0.925 | -0.011 (-1.18%) | ↑ ≥ 0.92, Δ within -0.02 |"
+        "| ✅ PASS | `roc_auc` | 0.936 | 0.925 | -0.011 (-1.2%) | ↑ ≥ 0.92, Δ within -0.02 |"
         in text
     )
     assert "_The latest release is the base's commit: one column for both._" in text
@@ -78,12 +78,25 @@ def test_report_gives_the_release_its_columns_when_it_is_not_the_base(
     scratch_repo.repro()
     scratch_repo.commit("feature")
     text = report_md(scratch_repo.root, "main")
-    assert "| Status | Metric | Base | Release | Head | Δ base | Δ release | Rule |" in text
-    assert (
-        "| ✅ PASS | `roc_auc` | 0.94 | 0.931 | 0.935 | -0.005 (-0.53%) | +0.004 (+0.43%) |" in text
-    )
+    assert "| Status | Metric | Base | Head | Δ base | Δ release | Rule |" in text
+    assert "| ✅ PASS | `roc_auc` | 0.94 | 0.935 | -0.005 (-0.53%) | +0.004 (+0.43%) |" in text
     assert "one column for both" not in text
     assert "\n- " not in text.split("### Gates")[1].split("###")[0]  # every gate passed
+
+
+def test_report_gives_no_release_columns_that_repeat_the_base(scratch_repo: ScratchRepo) -> None:
+    """The release is not the base's commit, but every metric is the same at both."""
+    scratch_repo.release(metrics_with(roc_auc=0.931), "v1.0.0")
+    scratch_repo.write("NOTES.md", "main moves on, its metrics do not\n")
+    scratch_repo.commit("notes")
+    scratch_repo.git("checkout", "-q", "-b", "feature")
+    scratch_repo.set_metrics(metrics_with(roc_auc=0.935))
+    scratch_repo.repro()
+    scratch_repo.commit("feature")
+    text = report_md(scratch_repo.root, "main")
+    assert "| Status | Metric | Base | Head | Δ base | Rule |" in text
+    assert "Δ release" not in text
+    assert "_The latest release, `demo-model@v1.0.0`, has the base's metrics: one column" in text
 
 
 def test_report_cli_writes_file_and_exits_0(
@@ -283,10 +296,12 @@ def test_numbers_read_as_a_person_reads_them() -> None:
         "16,281",
     ]
     assert markdown.number(1234.5678) == "1,235" and markdown.number(-197800.0) == "-197,800"
-    assert markdown.delta(104512.0, 302312.0) == "-197,800 (-65.43%)"
+    assert markdown.delta(104512.0, 302312.0) == "-197,800 (-65.4%)"
     assert markdown.delta(0.935, 0.931) == "+0.004 (+0.43%)"
-    assert markdown.delta(5.0, 5.0) == "+0 (+0.00%)" and markdown.delta(0.1, 0.0) == "+0.1"
-    assert markdown.delta(3000.0, 1.0) == "+2,999 (+299,900.00%)"
+    assert markdown.delta(5.0, 5.0) == "+0 (+0%)" and markdown.delta(0.1, 0.0) == "+0.1"
+    assert markdown.delta(3000.0, 1.0) == "+2,999 (+299,900%)"
+    assert markdown.delta(0.925, 0.94) == "-0.015 (-1.6%)"
+    assert markdown.delta(-0.5, 1.0) == "-1.5 (-150%)"
 
 
 def test_mermaid_history_draws_the_gates_bound_in_visible_colours() -> None:

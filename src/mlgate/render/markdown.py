@@ -15,7 +15,8 @@ from typing import Any
 
 from mlgate.api import ABSENT, CheckResult, MetricRow, ParamRow, ReportData
 from mlgate.gates import HIGHER, fmt
-from mlgate.render import status_word
+from mlgate.render import STALE, status_word
+from mlgate.render import stale_stages as stale_text
 
 ICON = {"PASS": "✅", "FAIL": "❌", "WARN": "⚠️", "SKIP": "⏭️"}
 
@@ -86,15 +87,27 @@ def number(value: float | None, digits: int = DIGITS) -> str:
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
+def signed(value: float, digits: int = DIGITS) -> str:
+    text = number(value, digits)
+    return text if text.startswith("-") else f"+{text}"
+
+
+def percent(value: float) -> str:
+    """A relative change as a reviewer reads it: one decimal ("+1,130%", "-1.8%"), two
+    significant digits below one percent ("-0.53%"); more made the gates table too wide."""
+    if abs(value) >= 1 or value == 0:
+        text = f"{value:+,.1f}"
+        return text[:-2] if text.endswith(".0") else text
+    return signed(value, 2)
+
+
 def delta(value: float | None, baseline: float | None) -> str:
     if value is None or baseline is None:
         return "–"
     diff = value - baseline
-    change = number(diff)
-    change = change if change.startswith("-") else f"+{change}"
     if baseline != 0:
-        return f"{change} ({diff / abs(baseline) * 100:+,.2f}%)"
-    return change
+        return f"{signed(diff)} ({percent(diff / abs(baseline) * 100)}%)"
+    return signed(diff)
 
 
 def verdict_line(result: CheckResult) -> str:
@@ -113,20 +126,47 @@ def verdict_line(result: CheckResult) -> str:
     return text
 
 
+def stale_line(result: CheckResult, what: str) -> str:
+    """The warning that goes first when the judged commit's dvc.lock does not match it
+    ('' when it does): its metrics are an older run's, so a Δ of +0 means nothing."""
+    if not result.stale:
+        return ""
+    return (
+        f"> ⚠️ **{STALE[0].upper()}{STALE[1:]}.** `dvc.lock` does not match {what}, so its "
+        f"metrics are not what its params and code produce: {stale_text(result.stale, code)}."
+    )
+
+
+def reasons(result: CheckResult) -> str:
+    """The reasons of the gates that did not pass, one bullet each ('' when all pass): under
+    the table, where a long one does not make the table wider than a comment (a passing
+    gate's reason restates its rule)."""
+    lines = []
+    for rule_result in result.rules:
+        word = status_word(rule_result)
+        if word != "PASS":
+            lines.append(f"- {ICON[word]} {code(rule_result.metric)}: {plain(rule_result.reason)}")
+    return "\n".join(lines)
+
+
 def check(result: CheckResult) -> str:
+    """The check as the report's gates table has it: each gate's verdict first in its row,
+    the reasons of those that did not pass under the table."""
     rows = [
         [
+            f"{ICON[status_word(r)]} {status_word(r)}",
             plain(r.metric),
             number(r.baseline),
             number(r.value),
             delta(r.value, r.baseline),
             r.rule.describe(),
-            f"{ICON[status_word(r)]} {plain(r.reason)}",
         ]
         for r in result.rules
     ]
-    headers = ["Metric", "Baseline", result.rev_label, "Change", "Rule", "Status"]
-    return for_logs(verdict_line(result) + "\n\n" + md_table(headers, rows) + "\n")
+    headers = ["Status", "Metric", "Baseline", result.rev_label, "Change", "Rule"]
+    what = f"the judged commit ({plain(result.rev_label)})"
+    parts = [stale_line(result, what), verdict_line(result), md_table(headers, rows)]
+    return for_logs("\n\n".join(part for part in [*parts, reasons(result)] if part) + "\n")
 
 
 # --- the pull-request report ----------------------------------------------------------------
@@ -165,52 +205,57 @@ def _limit(rows: list[Any], limit: int | None) -> tuple[list[Any], str]:
 
 
 def _release_apart(data: ReportData) -> bool:
-    """Whether the latest release gets its own columns: not when there is none, nor when it
-    is the base's commit (its columns would repeat the base's)."""
+    """Whether the latest release gets its own columns: not when there is none, nor when
+    they would repeat the base's (the release is the base's commit, or every metric shown
+    is the same at both)."""
     if data.release is None:
         return False
-    return data.base is None or data.release.sha != data.base.sha
+    if data.base is not None and data.release.sha == data.base.sha:
+        return False
+    rows = [*data.gate_rows, *data.other_metrics]
+    return any(row.release != row.base for row in rows)
+
+
+def _one_column_note(data: ReportData) -> str:
+    """Why the release has no columns of its own ('' when it has, or there is none)."""
+    if data.release is None or _release_apart(data):
+        return ""
+    if data.base is not None and data.release.sha == data.base.sha:
+        return "_The latest release is the base's commit: one column for both._"
+    release = code(data.release.label)
+    return f"_The latest release, {release}, has the base's metrics: one column for both._"
 
 
 def _metric_headers(data: ReportData) -> list[str]:
     if _release_apart(data):
-        return ["Metric", "Base", "Release", "Head", "Δ base", "Δ release"]
+        return ["Metric", "Base", "Head", "Δ base", "Δ release"]
     return ["Metric", "Base", "Head", "Δ base"]
 
 
 def _metric_cells(row: MetricRow, release_apart: bool = True) -> list[str]:
-    """Metric, base, (release), head and the change(s): the cells every metric table starts
-    with."""
-    if not release_apart:
-        return [code(row.key), number(row.base), number(row.head), delta(row.head, row.base)]
-    return [
-        code(row.key),
-        number(row.base),
-        number(row.release),
-        number(row.head),
-        delta(row.head, row.base),
-        delta(row.head, row.release),
-    ]
+    """Metric, base, head and the change(s): the cells every metric table starts with. The
+    release's own value is head minus Δ release: as a column it made the gates table wider
+    than a comment (873 px at 830, the repository's own gates, tests/mlgate/test_report_seen)."""
+    cells = [code(row.key), number(row.base), number(row.head), delta(row.head, row.base)]
+    return [*cells, delta(row.head, row.release)] if release_apart else cells
 
 
 def _gates_section(data: ReportData) -> str:
     """The verdict of each gate first in its row, as a reviewer scans for it; the reasons of
-    the gates that did not pass go under the table, where a long one does not make the table
-    wider than a comment (a passing gate's reason restates its rule)."""
+    the gates that did not pass go under the table (``reasons``)."""
     by_metric = {row.key: row for row in data.gate_rows}
     apart = _release_apart(data)
-    rows, reasons = [], []
+    rows = []
     for result in data.check.rules:
         row = by_metric.get(result.metric, MetricRow(result.metric, None, None, result.value))
         word = status_word(result)
         rows.append([f"{ICON[word]} {word}", *_metric_cells(row, apart), result.rule.describe()])
-        if word != "PASS":
-            reasons.append(f"- {ICON[word]} {code(result.metric)}: {plain(result.reason)}")
     headers = ["Status", *_metric_headers(data), "Rule"]
     text = "### Gates\n\n" + md_table(headers, rows)
-    if data.release is not None and not apart:
-        text += "\n\n_The latest release is the base's commit: one column for both._"
-    return "\n\n".join([text, *(["\n".join(reasons)] if reasons else [])])
+    note = _one_column_note(data)
+    if note:
+        text += f"\n\n{note}"
+    return "\n\n".join(part for part in [text, reasons(data.check)] if part)
 
 
 def _folded_table(
@@ -346,9 +391,10 @@ def _policy_section(data: ReportData) -> str:
 
 
 # Mermaid's default xychart palette draws the line #ECECFF, invisible on GitHub's light theme.
-# Mid-luminance colours read on both themes (white and #0d1117): blue for the metric,
-# orange for the gate's bound.
-CHART_PALETTE = "#2f81f7, #f0883e"
+# Mid-luminance colours read on both themes (white and #0d1117) at WCAG's 3:1 for graphics:
+# blue for the metric (3.75 and 5.05), orange for the gate's bound (3.6 and 5.26; GitHub's
+# #f0883e was 2.53 on white). tests/mlgate/test_report_seen.py measures them as drawn.
+CHART_PALETTE = "#2f81f7, #d4691a"
 CHART_INIT = (
     '%%{init: {"themeVariables": {"xyChart": {"plotColorPalette": "' + CHART_PALETTE + '"}}}}%%'
 )
@@ -426,7 +472,8 @@ def _header(data: ReportData) -> str:
         if data.release
         else "no release yet"
     )
-    lines = [MARKER, f"## mlgate report\n\n{verdict_line(data.check)}"]
+    stale = stale_line(data.check, "the head")
+    lines = [MARKER, "## mlgate report", *([stale] if stale else []), verdict_line(data.check)]
     loosened = sum(1 for c in data.policy if c.loosened)
     if loosened:
         lines.append(f"⚠️ **{loosened} gate setting(s) loosened in this change — review below.**")

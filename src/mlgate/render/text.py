@@ -27,7 +27,8 @@ import click
 
 from mlgate.gates import as_number, fmt, fmt_apart
 from mlgate.lineage import CORRUPT, MISSING
-from mlgate.render import status_word
+from mlgate.render import STALE, status_word
+from mlgate.render import stale_stages as stale_text
 
 if TYPE_CHECKING:
     from mlgate.api import CheckResult
@@ -259,7 +260,18 @@ def check(result: CheckResult, colour: bool = False, columns: int | None = None)
         verdict = [click.style(line, fg=tint, bold=True) for line in verdict]
     # metric, rule and reason wrap; status, value, baseline and change stay on the first line
     gates = table(headers, rows, colours, columns, wrapping=(1, 5, 6))
-    return gates + "\n\n" + "\n".join(verdict)
+    return _stale_lines(result, colour, columns) + gates + "\n\n" + "\n".join(verdict)
+
+
+def _stale_lines(result: CheckResult, colour: bool, columns: int | None) -> str:
+    """The warning above a check of a commit whose dvc.lock does not match it ('' if none)."""
+    if not result.stale:
+        return ""
+    line = f"STALE: {STALE}; dvc.lock does not match {result.rev_label}: "
+    lines = fill(escaped(line + stale_text(result.stale)), columns)
+    if colour:
+        lines = [click.style(text, fg="yellow", bold=True) for text in lines]
+    return "\n".join(lines) + "\n\n"
 
 
 # --- reproduce -----------------------------------------------------------------------------
