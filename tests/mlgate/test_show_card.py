@@ -68,6 +68,8 @@ def test_a_release_with_a_card_prints_it_with_its_verdict(carded: Published) -> 
     block = json.loads(ok(p, "show", "--format", "json"))["block"]
     assert block["model_card"] == {"path": "reports/model_card.md", "hash": card_md5}
     assert ok(p, "show", "latest", "--format", "md") == out
+    text = ok(p, "show").splitlines()
+    assert f"model card: reports/model_card.md  {card_md5} (--format md prints it)" in text
 
 
 def test_a_release_from_before_the_card_is_built_from_its_lineage(carded: Published) -> None:

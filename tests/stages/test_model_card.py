@@ -191,7 +191,9 @@ def test_a_card_without_sensitive_columns_says_so() -> None:
 def test_model_card_params_refuse_what_a_card_cannot_hold() -> None:
     with pytest.raises(StageError, match=r"unknown key\(s\) \['intended_uses'\] in 'model_card'"):
         parse(ModelCardParams, {"intended_uses": ["x"]})
-    with pytest.raises(StageError, match=r"'model_card.caveats' item 1 is 501 characters long; at most 500"):
+    with pytest.raises(
+        StageError, match=r"'model_card.caveats' item 1 is 501 characters long; at most 500"
+    ):
         parse(ModelCardParams, {"caveats": ["x" * 501]})
     with pytest.raises(StageError, match=r"'model_card.summary' must be non-empty text"):
         parse(ModelCardParams, {"summary": 3})
