@@ -97,6 +97,12 @@ def number(value: Any) -> str:
     return repr(value)
 
 
+def _sortable(value: Any) -> float:
+    """A figure to rank by; an undefined one (null in the file) last."""
+    numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
+    return float(value) if numeric else float("-inf")
+
+
 def cell(text: str) -> str:
     """Text from the data (a category, a column name) safe in a Markdown table cell."""
     return " ".join(text.split()).replace("\\", "\\\\").replace("|", "\\|").replace("`", "'")
@@ -146,7 +152,7 @@ def _metrics_section(metrics: Mapping[str, Any], threshold: float) -> list[str]:
     ]
     importance = metrics.get("importance")
     if isinstance(importance, Mapping) and importance:
-        ranked = sorted(importance.items(), key=lambda item: (-float(item[1]), item[0]))
+        ranked = sorted(importance.items(), key=lambda item: (-_sortable(item[1]), item[0]))
         lines += [
             "Most important inputs (mean drop in roc_auc when the column is shuffled):",
             "",

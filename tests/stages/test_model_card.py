@@ -182,6 +182,19 @@ def test_a_card_without_a_model_card_section_says_what_is_not_stated() -> None:
     assert [line for line in card.splitlines() if line.startswith("## ")] == SECTIONS
 
 
+def test_an_undefined_figure_is_a_dash() -> None:
+    """The stages write NaN as null (a group without positives has no recall)."""
+    metrics = json.loads(json.dumps(METRICS))
+    metrics["fairness"]["sex"]["recall"]["Female"] = None
+    metrics["importance"]["age"] = None
+    card = render_card(facts(metrics=metrics))
+    assert table_rows(card, "### sex")["Female"] == ["0.082273", "–"]
+    importance = table_rows(
+        card, "Most important inputs (mean drop in roc_auc when the column is shuffled):"
+    )
+    assert list(importance)[1:] == ["capital_gain", "age"] and importance["age"] == ["–"]
+
+
 def test_a_card_without_sensitive_columns_says_so() -> None:
     plain = {key: value for key, value in METRICS.items() if key != "fairness"}
     card = render_card(facts(metrics=plain))
