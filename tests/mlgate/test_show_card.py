@@ -10,7 +10,9 @@ from typing import Any
 import pytest
 import yaml
 
+from mlgate.errors import ConfigError
 from mlgate.lineage import ReleaseRecord
+from mlgate.metrics import StageOutput, model_card_path
 from mlgate.render.markdown import _as_text
 from tests.mlgate.registry_repo import ARTIFACT, Published, metrics_with, published
 
@@ -137,3 +139,13 @@ def test_old_and_odd_blocks_read_without_a_card() -> None:
 
 def test_control_characters_of_a_card_do_not_reach_the_terminal() -> None:
     assert _as_text("# Card\r\n\x1b[31mred\x07\ttab\n\n") == "# Card\n\\x1b[31mred\\x07\ttab"
+
+
+def test_a_project_marks_at_most_one_card() -> None:
+    def out(path: str, card: bool) -> StageOutput:
+        return StageOutput("dvc.yaml", "s", "", path, model_card=card)
+
+    assert model_card_path([out("a.md", False)]) is None
+    assert model_card_path([out("a.md", False), out("r/card.md", True)]) == "r/card.md"
+    with pytest.raises(ConfigError, match=r"2 outputs are marked .* \(a.md, b.md\); a release"):
+        model_card_path([out("b.md", True), out("a.md", True)])
