@@ -405,8 +405,9 @@ CardLines = Annotated[tuple[str, ...], BeforeValidator(_card_lines)]
 
 class ModelCardParams(Section):
     """What only people can say about the model, for its card (stages/model_card.py): one
-    line or a list of lines each. The section and each key are optional; the card says
-    "not stated" for what is left out."""
+    line or a list of lines each. Every key is optional, and the card says "not stated" for
+    what is left out; the section too, here, but DVC refuses to run a stage whose params
+    key is missing, so params.yaml keeps it (`model_card: {}`) while dvc.yaml names it."""
 
     SECTION: ClassVar[str] = "model_card"
 
