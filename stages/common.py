@@ -29,16 +29,32 @@ class StageError(Exception):
 def load_params(section: str, path: str | Path = PARAMS_FILE) -> dict[str, Any]:
     """One top-level section of params.yaml as written, or a StageError naming what is wrong
     (stages.params.load checks it against the section's model)."""
+    params = _params_file(path)
+    if not isinstance(params, dict) or not isinstance(params.get(section), dict):
+        raise StageError(f"{path}: missing section '{section}' (expected a mapping)")
+    return dict(params[section])
+
+
+def optional_params(section: str, path: str | Path = PARAMS_FILE) -> dict[str, Any] | None:
+    """Like load_params, but None when params.yaml leaves the section out (or writes it with
+    nothing after it): for a section a project may omit, such as `model_card`."""
+    params = _params_file(path)
+    found = params.get(section) if isinstance(params, dict) else None
+    if found is None:
+        return None
+    if not isinstance(found, dict):
+        raise StageError(f"{path}: section '{section}' must be a mapping")
+    return dict(found)
+
+
+def _params_file(path: str | Path) -> Any:
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise StageError(f"{path}: cannot read ({exc.strerror})") from exc
     except UnicodeDecodeError as exc:
         raise StageError(f"{path}: not valid UTF-8 (byte {exc.start}: {exc.reason})") from exc
-    params = read_yaml(text, str(path))
-    if not isinstance(params, dict) or not isinstance(params.get(section), dict):
-        raise StageError(f"{path}: missing section '{section}' (expected a mapping)")
-    return dict(params[section])
+    return read_yaml(text, str(path))
 
 
 def read_yaml(text: str, source: str) -> Any:

@@ -35,7 +35,7 @@ from pydantic import (
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticCustomError
 
-from stages.common import PARAMS_FILE, StageError, load_params
+from stages.common import PARAMS_FILE, StageError, load_params, optional_params
 
 MAX_SEED = 2**32 - 1  # numpy's RandomState and scikit-learn's random_state
 # timing passes over the whole split, shuffles of each column: more would take hours, not inform
@@ -375,12 +375,63 @@ class DriftParams(Section):
     psi_bins: Annotated[Int, Field(ge=2)]
 
 
+# --- model_card (optional) -----------------------------------------------------------------
+
+# A card is read by people and printed by `mlgate show`: a few short lines, not a document.
+CARD_TEXT_CHARS = 500
+CARD_ITEMS = 20
+
+
+def _card_line(value: Any, item: str = "") -> str:
+    if not isinstance(value, str) or not value.strip():
+        problem = f"must be non-empty text, got {type(value).__name__} {value!r}"
+        raise _problem(f"{item}{problem[:200]}")
+    line = " ".join(value.split())  # one line: the card writes each as a list item
+    if len(line) > CARD_TEXT_CHARS:
+        raise _problem(f"{item}is {len(line)} characters long; at most {CARD_TEXT_CHARS}")
+    return line
+
+
+def _card_lines(value: Any) -> tuple[str, ...]:
+    items = [value] if isinstance(value, str) else _a_list(value)
+    if len(items) > CARD_ITEMS:
+        raise _problem(f"has {len(items)} items; at most {CARD_ITEMS}")
+    return tuple(_card_line(line, f"item {n} ") for n, line in enumerate(items, 1))
+
+
+CardLine = Annotated[str, BeforeValidator(_card_line)]
+CardLines = Annotated[tuple[str, ...], BeforeValidator(_card_lines)]
+
+
+class ModelCardParams(Section):
+    """What only people can say about the model, for its card (stages/model_card.py): one
+    line or a list of lines each. Every key is optional, and the card says "not stated" for
+    what is left out; the section too, here, but DVC refuses to run a stage whose params
+    key is missing, so params.yaml keeps it (`model_card: {}`) while dvc.yaml names it."""
+
+    SECTION: ClassVar[str] = "model_card"
+
+    summary: CardLine | None = None  # what the model predicts, from what
+    owners: CardLines = ()
+    intended_use: CardLines = ()
+    out_of_scope: CardLines = ()  # uses it must not be put to
+    data: CardLines = ()  # where the data comes from, when, what it stands for
+    ethical_considerations: CardLines = ()
+    caveats: CardLines = ()
+
+
 # --- reading and errors ---------------------------------------------------------------------
 
 
 def load(model: type[M], path: str | Path = PARAMS_FILE) -> M:
     """The model's section of params.yaml, checked, or a StageError naming the bad key."""
     return parse(model, load_params(model.SECTION, path))
+
+
+def load_optional(model: type[M], path: str | Path = PARAMS_FILE) -> M | None:
+    """The model's section of params.yaml, checked; None when params.yaml leaves it out."""
+    section = optional_params(model.SECTION, path)
+    return None if section is None else parse(model, section)
 
 
 def parse(model: type[M], section: Mapping[str, Any]) -> M:

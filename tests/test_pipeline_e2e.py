@@ -32,6 +32,7 @@ REPRODUCIBLE = [
     "plots/calibration.json",
     "plots/confusion.json",
     "plots/importance.json",
+    "reports/model_card.md",
 ]
 
 
@@ -110,7 +111,8 @@ def copy(tmp_path_factory: pytest.TempPathFactory) -> Copy:
 
 
 def test_full_repro_meets_the_quality_bar_and_leaves_a_clean_status(copy: Copy) -> None:
-    assert copy.first_run == {"ingest", "validate", "featurize", "train", "evaluate", "drift"}
+    stages = {"ingest", "validate", "featurize", "train", "evaluate", "drift", "model_card"}
+    assert copy.first_run == stages
     metrics = copy.json("metrics/metrics.json")
     assert metrics["roc_auc"] >= 0.925 and metrics["accuracy"] >= 0.865
     for column in ("sex", "race"):
@@ -180,5 +182,5 @@ def test_train_param_change_reruns_only_train_and_dependants(copy: Copy) -> None
     changed = section.replace("learning_rate: 0.1\n", "learning_rate: 0.2\n", 1)
     assert changed != section
     params.write_text(text.replace(section, changed), encoding="utf-8")
-    assert copy.repro() == {"train", "evaluate"}
+    assert copy.repro() == {"train", "evaluate", "model_card"}  # the card names the model
     assert "up to date" in copy.dvc("status")

@@ -158,7 +158,7 @@ _option_no_color = click.option(
 
 
 def _option_text_or_json(help_text: str) -> Any:
-    """``--format text|json`` (default text), as ``history`` and ``show`` take it."""
+    """``--format text|json`` (default text), as ``history`` takes it."""
     return click.option(
         "--format",
         "output_format",
@@ -421,17 +421,32 @@ def history(
 @cli.command()
 @click.argument("ref", default="latest")
 @click.option("--artifact", metavar="NAME", help="Artifact from dvc.yaml (default: the model).")
-@_option_text_or_json("A summary, or the release and its whole lineage block as JSON.")
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json", "md"]),
+    default="text",
+    show_default=True,
+    help="A summary, the release and its whole lineage block as JSON, or its model card "
+    "with the gate verdict as Markdown.",
+)
 def show(ref: str, artifact: str | None, output_format: str) -> None:
     """What produced a release: REF is 'latest' (default), a version or a stage (prod), or
     as gto prints them: NAME@vX.Y.Z, NAME#STAGE."""
     from mlgate.history import show as show_release
     from mlgate.render import json, text
 
-    shown = show_release(_project_root(), ref, artifact)
-    click.echo(json.show(shown) if output_format == "json" else text.show(shown, _columns()))
+    root = _project_root()
+    shown = show_release(root, ref, artifact)
+    if output_format == "md":
+        from mlgate.history import release_card
+        from mlgate.render import markdown
+
+        click.echo(markdown.show(shown, release_card(root, shown)), nl=False)
+    else:
+        click.echo(json.show(shown) if output_format == "json" else text.show(shown, _columns()))
     if shown.note:
-        click.echo(text.escaped(shown.note), err=output_format == "json")
+        click.echo(text.escaped(shown.note), err=output_format != "text")
 
 
 # --- tuning: experiments ranked by the gates (issue 20) ------------------------------------

@@ -330,3 +330,53 @@ def show(repo_root: Path, ref: str | None = None, artifact: str | None = None) -
         if parsed.status is lineage.OK:
             record = lineage.ReleaseRecord.from_block(parsed.data)
     return Shown(entry, record, listing.note)
+
+
+MAX_CARD_BYTES = 1 << 20  # a card is a page of Markdown; more is not one
+
+
+@dataclass(frozen=True)
+class ReleaseCard:
+    """The model card a release points at, as ``show --format md`` prints it: the card at
+    the release commit, or None with why (``problem``): a release made before the project
+    had a card (its lineage names none), or a card that could not be read or is not the
+    one its lineage records (then the card is built from the lineage alone)."""
+
+    path: str | None  # as the lineage records it
+    text: str | None
+    problem: str | None = None
+
+
+def release_card(repo_root: Path, shown: Shown) -> ReleaseCard:
+    """The card ``shown``'s lineage points at, read at the release commit as metrics are
+    read (git, else DVC's cache, else the DVC remote) and checked against the md5 the
+    lineage records for it."""
+    record = shown.record
+    if record is None or record.card_path is None:
+        return ReleaseCard(None, None)
+    from mlgate.dvcdata import LEGACY_MD5, content_md5
+    from mlgate.metrics import read_output
+
+    path, sha = record.card_path, shown.entry.sha
+    snap = gitio.Snapshot(repo_root, sha, gitio.short(sha), gitio.git_prefix(Path(repo_root)))
+    try:
+        data = read_output(snap, path)
+    except MlgateError as exc:
+        return ReleaseCard(path, None, str(exc))
+    where = snap.where(path)
+    if data is None:
+        return ReleaseCard(path, None, f"{where}: in neither git nor DVC's cache")
+    if len(data) > MAX_CARD_BYTES:
+        return ReleaseCard(path, None, f"{where}: larger than {MAX_CARD_BYTES >> 20} MB")
+    # DVC 2 locks hash text with CRLF line ends as if LF (LEGACY_MD5); either is the file
+    hashes = {content_md5(data), content_md5(data, LEGACY_MD5)}
+    if record.card_hash is not None and record.card_hash not in hashes:
+        return ReleaseCard(
+            path,
+            None,
+            f"{where}: md5 {content_md5(data)}, not the {record.card_hash} its lineage records",
+        )
+    try:
+        return ReleaseCard(path, data.decode("utf-8"))
+    except UnicodeDecodeError:
+        return ReleaseCard(path, None, f"{where}: not valid UTF-8 text")

@@ -91,6 +91,33 @@ class LockedInput:
 
 
 @dataclass(frozen=True)
+class GateRecord:
+    """One gate as a release's block records its verdict."""
+
+    metric: str
+    value: float | None
+    baseline: float | None
+    outcome: str  # PASS, FAIL, WARN (a failed warn-severity rule) or SKIP, as render words it
+    reason: str
+
+    @classmethod
+    def from_rule(cls, rule: dict[str, Any]) -> GateRecord:
+        if rule.get("skipped") is True:
+            outcome = "SKIP"
+        elif rule.get("passed") is True:
+            outcome = "PASS"
+        else:
+            outcome = "WARN" if rule.get("severity") == "warn" else "FAIL"
+        return cls(
+            str(rule.get("metric", "?")),
+            as_number(rule.get("value")),
+            as_number(rule.get("baseline")),
+            outcome,
+            str(rule.get("reason") or ""),
+        )
+
+
+@dataclass(frozen=True)
 class ReleaseRecord:
     """A release's verified lineage block, read once into what ``mlgate show`` reports.
 
@@ -107,6 +134,10 @@ class ReleaseRecord:
     model_hash: str | None
     inputs: tuple[LockedInput, ...]  # the ``dep`` entries of dvc.lock, by path
     params: tuple[tuple[str, int], ...]  # (params file, how many values it recorded)
+    # Recorded since model cards (``model_card`` in the block); None in older blocks.
+    card_path: str | None = None
+    card_hash: str | None = None
+    gate_rules: tuple[GateRecord, ...] = ()
 
     @classmethod
     def from_block(cls, block: dict[str, Any]) -> ReleaseRecord:
@@ -115,6 +146,7 @@ class ReleaseRecord:
         model = _mapping(block.get("model"))
         rules = gates.get("rules")
         locked = _mapping(block.get("dvc_lock"))
+        card = _mapping(block.get("model_card"))
         return cls(
             block=block,
             gates_passed=bool(gates.get("passed")),
@@ -133,6 +165,13 @@ class ReleaseRecord:
             params=tuple(
                 (str(path), len(values) if isinstance(values, dict) else 0)
                 for path, values in _mapping(block.get("params")).items()
+            ),
+            card_path=_text(card.get("path")),
+            card_hash=_text(card.get("hash")),
+            gate_rules=tuple(
+                GateRecord.from_rule(rule)
+                for rule in (rules if isinstance(rules, list) else [])
+                if isinstance(rule, dict)
             ),
         )
 

@@ -327,6 +327,7 @@ class StageOutput:
     path: str  # the output, from the project root
     volatile: bool = False  # ``meta: {volatile: true}``: never reproduces byte for byte
     cached: bool = True  # ``cache: false`` outputs are committed to git instead
+    model_card: bool = False  # ``meta: {model_card: true}``: the card a release points at
 
     @property
     def address(self) -> str:
@@ -361,11 +362,44 @@ def stage_outputs(snap: Snapshot, dvc_yaml: Mapping[str, Any]) -> list[StageOutp
                     options = options if isinstance(options, dict) else {}
                     meta = options.get("meta")
                     volatile = isinstance(meta, dict) and meta.get("volatile") is True
+                    card = isinstance(meta, dict) and meta.get("model_card") is True
                     cached = options.get("cache") is not False
                     found.append(
-                        StageOutput(path, name, wdir, norm_path(out, wdir), volatile, cached)
+                        StageOutput(path, name, wdir, norm_path(out, wdir), volatile, cached, card)
                     )
     return found
+
+
+def model_card_path(outputs: list[StageOutput]) -> str | None:
+    """The output ``dvc.yaml`` marks ``meta: {model_card: true}`` (None: none); two such
+    outputs are refused, since a release points at one card."""
+    cards = sorted({out.path for out in outputs if out.model_card})
+    if len(cards) > 1:
+        raise ConfigError(
+            f"{DVC_YAML}: {len(cards)} outputs are marked 'meta: {{model_card: true}}' "
+            f"({', '.join(cards)}); a release points at one model card"
+        )
+    return cards[0] if cards else None
+
+
+def read_output(snap: Snapshot, path: str) -> bytes | None:
+    """One file of a snapshot as ``read_metrics`` reads a metrics file: from git (from disk
+    in the working tree), else from DVC's cache by the hash its dvc.lock records, fetched
+    from the DVC remote when the cache lacks it; None when it is in none of them."""
+    if not snap.is_inside(path):
+        raise ConfigError(f"{snap.where(path)}: a file outside the repository")
+    data = snap.read_bytes(path)
+    if data is not None:
+        return data
+    locks = _locks(snap)
+    held = covering(locks, path)
+    if held is None:
+        return None
+    made = producer(stage_outputs(snap, read_dvc_yaml(snap)), path)
+    if made is not None and not made.cached:
+        return None  # a 'cache: false' output is committed to git, and git has it not
+    out, inside = held
+    return Outputs(snap, locks).read(path, out, inside)
 
 
 def producer(outputs: list[StageOutput], path: str) -> StageOutput | None:

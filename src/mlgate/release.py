@@ -77,7 +77,8 @@ def next_version(names: set[str], artifact: str, bump: str) -> Version:
 def release_lineage(
     repo_root: Path, artifact: str, version: Version, sha: str, verdict: CheckResult
 ) -> dict[str, Any]:
-    """The lineage block of a release: commit, metrics, gates, params, dvc.lock hashes, tool.
+    """The lineage block of a release: commit, metrics, gates, params, dvc.lock hashes, tool,
+    and the model card (its path and md5) when an output of dvc.yaml is marked as one.
 
     ``metrics`` are the values the gates judged: the working tree's, so a volatile output
     (timings) is recorded as measured in this run. ``params`` and ``dvc_lock`` are read
@@ -85,10 +86,12 @@ def release_lineage(
     ``dvc.lock``, not those of the file measured here (which no commit holds)."""
     from mlgate.metrics import (
         declared_artifacts,
+        model_card_path,
         params_files,
         read_dvc_yaml,
         read_locks,
         read_params,
+        stage_outputs,
     )
 
     snap = gitio.Snapshot(repo_root, sha, gitio.short(sha), gitio.git_prefix(repo_root))
@@ -96,6 +99,10 @@ def release_lineage(
     lock = read_locks(snap, dvc_yaml)
     model_path = str(declared_artifacts(snap, dvc_yaml).get(artifact, {}).get("path", ""))
     model = lock.get(model_path)
+    card_path = model_card_path(stage_outputs(snap, dvc_yaml))
+    card = lock.get(card_path) if card_path else None
+    # Only when the project declares a card: blocks without one read as they always have.
+    card_entry = {"model_card": {"path": card_path, "hash": card.hash if card else None}}
     return {
         "artifact": artifact,
         "version": str(version),
@@ -115,6 +122,7 @@ def release_lineage(
             for path, f in sorted(lock.items())
         },
         "model": {"path": model_path, "hash": model.hash if model else None},
+        **(card_entry if card_path else {}),
     }
 
 

@@ -121,6 +121,10 @@ class Story:
         for ref in ("latest", "v0.0.1", "dev", "staging", "prod", "v0.2.0", "v0.2.1"):
             for fmt in ("text", "json"):
                 run(f"show_{ref}_{fmt}", "show", ref, "--format", fmt)
+        # the model card: built from the lineage (no card in this project), from the files at
+        # the commit (no lineage block), or with the damaged block named
+        for ref in ("v0.1.0", "v0.2.0", "v0.2.1"):
+            run(f"show_{ref}_md", "show", ref, "--format", "md")
         run("show_unknown_version", "show", "v9.9.9")
         run("show_bad_ref", "show", "nonsense")
         # a pull request: metrics, a param and a loosened gate change on a branch

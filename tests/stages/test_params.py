@@ -11,6 +11,7 @@ from stages.params import (
     EvaluateParams,
     FeaturizeParams,
     IngestParams,
+    ModelCardParams,
     SchemaParams,
     Section,
     TrainParams,
@@ -28,6 +29,7 @@ MODELS = [
     TrainParams,
     EvaluateParams,
     DriftParams,
+    ModelCardParams,
 ]
 
 

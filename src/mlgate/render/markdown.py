@@ -1,4 +1,5 @@
-"""Markdown: a check (``mlgate check --format md``) and the pull-request report.
+"""Markdown: a check (``mlgate check --format md``), the pull-request report and a release's
+model card (``mlgate show --format md``).
 
 Pure functions from an operation's typed result (``CheckResult``, ``ReportData``) to text;
 nothing here touches git or files.
@@ -11,12 +12,15 @@ import math
 import re
 from collections import Counter
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlgate.api import ABSENT, CheckResult, MetricRow, ParamRow, ReportData
 from mlgate.gates import HIGHER, fmt
 from mlgate.render import STALE, status_word
 from mlgate.render import stale_stages as stale_text
+
+if TYPE_CHECKING:
+    from mlgate.history import ReleaseCard, Shown
 
 ICON = {"PASS": "✅", "FAIL": "❌", "WARN": "⚠️", "SKIP": "⏭️"}
 
@@ -512,3 +516,97 @@ def truncate(text: str, limit: int = MAX_CHARS) -> str:
         closing += "\n```"
     closing += "\n</details>" * (kept.count("<details>") - kept.count("</details>"))
     return kept + closing + "\n\n_… report truncated to fit GitHub's comment size limit._\n"
+
+
+# --- a release's model card (``mlgate show --format md``) -----------------------------------
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")  # all but tab and newline
+MAX_GATE_ROWS = 200
+
+
+def _as_text(card: str) -> str:
+    """A card from a commit as Markdown to print: control characters (an escape sequence
+    would reach the terminal) shown as Python escapes, CRLF line ends as LF."""
+    one = card.replace("\r\n", "\n")
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", one).rstrip("\n")
+
+
+def _release_section(shown: Shown, card: ReleaseCard) -> str:
+    entry, record = shown.entry, shown.record
+    facts = [
+        ["release", code(entry.tag)],
+        ["commit", code(entry.sha)],
+        ["date", plain(entry.date)],
+        ["stages", ", ".join(code(s) for s in entry.stages) or "none"],
+    ]
+    if record is not None:
+        model = code(record.model_path or "?")
+        facts.append(["model", f"{model} md5 {code(record.model_hash or 'none recorded')}"])
+        if card.path is not None:
+            facts.append(["model card", f"{code(card.path)} md5 {code(record.card_hash or '?')}"])
+    lines = ["## Release", "", md_table(["", ""], facts), ""]
+    if record is None:
+        return "\n".join([*lines, "No gate verdict: the release has no readable lineage block."])
+    verdict = "✅ passed" if record.gates_passed else "❌ failed"
+    against = (
+        f"against {code(record.baseline_ref)}"
+        if record.baseline_ref is not None
+        else f"with no baseline ({plain(record.baseline_note or 'none recorded')})"
+    )
+    lines.append(f"### Gates: {verdict} {against}, {record.rule_count} rules")
+    rows = [
+        [
+            plain(rule.metric),
+            number(rule.value),
+            number(rule.baseline),
+            delta(rule.value, rule.baseline),
+            f"{ICON.get(rule.outcome, '')} {plain(rule.reason)}",
+        ]
+        for rule in record.gate_rules[:MAX_GATE_ROWS]
+    ]
+    if rows:
+        headers = ["Metric", "Value", "Baseline", "Change", "Status"]
+        lines += ["", md_table(headers, rows)]
+    if len(record.gate_rules) > MAX_GATE_ROWS:
+        lines += ["", f"_… {len(record.gate_rules) - MAX_GATE_ROWS} more rules not shown._"]
+    return "\n".join(lines)
+
+
+def _lineage_card(shown: Shown, card: ReleaseCard) -> str:
+    """A card built from what the release's tag says of it, for a release without one."""
+    entry, record = shown.entry, shown.record
+    if record is None:
+        why = (
+            f"its lineage block is corrupt ({plain(entry.problem)}); metrics from the files "
+            "at its commit"
+            if entry.problem
+            else "its tag carries no lineage block (a tag mlgate did not make); metrics from "
+            "the files at its commit"
+        )
+    elif card.path is None:
+        why = "the release was made before the project had a model card (its lineage names none)"
+    else:
+        why = f"the card its lineage names cannot be shown: {plain(card.problem)}"
+    lines = [
+        f"# Model card: {code(entry.tag)}",
+        "",
+        f"> Built from the release's lineage alone: {why}.",
+        "",
+        "## Metrics",
+        "",
+        md_table(["metric", "value"], [[plain(k), fmt(v)] for k, v in entry.metrics.items()])
+        if entry.metrics
+        else "None recorded.",
+    ]
+    if record is not None and record.inputs:
+        rows = [[code(i.path), code(i.hash), plain(i.stage)] for i in record.inputs]
+        lines += ["", "## Data and code it was built from (dvc.lock)", ""]
+        lines.append(md_table(["input", "md5", "stage"], rows))
+    return "\n".join(lines)
+
+
+def show(shown: Shown, card: ReleaseCard) -> str:
+    """A release's model card followed by its gate verdict and baseline from its lineage;
+    built from the lineage alone when the release has no readable card (and said so)."""
+    body = _as_text(card.text) if card.text is not None else _lineage_card(shown, card)
+    return for_logs(f"{body}\n\n{_release_section(shown, card)}\n")

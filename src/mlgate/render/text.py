@@ -469,6 +469,9 @@ def show(shown: Shown, columns: int | None = None) -> str:
     )
     lines.append(f"gates: {verdict} {against}, {record.rule_count} rules")
     lines.append(f"model: {record.model_path or '?'}  {record.model_hash or 'no hash'}")
+    if record.card_path is not None:
+        card = f"{record.card_path}  {record.card_hash or 'no hash'}"
+        lines.append(f"model card: {card} (--format md prints it)")
     lines.append(f"metrics: {_metrics(entry.metrics) or 'none'}")
     if record.inputs:
         lines.append("inputs (dvc.lock):")
