@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
-from mlgate.errors import ConfigError
+from mlgate.errors import ConfigError, MlgateError
 from mlgate.gates import parse_gates, policy_changes
 from tests.mlgate.registry_repo import ARTIFACT, Published, metrics_with, published
 
@@ -170,3 +171,73 @@ def test_stage_baselines_need_a_stage_gto_accepts(in_prod: Published, tmp_path: 
     with_batch(in_prod, 0.92, {"gates": {**gates_file()["gates"], "baseline": "stage:-x"}})
     code, err = check(in_prod)
     assert code == 2 and "'-x' is not a stage name GTO accepts" in str(err)
+
+
+# --- the shipped monitoring gate, and the frozen stage that feeds it ---------------------------
+
+GATES = Path(__file__).resolve().parents[2] / "monitoring" / "gates.yaml"
+
+
+def batch_metrics(estimated_auc: float, realized_auc: float | None) -> dict[str, Any]:
+    labelled = realized_auc is not None
+    return {
+        "quality": {"quarantine_share": 0.01},
+        "drift": {"share_drifted": 0.0},
+        "prediction_drift": {"psi": 0.02},
+        "estimated": {"roc_auc": estimated_auc, "accuracy": 0.86},
+        "realized": {
+            "roc_auc": realized_auc,
+            "accuracy": 0.86 if labelled else None,
+            "labelled_share": 0.5 if labelled else 0.0,
+        },
+    }
+
+
+def test_the_monitoring_gate_warns_without_labels_and_fails_on_the_estimate(
+    in_prod: Published,
+) -> None:
+    gates = yaml.safe_load(GATES.read_text(encoding="utf-8"))
+    # no labels yet: realized.* are null, their rules warn, the check passes
+    with_batch(in_prod, 0.92, gates)
+    in_prod.repo.write("monitoring/batch.json", batch_metrics(0.92, None))
+    in_prod.repo.dvc("repro", "-q", "monitoring/dvc.yaml")
+    code, out = check(in_prod)
+    assert code == 0 and isinstance(out, dict), out
+    by_metric = {rule["metric"]: rule for rule in out["rules"]}
+    realized = by_metric["realized.roc_auc"]
+    assert (realized["passed"], realized["severity"]) == (False, "warn")
+    assert "not a number (None)" in realized["reason"]
+    # labels arrive and show a concept change: a warning the report shows, estimate still fine
+    in_prod.repo.write("monitoring/batch.json", batch_metrics(0.92, 0.8))
+    in_prod.repo.dvc("repro", "-q", "monitoring/dvc.yaml")
+    code, out = check(in_prod)
+    assert code == 0 and isinstance(out, dict)
+    assert (
+        "beyond allowed -0.03"
+        in {r["metric"]: r for r in out["rules"]}["realized.roc_auc"]["reason"]
+    )
+    # the estimate falls more than 0.03 below prod's test AUC (0.93): the gate fails
+    in_prod.repo.write("monitoring/batch.json", batch_metrics(0.89, None))
+    in_prod.repo.dvc("repro", "-q", "monitoring/dvc.yaml")
+    code, out = check(in_prod)
+    assert code == 1 and isinstance(out, dict)
+    failed = [r["metric"] for r in out["rules"] if not r["passed"] and r["severity"] == "fail"]
+    assert failed == ["estimated.roc_auc"]
+
+
+def test_run_frozen_runs_a_frozen_stage_and_records_it(in_prod: Published) -> None:
+    from mlgate import dvcadapter
+
+    frozen = {"stages": {"monitor": {**MONITOR_DVC_YAML["stages"]["monitor"], "frozen": True}}}
+    in_prod.repo.write("monitoring/dvc.yaml", frozen)
+    in_prod.repo.write("monitoring/batch.json", {"estimated": {"roc_auc": 0.95}})
+    in_prod.repo.write("monitoring/gates.yaml", gates_file())
+    dvcadapter.run_frozen(in_prod.root, "monitoring/dvc.yaml:monitor")
+    assert json.loads(in_prod.repo.read("monitoring/metrics.json"))["estimated"]["roc_auc"] == 0.95
+    assert "metrics.json" in in_prod.repo.read("monitoring/dvc.lock")
+    assert "frozen: true" in in_prod.repo.read("monitoring/dvc.yaml")
+    assert dvcadapter.stale_stages(in_prod.root) == {}  # dvc status: nothing to rebuild
+    code, out = check(in_prod)  # and its metrics are the pipeline's own: the gate reads them
+    assert code == 0 and isinstance(out, dict), out
+    with pytest.raises(MlgateError, match="stage 'train' is not frozen"):
+        dvcadapter.run_frozen(in_prod.root, "train")
