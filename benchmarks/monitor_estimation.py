@@ -20,6 +20,7 @@ import argparse
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -89,6 +90,8 @@ class BatchResult:
     realized_roc_auc: float
     estimated_accuracy: float
     realized_accuracy: float
+    other_roc_auc: float = float("nan")  # another estimator's (--nannyml), for comparison
+    other_accuracy: float = float("nan")
 
     @property
     def auc_error(self) -> float:
@@ -99,7 +102,15 @@ class BatchResult:
         return abs(self.estimated_accuracy - self.realized_accuracy)
 
 
-def run_batches(data: Path = DATA, rows: int = 5000) -> list[BatchResult]:
+# another estimator: (reference labels, reference scores) -> (scores, predicted) -> (auc, acc)
+Estimator = Callable[
+    [np.ndarray, np.ndarray], Callable[[np.ndarray, np.ndarray], tuple[float, float]]
+]
+
+
+def run_batches(
+    data: Path = DATA, rows: int = 5000, other: Estimator | None = None
+) -> list[BatchResult]:
     from sklearn.metrics import accuracy_score, roc_auc_score
 
     rng = np.random.default_rng(SEED)
@@ -111,7 +122,12 @@ def run_batches(data: Path = DATA, rows: int = 5000) -> list[BatchResult]:
     def scores(frame: pd.DataFrame) -> np.ndarray:
         return np.asarray(model.predict_proba(frame.drop(columns=[TARGET])))[:, 1]  # type: ignore[attr-defined]
 
-    cbpe = CBPE((reference[TARGET] == POSITIVE).to_numpy(np.int8), scores(reference), 10)
+    reference_y, reference_scores = (
+        (reference[TARGET] == POSITIVE).to_numpy(np.int8),
+        scores(reference),
+    )
+    cbpe = CBPE(reference_y, reference_scores, 10)
+    second = other(reference_y, reference_scores) if other else None
     pool_scores = scores(pool)
     pool_y = (pool[TARGET] == POSITIVE).to_numpy(np.int8)
     results = []
@@ -132,6 +148,7 @@ def run_batches(data: Path = DATA, rows: int = 5000) -> list[BatchResult]:
             else np.where(flipped, 1 - pool_y[drawn], pool_y[drawn])
         )
         estimate = cbpe.estimate(batch_scores, predicted)
+        extra = second(batch_scores, predicted) if second else (float("nan"), float("nan"))
         results.append(
             BatchResult(
                 name,
@@ -141,32 +158,68 @@ def run_batches(data: Path = DATA, rows: int = 5000) -> list[BatchResult]:
                 float(roc_auc_score(y, batch_scores)),
                 float(estimate["accuracy"]),
                 float(accuracy_score(y, predicted)),
+                *extra,
             )
         )
     return results
 
 
-def table(results: list[BatchResult]) -> str:
-    lines = [
-        "| batch | kind | rows | est. ROC AUC | real. ROC AUC | abs. error | est. accuracy "
-        "| real. accuracy | abs. error |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
-    ]
+def table(results: list[BatchResult], other: str = "") -> str:
+    head = "| batch | kind | rows | est. ROC AUC | real. ROC AUC | abs. error | est. accuracy "
+    head += "| real. accuracy | abs. error |"
+    rule = "|---|---|---:|---:|---:|---:|---:|---:|---:|"
+    if other:
+        head += f" {other} ROC AUC | {other} accuracy |"
+        rule += "---:|---:|"
+    lines = [head, rule]
     for r in results:
-        lines.append(
+        line = (
             f"| {r.name} | {r.kind} | {r.rows} | {r.estimated_roc_auc:.4f} "
             f"| {r.realized_roc_auc:.4f} | {r.auc_error:.4f} | {r.estimated_accuracy:.4f} "
             f"| {r.realized_accuracy:.4f} | {r.accuracy_error:.4f} |"
         )
+        if other:
+            line += f" {r.other_roc_auc:.4f} | {r.other_accuracy:.4f} |"
+        lines.append(line)
     return "\n".join(lines)
+
+
+def nannyml_estimator(reference_y: np.ndarray, reference_scores: np.ndarray) -> Any:
+    """NannyML's own CBPE (needs nannyml in the running venv), fitted on the same reference."""
+    import nannyml
+
+    def frame(scores: np.ndarray, predicted: np.ndarray, y: np.ndarray | None) -> pd.DataFrame:
+        columns = {"score": scores, "predicted": predicted}
+        return pd.DataFrame(columns if y is None else {**columns, "y": y})
+
+    estimator = nannyml.CBPE(
+        problem_type="classification_binary",
+        y_pred_proba="score",
+        y_pred="predicted",
+        y_true="y",
+        metrics=["roc_auc", "accuracy"],
+        chunk_number=1,
+    )
+    estimator.fit(frame(reference_scores, (reference_scores >= 0.5).astype(int), reference_y))
+
+    def estimate(scores: np.ndarray, predicted: np.ndarray) -> tuple[float, float]:
+        result = estimator.estimate(frame(scores, predicted, None)).to_df()
+        return (
+            float(result[("roc_auc", "value")].iloc[-1]),
+            float(result[("accuracy", "value")].iloc[-1]),
+        )
+
+    return estimate
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--rows", type=int, default=5000)
+    parser.add_argument("--nannyml", action="store_true", help="also NannyML's CBPE")
     args = parser.parse_args()
-    print(table(run_batches(args.data, args.rows)))
+    other = nannyml_estimator if args.nannyml else None
+    print(table(run_batches(args.data, args.rows, other), "NannyML" if other else ""))
 
 
 if __name__ == "__main__":

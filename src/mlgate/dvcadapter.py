@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import io
+import os
 import posixpath
 import sys
 from collections.abc import Collection, Iterator, Mapping
@@ -357,7 +358,10 @@ def run_frozen(repo_root: str | Path, key: str) -> None:
     from dvc.repo import Repo, lock_repo
 
     root = Path(repo_root).resolve()
+    before = Path.cwd()
     try:
+        # DVC saves a stage's outputs with paths relative to the working directory
+        os.chdir(root)
         with Repo(str(root)) as repo, _console(), lock_repo(repo):
             stage = next((s for s in repo.index.stages if _address(s) == key), None)
             if stage is None or not stage.frozen or not stage.cmd:
@@ -371,6 +375,8 @@ def run_frozen(repo_root: str | Path, key: str) -> None:
             stage.dump(update_pipeline=False)
     except DvcException as exc:
         raise InputError(f"running '{key}' failed in '{repo_root}': {_causes(exc)}") from exc
+    finally:
+        os.chdir(before)
 
 
 def reproduce(repo_root: str | Path, force: Collection[str]) -> Reproduction:
