@@ -59,11 +59,14 @@ def snake(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.rename(columns=lambda name: name.replace("-", "_"))
 
 
-def build(workdir: Path, rows: int, project: Path) -> None:
+def build(workdir: Path, rows: int, project: Path, train_rows: int | None = None) -> None:
+    """The batch's files in ``workdir``; ``train_rows``: train on that many rows (tests)."""
     from stages.modelio import save_model
 
     rng = np.random.default_rng(SEED)
     train_frame = snake(read_adult(DATA / "adult.data"))
+    if train_rows is not None:
+        train_frame = train_frame.sample(train_rows, random_state=SEED)
     test = snake(read_adult(DATA / "adult.test"))
     half = rng.permutation(len(test)) < len(test) // 2
     reference, pool = test[half].reset_index(drop=True), test[~half].reset_index(drop=True)
