@@ -131,6 +131,7 @@ def main() -> None:
     command = [sys.executable, "-m", "stages.monitor", "run", "--batch", "bench"]
     command += ["--batches", "batches", "--predictions", "predictions", "--inputs", "inputs"]
     command += ["--labels-dir", "labels", "--metrics", "metrics.json", "--history", "history.json"]
+    command += ["--cache", "cache"]
     times = []
     for run in range(args.runs + 1):  # the first run warms the caches and is not counted
         start = time.perf_counter()

@@ -411,16 +411,51 @@ def read_history(path: Path) -> list[dict[str, Any]]:
     return data
 
 
+def scores_of_reference(
+    model_path: Path,
+    reference_path: Path,
+    reference: pd.DataFrame,
+    schema: SchemaParams,
+    cache: Path,
+) -> np.ndarray:
+    """The released model's scores on its reference split, kept in ``cache`` under the md5
+    of the model and reference files: loading the model (skops) costs more than everything
+    else a monitoring run does, and every batch a release scores shares these scores."""
+    import hashlib
+
+    digest = hashlib.md5(usedforsecurity=False)
+    for path in (model_path, reference_path):
+        digest.update(Path(path).read_bytes())
+    kept = cache / f"{digest.hexdigest()}.npy"
+    if kept.is_file():
+        try:
+            scores = np.load(kept, allow_pickle=False)
+            if scores.shape == (len(reference),) and np.isfinite(scores).all():
+                return np.asarray(scores, dtype=float)
+        except (OSError, ValueError):
+            pass  # unreadable: scored again and replaced below
+    from stages.modelio import load_model
+
+    model = load_model(model_path)
+    features = reference.drop(columns=[schema.target])
+    scores = np.asarray(model.predict_proba(features), dtype=float)[:, 1]
+    partial = kept.with_name(f".{kept.name}.partial")
+    with writing(partial) as target, target.open("wb") as handle:
+        np.save(handle, scores, allow_pickle=False)
+    partial.replace(kept)
+    return scores
+
+
 def run(argv: Sequence[str]) -> None:
     parser = argparse.ArgumentParser(prog="python -m stages.monitor run")
     for name in ("batch", "batches", "predictions", "inputs", "labels-dir", "metrics"):
         parser.add_argument(f"--{name}", required=True)
     parser.add_argument("--history", required=True)
+    parser.add_argument("--cache", required=True, help="reference scores by release files")
     args = parser.parse_args(argv)
     # The registry's view of a release (stages/released.py, the scoring side of issue 18),
     # imported by name: it lands on this branch at the merge, and tests stand in for it.
     released = importlib.import_module("stages.released")
-    from stages.modelio import load_model
     from stages.splits import read_split
 
     progress = Progress(SECTION)
@@ -438,9 +473,9 @@ def run(argv: Sequence[str]) -> None:
         release = released.resolve(version=versions[0])
         reference_path = released.fetch_reference(release)
         reference = read_split(reference_path)
-        model = load_model(released.fetch_model(release))
-        features = reference.drop(columns=[schema.target])
-        reference_scores = np.asarray(model.predict_proba(features))[:, 1]
+        reference_scores = scores_of_reference(
+            released.fetch_model(release), reference_path, reference, schema, Path(args.cache)
+        )
         labels_path = Path(args.labels_dir) / f"{batch}.parquet"
         labels = pd.read_parquet(labels_path) if labels_path.exists() else None
         progress(f"batch {batch}: {len(log)} scored rows, model {release.version}")

@@ -296,7 +296,9 @@ def test_run_reads_the_release_that_scored_the_batch(
             p = np.linspace(0.1, 0.9, len(frame))
             return np.c_[1 - p, p]
 
-    monkeypatch.setattr("stages.modelio.load_model", lambda path: Model())
+    loads: list[Path] = []
+    monkeypatch.setattr("stages.modelio.load_model", lambda path: loads.append(path) or Model())
+    Path("model.skops").write_bytes(b"the release's model")
     for folder in ("predictions", "inputs"):
         (project / folder).mkdir()
     log_frame().to_parquet("predictions/2026-11.parquet")
@@ -304,17 +306,19 @@ def test_run_reads_the_release_that_scored_the_batch(
     seen: list[Any] = []
     fake = SimpleNamespace(
         resolve=lambda version: seen.append(version) or SimpleNamespace(version=version),
-        fetch_model=lambda release: Path("model.skops"),  # never opened: load_model is fake
+        fetch_model=lambda release: Path("model.skops"),  # hashed, loaded by the fake
         fetch_reference=lambda release: Path("reference.parquet"),
     )
     monkeypatch.setitem(sys.modules, "stages.released", fake)
     monkeypatch.setattr(sys.modules["stages"], "released", fake, raising=False)
     args = ["--batch", "2026-11", "--batches", "batches", "--predictions", "predictions"]
     args += ["--inputs", "inputs", "--labels-dir", "labels", "--metrics", "metrics.json"]
-    monitor.run([*args, "--history", "history.json"])
-    monitor.run([*args, "--history", "history.json"])  # again: still one point per batch
+    args += ["--history", "history.json", "--cache", "cache"]
+    monitor.run(args)
+    monitor.run(args)  # again: still one point per batch, the reference scores from the cache
     metrics = json.loads((project / "metrics.json").read_text(encoding="utf-8"))
     assert seen == ["v1.0.0", "v1.0.0"]
+    assert loads == [Path("model.skops")]  # the second run read the cached reference scores
     assert metrics["model_version"] == "v1.0.0" and metrics["realized"]["accuracy"] is None
     history = json.loads((project / "history.json").read_text(encoding="utf-8"))
     assert [point["batch"] for point in history] == ["2026-11"]
