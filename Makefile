@@ -111,5 +111,34 @@ monitor-check:
 		> $(MONITOR_DIR)/gate.json || { status=$$?; cat $(MONITOR_DIR)/gate.json; exit $$status; }
 	cat $(MONITOR_DIR)/gate.json
 
+# --- production monitoring (docs/monitoring.md): make monitor BATCH=<id> [LABELS=<file>]
+# judges a batch `make score` wrote; monitor-gate applies monitoring/gates.yaml to it.
+.PHONY: monitor monitor-score monitor-gate monitor-issue
+
+# BATCH=<id> as make score printed it, or SOURCE=<batch file> for its default id
+monitor:
+	$(BIN)/python -m scripts.monitor_run $${BATCH:+--batch "$$BATCH"} \
+		$${SOURCE:+--source "$$SOURCE"} $${LABELS:+--labels "$$LABELS"}
+
+# The monitor workflow's scoring step: the batch MONITOR_SOURCE names, with the prod model.
+monitor-score:
+	$(MAKE) score BATCH="$$MONITOR_SOURCE"
+
+# --allow-stale: the gate reads the monitoring stage's metrics, just recorded in
+# monitoring/dvc.lock; the training stages are neither rebuilt nor pulled in the monitor job.
+monitor-gate:
+	mkdir -p $(MONITOR_DIR)
+	cp monitoring/metrics.json $(MONITOR_DIR)/batch.json
+	$(BIN)/mlgate check --gates monitoring/gates.yaml --allow-stale --format md \
+		> $(MONITOR_DIR)/batch-gate.md || true
+	$(BIN)/mlgate check --gates monitoring/gates.yaml --allow-stale --format json \
+		> $(MONITOR_DIR)/batch-gate.json || { status=$$?; cat $(MONITOR_DIR)/batch-gate.json; exit $$status; }
+	cat $(MONITOR_DIR)/batch-gate.json
+
+# Open or update the one monitoring issue (GITHUB_TOKEN, GITHUB_REPOSITORY, RUN_URL).
+monitor-issue:
+	$(BIN)/python -m scripts.drift_issue --monitoring $(MONITOR_DIR)/batch.json \
+		--gate $(MONITOR_DIR)/batch-gate.json --run-url "$$RUN_URL"
+
 ci-local:
 	$(BIN)/python -m scripts.local_ci

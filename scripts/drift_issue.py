@@ -6,7 +6,12 @@ wrote, and its title and body are replaced with the latest report, so a drifting
 produces one issue that tracks it, not one per scheduled run. Retraining then happens in a
 reviewed pull request.
 
+The monitoring gate of a scored batch (``monitoring/gates.yaml``, ``make monitor-gate``) has
+its own issue: ``--monitoring monitoring/metrics.json`` renders the batch's report (quality,
+drift, estimated and realized performance) under ``MONITOR_MARKER`` and ``MONITOR_LABEL``.
+
 Usage: python3 -m scripts.drift_issue --drift metrics/drift.json --gate gate.json --run-url URL
+       python3 -m scripts.drift_issue --monitoring monitoring/metrics.json --gate gate.json ...
 Exit codes: 0 issue opened or updated, 2 unreadable inputs or API error.
 """
 
@@ -25,6 +30,8 @@ from scripts.github_api import BOT_LOGIN, GitHub, GitHubError, Transport, by_bot
 
 MARKER = "<!-- mlgate-drift -->"
 LABEL = "data-drift"
+MONITOR_MARKER = "<!-- mlgate-monitor -->"
+MONITOR_LABEL = "model-monitoring"
 MAX_COLUMNS = 50
 
 
@@ -128,11 +135,81 @@ def render(drift: Any, gate: Any, run_url: str, drift_source: str, gate_source: 
     return DriftReport(title, cap_body("\n".join(lines) + "\n"))
 
 
+def render_monitoring(
+    metrics: Any, gate: Any, run_url: str, source: str, gate_source: str
+) -> DriftReport:
+    """The issue of a failed monitoring gate: what failed, then the batch's figures."""
+    if not isinstance(metrics, Mapping) or not isinstance(metrics.get("estimated"), Mapping):
+        raise InputFileError(f"{source}: expected the metrics of make monitor (with 'estimated')")
+    failed = failed_rules(gate, gate_source)
+
+    def section(name: str) -> Mapping[str, Any]:
+        value = metrics.get(name)
+        return value if isinstance(value, Mapping) else {}
+
+    batch, version = _cell(metrics.get("batch")), _cell(metrics.get("model_version"))
+    title = f"Model monitoring: batch {batch} failed {len(failed)} gate(s)"
+    drift, realized = section("drift"), section("realized")
+    listed = drift.get("drifted")
+    drifted: list[Any] = listed if isinstance(listed, list) else []
+    rows = [
+        ("quarantined share", section("quality").get("quarantine_share")),
+        ("share of drifted input columns", drift.get("share_drifted")),
+        ("prediction drift (PSI of the scores)", section("prediction_drift").get("psi")),
+        ("estimated ROC AUC (no labels)", section("estimated").get("roc_auc")),
+        ("estimated accuracy (no labels)", section("estimated").get("accuracy")),
+        ("realized ROC AUC", realized.get("roc_auc")),
+        ("realized accuracy", realized.get("accuracy")),
+        ("labelled share", realized.get("labelled_share")),
+        ("labels for unknown ids", realized.get("unknown_ids")),
+    ]
+    lines = [
+        MONITOR_MARKER,
+        f"## {title}",
+        "",
+        f"Model `{version}` on batch `{batch}`: the monitoring gate failed in "
+        f"[this monitor run]({run_url}). This issue is updated by every failing run while it "
+        "stays open.",
+        "",
+        "| gate | value | baseline | reason |",
+        "|---|---|---|---|",
+        *(
+            f"| `{_cell(r.get('metric'))}` | {_num(r.get('value'))} | {_num(r.get('baseline'))} "
+            f"| {_cell(r.get('reason', ''))} |"
+            for r in failed
+        ),
+        "",
+        "### The batch",
+        "",
+        "| metric | value |",
+        "|---|---|",
+        *(f"| {name} | {_num(value)} |" for name, value in rows),
+        "",
+        "Drifted columns: " + (", ".join(f"`{_cell(c)}`" for c in drifted[:MAX_COLUMNS]) or "none"),
+        "",
+        "### What to do",
+        "",
+        "1. Data quality or input drift alone: look at the feed first; a broken upstream is "
+        "fixed at the source, not by retraining.",
+        "2. Estimated performance down: the model is less sure on this data. Confirm with "
+        "labels (`make monitor BATCH=<id> LABELS=<file>`) when they arrive.",
+        "3. Realized performance down while the estimate holds: the relation between inputs "
+        "and outcome changed (concept change); retrain on labelled recent data in a pull "
+        "request.",
+        "4. Close this issue when the monitoring gate passes again.",
+    ]
+    return DriftReport(title, cap_body("\n".join(lines) + "\n"))
+
+
 def upsert_issue(
-    github: GitHub, report: DriftReport, label: str = LABEL, bot: str = BOT_LOGIN
+    github: GitHub,
+    report: DriftReport,
+    label: str = LABEL,
+    bot: str = BOT_LOGIN,
+    marker: str = MARKER,
 ) -> tuple[str, int]:
     for issue in github.open_issues(label):
-        if by_bot(issue, bot) and MARKER in str(issue.get("body") or ""):
+        if by_bot(issue, bot) and marker in str(issue.get("body") or ""):
             number = int(issue["number"])
             github.update_issue(number, report.title, report.body)
             return "updated", number
@@ -146,22 +223,26 @@ def main(
     transport: Transport | None = None,
 ) -> int:
     parser = argparse.ArgumentParser(prog="drift_issue", description=__doc__.splitlines()[0])
-    parser.add_argument("--drift", type=Path, required=True, help="metrics/drift.json")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--drift", type=Path, help="metrics/drift.json")
+    source.add_argument("--monitoring", type=Path, help="monitoring/metrics.json")
     parser.add_argument("--gate", type=Path, required=True, help="mlgate check --format json")
     parser.add_argument("--run-url", required=True)
-    parser.add_argument("--label", default=LABEL)
+    parser.add_argument("--label", help=f"default: {LABEL}, with --monitoring {MONITOR_LABEL}")
     parser.add_argument("--bot-login", default=BOT_LOGIN)
     args = parser.parse_args(argv)
+    path = args.drift or args.monitoring
+    draw, label, marker = (
+        (render, LABEL, MARKER)
+        if args.drift
+        else (render_monitoring, MONITOR_LABEL, MONITOR_MARKER)
+    )
     try:
-        report = render(
-            load_json(args.drift),
-            load_json(args.gate),
-            args.run_url,
-            str(args.drift),
-            str(args.gate),
+        report = draw(
+            load_json(path), load_json(args.gate), args.run_url, str(path), str(args.gate)
         )
         github = GitHub.from_env(env, transport)
-        action, number = upsert_issue(github, report, args.label, args.bot_login)
+        action, number = upsert_issue(github, report, args.label or label, args.bot_login, marker)
     except (InputFileError, GitHubError) as exc:
         print(f"::error::drift-issue: {exc}", file=sys.stderr)
         return 2

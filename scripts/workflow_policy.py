@@ -39,6 +39,7 @@ WRITE_PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
     ("release.yml", "release"): frozenset({"contents"}),
     ("pr-report.yml", "comment"): frozenset({"pull-requests"}),
     ("monitor.yml", "drift"): frozenset({"issues"}),
+    ("monitor.yml", "batch"): frozenset({"issues"}),
 }
 # Jobs whose checkout keeps the token because they push (the release tag).
 PUSHING_JOBS = frozenset({("release.yml", "release")})

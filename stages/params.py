@@ -420,6 +420,17 @@ class ModelCardParams(Section):
     caveats: CardLines = ()
 
 
+class MonitorParams(Section):
+    """`make monitor` (stages/monitor.py); the batch's id and paths come from
+    monitoring/dvc.yaml."""
+
+    SECTION: ClassVar[str] = "monitor"
+
+    psi_bins: Annotated[Int, Field(ge=2, le=1000)]  # score quantile bins of prediction PSI
+    # equal-frequency bins of the calibration error that decides whether CBPE calibrates
+    calibration_bins: Annotated[Int, Field(ge=2, le=1000)]
+
+
 # --- reading and errors ---------------------------------------------------------------------
 
 

@@ -136,7 +136,11 @@ def test_plots_render(copy: Copy) -> None:
         "Calibration",
         "Confusion matrix",
         "Feature importance",
+        # monitoring/dvc.yaml's history of scored batches: none yet (docs/monitoring.md)
+        "monitoring-performance",
+        "monitoring-data",
     }
+    assert plots["monitoring-performance"] == plots["monitoring-data"] == []
     confusion = plots["Confusion matrix"][0]["content"]["data"]["values"]
     assert sum(cell["count"] for cell in confusion) == 16281  # every test row, in 4 rows
 

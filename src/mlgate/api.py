@@ -29,13 +29,16 @@ from mlgate.gates import (
     LATEST_RELEASE,
     MISSING,
     NO_BASELINE,
+    STAGE_BASELINE,
     Gates,
     PolicyChange,
+    Rule,
     RuleResult,
     as_number,
     evaluate,
     gates_from_document,
     policy_changes,
+    stage_of,
     verdict,
 )
 from mlgate.loaders import parse_structured, parse_yaml
@@ -54,6 +57,7 @@ from mlgate.metrics import (
     read_params,
     verify_produced,
 )
+from mlgate.stages import assignments, current_holders, load_stages
 from mlgate.tags import active_releases, latest_release, list_tags, tag_artifact_name
 
 
@@ -144,15 +148,13 @@ def resolve_baseline(
 ) -> _Baseline:
     if choice == NO_BASELINE:
         return _Baseline(None, why_none)
+    if choice.startswith(STAGE_BASELINE):
+        return _stage_baseline(snap, stage_of(choice).strip(), gates, dvc_yaml)
     if choice != LATEST_RELEASE:
         return _Baseline(BaselineRef(choice, gitio.resolve(snap.repo_root, choice)), None)
-    declared = declared_artifacts(snap, dvc_yaml)
-    if gates.artifact is None and not declared:
+    artifact = _baseline_artifact(snap, gates, dvc_yaml)
+    if artifact is None:
         return _Baseline(None, "dvc.yaml declares no artifact, so there is no release yet")
-    try:
-        artifact = choose_artifact(declared, gates.artifact)
-    except ConfigError as exc:
-        raise ConfigError(f"{exc} (or set gates.artifact in {gates.source})") from None
     release = latest_release(list_tags(snap.repo_root), artifact)
     if release is None:
         clone = gitio.unfetched_tags(snap.repo_root)
@@ -160,6 +162,45 @@ def resolve_baseline(
             return _unfetched_release(artifact, gates, clone)
         tag = f"{tag_artifact_name(artifact)}@vX.Y.Z"
         return _Baseline(None, f"no release of '{artifact}' yet (no {tag} tag)")
+    return _Baseline(BaselineRef(release.name, release.sha), None)
+
+
+def _baseline_artifact(snap: gitio.Snapshot, gates: Gates, dvc_yaml: dict[str, Any]) -> str | None:
+    """The artifact whose releases a baseline names (None: dvc.yaml declares none)."""
+    declared = declared_artifacts(snap, dvc_yaml)
+    if gates.artifact is None and not declared:
+        return None
+    try:
+        return choose_artifact(declared, gates.artifact)
+    except ConfigError as exc:
+        raise ConfigError(f"{exc} (or set gates.artifact in {gates.source})") from None
+
+
+def _stage_baseline(
+    snap: gitio.Snapshot, stage: str, gates: Gates, dvc_yaml: dict[str, Any]
+) -> _Baseline:
+    """``baseline: stage:<name>``: the release that registry stage holds now, decided as
+    ``mlgate history`` and GTO decide it. A stage nobody holds is an error, not a skipped
+    rule: the gate was written against that model, and without it nothing is judged."""
+    load_stages(snap.repo_root).check(stage)
+    artifact = _baseline_artifact(snap, gates, dvc_yaml)
+    if artifact is None:
+        raise ConfigError(
+            f"{gates.source}: gates.baseline 'stage:{stage}': dvc.yaml declares no artifact "
+            "(or set gates.artifact)"
+        )
+    tags = list_tags(snap.repo_root)
+    releases = active_releases(tags, artifact)
+    holder = current_holders(assignments(tags, artifact, releases)).get(stage)
+    release = next((rel for rel in releases if rel.version == holder), None)
+    if release is None:
+        clone = gitio.unfetched_tags(snap.repo_root)
+        if clone is not None:
+            raise IncompleteCloneError(no_release_found(artifact, clone))
+        raise InputError(
+            f"{gates.source}: gates.baseline 'stage:{stage}': no version of '{artifact}' "
+            f"holds stage '{stage}'"
+        )
     return _Baseline(BaselineRef(release.name, release.sha), None)
 
 
@@ -252,6 +293,21 @@ def locate(
     )
 
 
+def _baseline_key(rule: Rule, path: str, key: str, base: MetricsAt, source: str) -> tuple[str, str]:
+    """Where the baseline's value of a rule is: the rule's own (file, key), or the one its
+    ``baseline_metric`` names in the baseline's metrics files. A name the baseline lacks is
+    returned as is, so the rule fails on a missing baseline value and says where."""
+    if rule.baseline_metric is None:
+        return path, key
+    name = rule.baseline_metric
+    try:
+        return locate(name, base, None, source, f"gates rule '{rule.metric}': baseline_metric")
+    except ConfigError:
+        if ":" in name or any(values and name in values for values in base.files.values()):
+            raise  # ambiguous, or a file the baseline does not declare
+        return "", name
+
+
 MAPPING_KEYS_SHOWN = 10
 
 
@@ -327,13 +383,16 @@ def check(
     base_metrics = base.metrics if base else None
     results = []
     gated: list[str] = []
+    base_gated: list[str] = []
     for rule in gates.rules:
         path, key = locate(rule.metric, head_metrics, base_metrics, gates.source)
         gated.append(path)
         value = (head_metrics.files.get(path) or {}).get(key, MISSING)
         base_value: Any = MISSING
         if base_metrics is not None:
-            base_value = (base_metrics.files.get(path) or {}).get(key, MISSING)
+            base_path, base_key = _baseline_key(rule, path, key, base_metrics, gates.source)
+            base_value = (base_metrics.files.get(base_path) or {}).get(base_key, MISSING)
+            base_gated.append(base_path)
         results.append(
             evaluate(
                 rule,
@@ -350,7 +409,7 @@ def check(
     # compares with: a file no stage writes, or one that is not what dvc.lock records, is refused.
     Judged(head, dvc_yaml, locks, head_metrics).verify(gated, gates.source)
     if base is not None:
-        base.verify(gated, gates.source)
+        base.verify([*gated, *base_gated], gates.source)
     return CheckResult(
         passed=verdict(results),
         baseline=chosen.ref,

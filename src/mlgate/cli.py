@@ -179,7 +179,10 @@ def _option_text_or_json(help_text: str) -> Any:
 @click.option(
     "--baseline",
     metavar="REF",
-    help="Compare with 'latest-release', 'none' or a git ref (default: the gates' baseline).",
+    help=(
+        "Compare with 'latest-release', 'stage:<name>' (the release a registry stage holds), "
+        "'none' or a git ref (default: the gates' baseline)."
+    ),
 )
 @_option_gates("")
 @click.option(

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import io
+import os
 import posixpath
 import sys
 from collections.abc import Collection, Iterator, Mapping
@@ -478,6 +479,47 @@ def _causes(exc: BaseException) -> str:
     return ": ".join(parts) or type(exc).__name__
 
 
+def _address(stage: Any) -> str:
+    """A DVC stage object's ``stage_address``."""
+    name = getattr(stage, "name", None)  # a .dvc file's stage has none
+    path = str(stage.path_in_repo).replace("\\", "/")
+    return path if name is None else stage_address(path, name)
+
+
+def run_frozen(repo_root: str | Path, key: str) -> None:
+    """Run the command of a frozen stage (``stage_address`` ``key``) and record its outputs
+    in dvc.lock, as ``dvc repro`` records an unfrozen one.
+
+    A frozen stage is one the training pipeline's ``dvc repro`` and ``dvc status`` leave
+    alone: the monitoring stage (monitoring/dvc.yaml) judges whichever batch it is pointed
+    at, from files a training run neither has nor needs, yet its metrics must come with a
+    dvc.lock record for the gates to read them (``metrics.verify_produced``).
+    """
+    from dvc.exceptions import DvcException
+    from dvc.repo import Repo, lock_repo
+
+    root = Path(repo_root).resolve()
+    before = Path.cwd()
+    try:
+        # DVC saves a stage's outputs with paths relative to the working directory
+        os.chdir(root)
+        with Repo(str(root)) as repo, _console(), lock_repo(repo):
+            stage = next((s for s in repo.index.stages if _address(s) == key), None)
+            if stage is None or not stage.frozen or not stage.cmd:
+                why = "is not a stage of this project" if stage is None else "is not frozen"
+                raise InputError(f"stage '{key}' {why}: run it with dvc repro")
+            stage.frozen = False  # in memory only: dvc.yaml keeps 'frozen: true'
+            try:
+                stage.run()
+            finally:
+                stage.frozen = True
+            stage.dump(update_pipeline=False)
+    except DvcException as exc:
+        raise InputError(f"running '{key}' failed in '{repo_root}': {_causes(exc)}") from exc
+    finally:
+        os.chdir(before)
+
+
 def reproduce(repo_root: str | Path, force: Collection[str]) -> Reproduction:
     """``dvc repro`` of the working tree, in process and with its defaults (the root
     ``dvc.yaml``, when there is one, and the run cache), plus the stages in ``force``
@@ -500,13 +542,8 @@ def reproduce(repo_root: str | Path, force: Collection[str]) -> Reproduction:
     ran: list[str] = []
     forced: list[str] = []
 
-    def address(stage: Any) -> str:
-        name = getattr(stage, "name", None)  # a .dvc file's stage has none
-        path = str(stage.path_in_repo).replace("\\", "/")
-        return path if name is None else stage_address(path, name)
-
     def reproduce_one(stage: Any, **kwargs: Any) -> Any:
-        key = address(stage)
+        key = _address(stage)
         if key in wanted and not kwargs.get("force"):
             upstream = kwargs.get("upstream")
             if not stage.changed(kwargs.get("allow_missing", False), upstream):
@@ -525,7 +562,7 @@ def reproduce(repo_root: str | Path, force: Collection[str]) -> Reproduction:
         # Locked around both, as reproduce locks itself: the index read to check the forced
         # stages is the one it plans with (taking the lock anew would drop it).
         with Repo(str(root)) as repo, _console(), lock_repo(repo):
-            stages = {address(stage): stage for stage in repo.index.stages}
+            stages = {_address(stage): stage for stage in repo.index.stages}
             for key in sorted(wanted):
                 stage = stages.get(key)
                 if stage is None or stage.frozen or not stage.cmd:

@@ -25,6 +25,8 @@ from mlgate.errors import ConfigError
 HIGHER, LOWER = "higher", "lower"
 FAIL, WARN = "fail", "warn"
 LATEST_RELEASE, NO_BASELINE = "latest-release", "none"
+# ``baseline: stage:prod``: the release the registry's stage ``prod`` holds now (``mlgate.api``)
+STAGE_BASELINE = "stage:"
 
 GATES_KEYS = ("baseline", "rules", "artifact", "main_metric")
 RULE_KEYS = (
@@ -36,6 +38,7 @@ RULE_KEYS = (
     "max_regression_pct",
     "severity",
     "description",
+    "baseline_metric",
 )
 BOUND_KEYS = ("min", "max", "max_regression", "max_regression_pct")
 
@@ -53,6 +56,9 @@ class Rule:
     max_regression_pct: float | None = None
     severity: str = FAIL
     description: str = ""
+    # The baseline's metric a change bound compares with, when it is not ``metric`` itself:
+    # a monitoring batch's ``estimated.roc_auc`` against the release's ``roc_auc``.
+    baseline_metric: str | None = None
 
     @property
     def has_change_bound(self) -> bool:
@@ -78,6 +84,8 @@ class Rule:
                 bounds.append(f"improve ≥ {fmt(-limit)}{unit}")
             else:
                 bounds.append(f"Δ within {worse}{fmt(limit)}{unit}")
+        if self.baseline_metric is not None:
+            bounds.append(f"vs baseline {self.baseline_metric}")
         text = " ".join(parts) + " " + ", ".join(bounds)
         return text + (" (warn)" if self.severity == WARN else "")
 
@@ -173,7 +181,26 @@ def parse_rule(raw: Any, where: str) -> Rule:
     low, high = bounds.get("min"), bounds.get("max")
     if low is not None and high is not None and low > high:
         raise ConfigError(f"{where}: contradictory bounds, min {fmt(low)} > max {fmt(high)}")
-    return Rule(metric.strip(), direction, severity=severity, description=description, **bounds)
+    baseline_metric = raw.get("baseline_metric")
+    if baseline_metric is not None:
+        if not isinstance(baseline_metric, str) or not baseline_metric.strip():
+            raise ConfigError(
+                f"{where}.baseline_metric: expected a metric name, got {baseline_metric!r}"
+            )
+        if "max_regression" not in bounds and "max_regression_pct" not in bounds:
+            raise ConfigError(
+                f"{where}.baseline_metric: only a change bound (max_regression or "
+                "max_regression_pct) reads the baseline; add one or drop baseline_metric"
+            )
+        baseline_metric = baseline_metric.strip()
+    return Rule(
+        metric.strip(),
+        direction,
+        severity=severity,
+        description=description,
+        baseline_metric=baseline_metric,
+        **bounds,
+    )
 
 
 def parse_gates(raw: Any, source: str) -> Gates:
@@ -185,9 +212,15 @@ def parse_gates(raw: Any, source: str) -> Gates:
     if unknown:
         raise ConfigError(f"{where}: unknown key '{unknown[0]}' (allowed: {', '.join(GATES_KEYS)})")
     baseline = raw.get("baseline", LATEST_RELEASE)
-    if not isinstance(baseline, str) or not baseline.strip():
+    if (
+        not isinstance(baseline, str)
+        or not baseline.strip()
+        or baseline.strip() == STAGE_BASELINE
+        or (baseline.startswith(STAGE_BASELINE) and stage_of(baseline.strip()).strip() == "")
+    ):
         raise ConfigError(
-            f"{where}.baseline: expected latest-release, none or a git ref, got {baseline!r}"
+            f"{where}.baseline: expected latest-release, none, stage:<name> (the release a "
+            f"registry stage holds) or a git ref, got {baseline!r}"
         )
     for key in ("artifact", "main_metric"):
         if key in raw and not isinstance(raw[key], str):
@@ -197,6 +230,11 @@ def parse_gates(raw: Any, source: str) -> Gates:
         raise ConfigError(f"{where}.rules: expected a non-empty list of rules, got {rules_raw!r}")
     rules = tuple(parse_rule(rule, f"{where}.rules[{i}]") for i, rule in enumerate(rules_raw))
     return Gates(rules, baseline.strip(), raw.get("artifact"), raw.get("main_metric"), source)
+
+
+def stage_of(baseline: str) -> str:
+    """The stage a ``stage:<name>`` baseline names ('' for any other baseline)."""
+    return baseline[len(STAGE_BASELINE) :] if baseline.startswith(STAGE_BASELINE) else ""
 
 
 def gates_from_document(document: Any, source: str) -> Gates:
@@ -409,6 +447,8 @@ class PolicyChange:
 
 
 def _field_loosened(key: str, old: Any, new: Any) -> bool:
+    if key == "baseline_metric":
+        return True  # another yardstick, set, changed or dropped: review it
     if old is None:
         return False  # a new bound only tightens
     if new is None:
@@ -441,7 +481,7 @@ def policy_changes(old: Gates | None, new: Gates | None) -> list[PolicyChange]:
             found.append(PolicyChange(rule.metric, "rule", None, rule.describe(), False))
             continue
         old_rules.remove(match)
-        for key in ("direction", *BOUND_KEYS, "severity"):
+        for key in ("direction", *BOUND_KEYS, "severity", "baseline_metric"):
             before, after = getattr(match, key), getattr(rule, key)
             if before != after:
                 found.append(

@@ -244,7 +244,7 @@ def test_parse_does_not_mutate_input() -> None:
         ({"rules": [], "baselin": "x"}, "unknown key 'baselin'"),
         ({"rules": []}, "gates.rules: expected a non-empty list"),
         ({"rules": "roc_auc"}, "gates.rules: expected a non-empty list"),
-        ({"baseline": 3, "rules": [{}]}, "gates.baseline: expected latest-release, none or a git"),
+        ({"baseline": 3, "rules": [{}]}, "gates.baseline: expected latest-release, none, stage:"),
         ({"rules": ["roc_auc"]}, "gates.rules[0]: expected a mapping"),
         ({"rules": [{"direction": "higher", "min": 1}]}, "gates.rules[0].metric: expected"),
         ({"rules": [{"metric": "a", "min": 1}]}, "rules[0] (a): 'direction' is required"),

@@ -121,3 +121,63 @@ def test_unreadable_inputs_exit_2_without_api_calls(tmp_path, fake_github, githu
 def test_api_errors_exit_2(tmp_path, fake_github, github_env) -> None:
     fake_github.fail_with = 500
     assert drift_issue.main([*files(tmp_path), "--run-url", RUN], github_env, fake_github) == 2
+
+
+# --- the monitoring gate of a scored batch (--monitoring) --------------------------------------
+
+BATCH = {
+    "batch": "2026-11",
+    "model_version": "v1.2.0",
+    "quality": {"quarantine_share": 0.01},
+    "drift": {"share_drifted": 0.25, "drifted": ["age", "hours_per_week"]},
+    "prediction_drift": {"psi": 0.31},
+    "estimated": {"roc_auc": 0.86, "accuracy": 0.8},
+    "realized": {"roc_auc": None, "accuracy": None, "labelled_share": 0.0, "unknown_ids": 3},
+}
+BATCH_GATE = {
+    "passed": False,
+    "baseline": {"ref": "income-model@v1.2.0", "sha": "a" * 40},
+    "rules": [
+        {
+            "metric": "estimated.roc_auc",
+            "value": 0.86,
+            "baseline": 0.93,
+            "passed": False,
+            "reason": "change -0.07 vs baseline 0.93 beyond allowed -0.03",
+        },
+        {"metric": "quality.quarantine_share", "value": 0.01, "passed": True, "reason": "ok"},
+    ],
+}
+
+
+def batch_files(tmp_path: Path, metrics: object = BATCH) -> list[str]:
+    (tmp_path / "batch.json").write_text(json.dumps(metrics))
+    (tmp_path / "gate.json").write_text(json.dumps(BATCH_GATE))
+    return ["--monitoring", str(tmp_path / "batch.json"), "--gate", str(tmp_path / "gate.json")]
+
+
+def test_the_monitoring_report_names_the_batch_model_failed_gates_and_figures() -> None:
+    report = drift_issue.render_monitoring(BATCH, BATCH_GATE, RUN, "b.json", "g.json")
+    assert report.title == "Model monitoring: batch 2026-11 failed 1 gate(s)"
+    body = report.body
+    assert body.startswith(drift_issue.MONITOR_MARKER + "\n")
+    assert "| `estimated.roc_auc` | 0.86 | 0.93 | change -0.07" in body
+    assert "quarantine_share`" not in body  # passing rules are not listed
+    assert "| realized ROC AUC | – |" in body and "| labels for unknown ids | 3 |" in body
+    assert "`age`, `hours_per_week`" in body and "`v1.2.0`" in body
+
+
+def test_the_monitoring_issue_is_its_own_one_issue(tmp_path, fake_github, github_env) -> None:
+    assert drift_issue.main([*files(tmp_path), "--run-url", RUN], github_env, fake_github) == 0
+    for _ in range(2):
+        args = [*batch_files(tmp_path), "--run-url", RUN]
+        assert drift_issue.main(args, github_env, fake_github) == 0
+    assert len(fake_github.issues) == 2  # one drift issue, one monitoring issue, updated
+    labels = [[lb["name"] for lb in issue["labels"]] for issue in fake_github.issues]
+    assert labels == [[LABEL], [drift_issue.MONITOR_LABEL]]
+
+
+def test_monitoring_metrics_of_the_wrong_shape_exit_2(tmp_path, fake_github, github_env) -> None:
+    args = [*batch_files(tmp_path, {"share_drifted": 1}), "--run-url", RUN]
+    assert drift_issue.main(args, github_env, fake_github) == 2
+    assert fake_github.issues == []

@@ -103,6 +103,7 @@ def test_real_write_permissions_are_exactly_the_promised_ones() -> None:
         ("release.yml", "release", "contents"),
         ("pr-report.yml", "comment", "pull-requests"),
         ("monitor.yml", "drift", "issues"),
+        ("monitor.yml", "batch", "issues"),
     }
 
 
@@ -316,5 +317,7 @@ def test_the_docs_document_every_workflow_and_ci_make_target() -> None:
     ours = makefile.split("# --- CI/CD", 1)[1]
     targets = policy.makefile_targets_text(ours) - {"node_modules/.package-lock.json"}
     assert targets, "no CI/CD targets found in the Makefile"
+    # the monitoring targets are documented on their reference page (issue 18)
+    monitoring = (ROOT / "docs" / "monitoring.md").read_text()
     for target in sorted(targets):
-        assert f"make {target}" in section, target
+        assert f"make {target}" in section or f"make {target}" in monitoring, target
