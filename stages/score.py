@@ -512,6 +512,8 @@ def main(argv: Sequence[str]) -> None:
     parser.add_argument("--id", help="batch id (default: the file name without suffixes)")
     args = parser.parse_args(argv)
     progress, root = Progress(SECTION), Path(".")
+    if not args.batch:
+        raise StageError("no batch to score: make score BATCH=<file or URL>")
     batch = batch_id(args.batch) if args.id is None else checked_batch_id(args.id)
     ingest_params, settings = load(IngestParams), load(MonitoringParams)
     contract, limits = load(SchemaParams), load(ValidateParams)

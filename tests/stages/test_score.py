@@ -284,3 +284,13 @@ def test_summary_record_is_json(tmp_path: Path) -> None:
     assert record["quarantine_share"] == 0.2
     assert record["scored_at"] == "2026-12-01T10:00:00Z"
     json.dumps(record)
+
+
+def test_docs_cover_every_option_and_monitoring_key() -> None:
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "production.md").read_text()
+    for option in ("BATCH=", "STAGE=", "VERSION=", "ID=", "--batch", "--stage", "--version"):
+        assert option in docs, option
+    for key in MonitoringParams.model_fields:
+        assert f"`{key}`" in docs, key
+    for column in LOG_COLUMNS:
+        assert f"`{column}`" in docs, column
