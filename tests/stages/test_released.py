@@ -97,3 +97,19 @@ def test_files_of_the_release_are_read_at_its_commit(released: Published, tmp_pa
     dvc_yaml = released.root / "dvc.yaml"
     dvc_yaml.write_text(dvc_yaml.read_text().replace("path: models/model.bin", "path: x.bin"))
     assert fetch_model(resolve(root=released.root), released.root).is_file()
+
+
+def test_fetch_reference_reads_the_split_dvc_yaml_vars_name(released: Published) -> None:
+    from stages.released import REFERENCE_CACHE
+
+    repo = released.repo
+    dvc_yaml = repo.read("dvc.yaml")
+    # any output of the release commit will do: here the model file plays the test split
+    repo.write("dvc.yaml", "vars:\n  - paths:\n      valid_test: models/model.bin\n" + dvc_yaml)
+    repo.commit("declare the test split")
+    released.push()
+    mlgate_ok(released, "release")
+    third = resolve(version="v0.0.3", root=released.root)
+    path = fetch_reference(third, released.root)
+    assert path == released.root / REFERENCE_CACHE / "v0.0.3.parquet"
+    assert path.read_bytes() == (released.root / "models/model.bin").read_bytes()
