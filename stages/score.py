@@ -237,9 +237,15 @@ def score_chunk(
     ).sort_values(["index", "key"], kind="stable")
     keep, quarantined = quarantine(frame, cases)
     quarantined[SOURCE_ROW_COLUMN] += first_row
-    # the model is given its text columns as validate writes them (object, None missing)
+    # the model is given its text columns as validate writes them (object, None missing):
+    # those as_text turned into strings, as they were read (codes read as numbers stay as
+    # the contract made them, text)
     valid = checked.validated.assign(
-        **{name: features[name] for name in scoring.contract.categorical}
+        **{
+            name: features[name]
+            for name in scoring.contract.categorical
+            if pd.api.types.is_object_dtype(features[name])
+        }
     ).loc[keep]
     valid_ids = row_ids[keep].to_numpy()
     # as checked (text as arrow-backed strings: written to parquet without a copy)

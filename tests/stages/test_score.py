@@ -294,3 +294,24 @@ def test_docs_cover_every_option_and_monitoring_key() -> None:
         assert f"`{key}`" in docs, key
     for column in LOG_COLUMNS:
         assert f"`{column}`" in docs, column
+
+
+def test_category_codes_read_as_numbers_reach_the_model_as_text(tmp_path: Path) -> None:
+    """A category declared as codes ("1", "2") that a CSV reads as integers is checked and
+    scored as text, as validate and the training data have it."""
+    train = validated_frame(120).assign(sex=lambda f: np.where(f["sex"] == "Male", "1", "2"))
+    coded = schema(
+        categorical={
+            "sex": {"values": ["1", "2"]},
+            "workclass": {"nullable": True, "values": ["Private", "State-gov"]},
+        }
+    )
+    featurizer = fit_featurizer(train, coded, FEATURIZE_PARAMS)
+    model = fit_model(featurizer, transform(featurizer, train, coded), "income", HGB_PARAMS)
+    at = pd.Timestamp("2026-12-01T10:00:00Z")
+    scoring = Scoring(model, coded, limits(max_duplicate_share=1.0), 0.5, "v1", "b", at)
+    batch = train.drop(columns=["income"]).assign(sex=lambda f: f["sex"].astype(int))
+    batch.to_csv(tmp_path / "b.csv", index=False)
+    summary = score(tmp_path / "b.csv", scoring, tmp_path / "out")
+    assert summary.scored == 120
+    assert read(tmp_path / "out", "inputs")["sex"].tolist()[:3] == train["sex"].tolist()[:3]
