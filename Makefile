@@ -5,7 +5,7 @@ export DVC_NO_ANALYTICS := 1
 # dvc runs each stage's `python -m stages.x` through the shell: it must find the venv's python.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: install dev repro test lint typecheck infer-schema adopt plots docs test-tools
+.PHONY: install dev repro test lint typecheck infer-schema adopt plots docs test-tools score
 
 # --- your own data (docs/your-own-data.md): values arrive as environment variables
 # (make exports command-line ones), expanded by the shell, never pasted into the recipe.
@@ -19,6 +19,12 @@ infer-schema:
 # dvc repro, then gates.rules a margin short of the measured metrics: make adopt [MARGIN=0.02]
 adopt:
 	$(BIN)/python -m stages.adopt $${MARGIN:+--margin "$$MARGIN"}
+
+# Score a batch with a released model (docs/production.md "Scoring"):
+# make score BATCH=<file or URL> [STAGE=prod | VERSION=vX.Y.Z] [ID=<batch id>]
+score:
+	$(BIN)/python -m stages.score --batch "$$BATCH" $${STAGE:+--stage "$$STAGE"} \
+		$${VERSION:+--version "$$VERSION"} $${ID:+--id "$$ID"}
 
 install:
 	python3 -m venv $(VENV) && $(BIN)/pip install -e .

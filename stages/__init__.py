@@ -35,7 +35,7 @@ import gc
 import sys
 
 # the stages that save or load a model with skops (stages/modelio.py)
-MODEL_STAGES = ("stages.featurize", "stages.train", "stages.evaluate")
+MODEL_STAGES = ("stages.featurize", "stages.train", "stages.evaluate", "stages.score")
 
 
 def _stage_starting() -> str | None:

@@ -16,6 +16,8 @@ import re
 import warnings
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
 
 import pandas as pd
 
@@ -133,29 +135,75 @@ def _longer_than_header(source: str, params: IngestParams) -> str:
 
 
 def read_source(source: str, params: IngestParams) -> pd.DataFrame:
-    """Read one CSV or parquet source; every failure becomes a StageError naming the file.
+    """Read one CSV or parquet source whole; every failure becomes a StageError naming the
+    file (see read_chunks)."""
+    return next(read_chunks(source, params))
+
+
+def read_chunks(
+    source: str, params: IngestParams, chunk_rows: int | None = None
+) -> Iterator[pd.DataFrame]:
+    """One CSV or parquet source, whole (`chunk_rows` None: one frame) or `chunk_rows` rows
+    at a time (a parquet file by record batches of its row groups, a CSV with pandas'
+    chunksize), so that a batch larger than memory can be scored; every failure, whenever it
+    comes, becomes a StageError naming the file.
 
     A CSV's width comes from its header (or, headerless, its first data row): a later row
     with more fields is a ragged-row error, and pandas may not turn an extra field into an
     index (`index_col=False`; its warning about the mismatch is an error here).
     """
+    raw = _raw_chunks(source, params, chunk_rows)
+    while True:
+        with _read_errors(source, params):
+            frame = next(raw, None)
+        if frame is None:
+            return
+        if not source.lower().endswith(PARQUET_SUFFIXES):  # a parquet file names its columns
+            if not params.header:
+                frame = _named_columns(frame, params, source)
+            _check_short_rows(frame, source, params)
+        yield frame
+
+
+def _raw_chunks(
+    source: str, params: IngestParams, chunk_rows: int | None
+) -> Iterator[pd.DataFrame]:
+    if source.lower().endswith(PARQUET_SUFFIXES):
+        if chunk_rows is None:
+            yield pd.read_parquet(source)
+            return
+        import fsspec
+        import pyarrow.parquet as pq
+
+        with fsspec.open(source, "rb") as handle:
+            for batch in pq.ParquetFile(handle).iter_batches(batch_size=chunk_rows):
+                yield batch.to_pandas()
+        return
+    options: dict[str, Any] = {
+        "header": 0 if params.header else None,
+        "index_col": False,
+        "na_values": params.na_values,
+        "keep_default_na": False,
+        "comment": params.comment,
+        "encoding": params.encoding,
+        "skipinitialspace": True,
+        "compression": "infer",
+        "low_memory": False,
+    }
+    if chunk_rows is None:
+        yield pd.read_csv(source, **options)
+        return
+    with pd.read_csv(source, chunksize=chunk_rows, **options) as reader:
+        yield from reader
+
+
+@contextmanager
+def _read_errors(source: str, params: IngestParams) -> Iterator[None]:
+    """What reading `source` may raise, as one StageError line naming the file."""
     try:
-        if source.lower().endswith(PARQUET_SUFFIXES):
-            return pd.read_parquet(source)
         with warnings.catch_warnings():
             warnings.simplefilter("error", pd.errors.ParserWarning)
-            frame = pd.read_csv(
-                source,
-                header=0 if params.header else None,
-                index_col=False,
-                na_values=params.na_values,
-                keep_default_na=False,
-                comment=params.comment,
-                encoding=params.encoding,
-                skipinitialspace=True,
-                compression="infer",
-                low_memory=False,
-            )
+            yield
     except FileNotFoundError as exc:
         raise StageError(f"{source}: file not found") from exc
     except (PermissionError, IsADirectoryError) as exc:
@@ -183,10 +231,6 @@ def read_source(source: str, params: IngestParams) -> pd.DataFrame:
         raise StageError(f"{source}: cannot decompress (truncated or corrupt): {exc}") from exc
     except (ImportError, OSError, ValueError) as exc:  # ImportError: fsspec lacks a backend
         raise StageError(f"{source}: cannot read: {exc}") from exc
-    if not params.header:
-        frame = _named_columns(frame, params, source)
-    _check_short_rows(frame, source, params)
-    return frame
 
 
 def normalise(frame: pd.DataFrame, params: IngestParams, source: str) -> pd.DataFrame:

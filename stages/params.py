@@ -431,6 +431,19 @@ class MonitorParams(Section):
     calibration_bins: Annotated[Int, Field(ge=2, le=1000)]
 
 
+class MonitoringParams(Section):
+    """`make score`: scoring a batch with a released model (stages/score.py)."""
+
+    SECTION: ClassVar[str] = "monitoring"
+
+    id_column: Name  # the batch's row id, as in the file or snake_cased; rows numbered without
+    chunk_rows: Annotated[Int, Field(ge=1)]  # rows read, checked and scored at a time
+    # the batch as a whole (validate's are per split): fewer rows passing the contract, or a
+    # larger share quarantined, fails the batch; the monitoring gates judge the share too
+    min_rows: RowCount
+    max_quarantine_share: Share
+
+
 # --- reading and errors ---------------------------------------------------------------------
 
 

@@ -177,13 +177,22 @@ def describe_schema_failure(case: Mapping[str, Any], frame: pd.DataFrame) -> str
     return f"{where}fails {check}: {value}"
 
 
-def validate_split(
-    frame: pd.DataFrame, contract: SchemaParams, limits: ValidateParams, split: str
-) -> SplitResult:
-    """Validate one split; pure (the report says what happened, nothing is written)."""
-    schema = build_schema(contract, limits, labelled=split != "current")
-    max_quarantine_share, sample_failures = limits.max_quarantine_share, limits.sample_failures
-    min_rows_key, min_rows = limits.min_rows_of(split)
+@dataclass(frozen=True)
+class RowChecks:
+    """What the contract says of a frame's rows, before any decision about the split."""
+
+    coerced: pd.DataFrame  # numeric columns as float64
+    validated: pd.DataFrame  # pandera's output where the frame passed, else `coerced`
+    row_cases: pd.DataFrame  # column, check, failure_case, index, key; by row, then key
+    schema_errors: list[str]  # failures of whole columns or of the frame, one line each
+
+
+def check_rows(
+    frame: pd.DataFrame, contract: SchemaParams, limits: ValidateParams, labelled: bool
+) -> RowChecks:
+    """Run the data contract on `frame`; pure. A scoring batch is checked the same way
+    (stages/score.py), chunk by chunk, with its own decisions about shares and row counts."""
+    schema = build_schema(contract, limits, labelled=labelled)
     declared_text = {name: spec.values for name, spec in contract.categorical.items()}
     coded = numbers_as_codes(frame, {**declared_text, contract.target: contract.labels})
     coerced, numeric_cases, wrong_type = coerce_numeric(coded, list(contract.numeric))
@@ -211,6 +220,34 @@ def validate_split(
         index=row_cases["index"].astype("int64"),
         key=row_cases["column"].astype(str) + ": " + row_cases["check"].astype(str),
     ).sort_values(["index", "key"], kind="stable")
+    return RowChecks(coerced, validated, row_cases, schema_errors)
+
+
+def quarantine(frame: pd.DataFrame, row_cases: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
+    """Which rows of `frame` pass (a boolean mask), and the others as quarantine writes them:
+    with their 1-based row in `frame` and the checks each one failed."""
+    keep = ~frame.index.isin(pd.Index(row_cases["index"].unique()))
+    quarantined = frame.loc[~keep].assign(
+        **{
+            SOURCE_ROW_COLUMN: np.flatnonzero(~keep) + 1,
+            FAILED_CHECKS_COLUMN: row_cases.groupby("index")["key"]
+            .agg(lambda keys: "; ".join(dict.fromkeys(keys)))
+            .reindex(frame.index[~keep])
+            .to_numpy(),
+        }
+    )
+    return keep, quarantined
+
+
+def validate_split(
+    frame: pd.DataFrame, contract: SchemaParams, limits: ValidateParams, split: str
+) -> SplitResult:
+    """Validate one split; pure (the report says what happened, nothing is written)."""
+    max_quarantine_share, sample_failures = limits.max_quarantine_share, limits.sample_failures
+    min_rows_key, min_rows = limits.min_rows_of(split)
+    checked = check_rows(frame, contract, limits, labelled=split != "current")
+    coerced, validated, row_cases = checked.coerced, checked.validated, checked.row_cases
+    schema_errors = list(checked.schema_errors)
     bad_rows = pd.Index(row_cases["index"].unique())
     share = len(bad_rows) / len(frame) if len(frame) else 0.0
     counts = row_cases["key"].value_counts().sort_index()
@@ -237,23 +274,13 @@ def validate_split(
             f"value {shorten(str(first['failure_case']))!r}"
         )
     elif len(frame) - len(bad_rows) < min_rows:  # what is left is what gets used
-        quarantined = f" ({len(bad_rows)} quarantined)" if len(bad_rows) else ""
+        held = f" ({len(bad_rows)} quarantined)" if len(bad_rows) else ""
         error = (
-            f"{len(frame) - len(bad_rows)} valid rows{quarantined}, fewer than "
-            f"{min_rows_key}={min_rows}"
+            f"{len(frame) - len(bad_rows)} valid rows{held}, fewer than {min_rows_key}={min_rows}"
         )
         schema_errors.append(error)
-    keep = ~coerced.index.isin(bad_rows)
+    keep, quarantined = quarantine(frame, row_cases)
     valid = validated if error is None else coerced
-    quarantined = frame.loc[~keep].assign(
-        **{
-            SOURCE_ROW_COLUMN: np.flatnonzero(~keep) + 1,
-            FAILED_CHECKS_COLUMN: row_cases.groupby("index")["key"]
-            .agg(lambda keys: "; ".join(dict.fromkeys(keys)))
-            .reindex(frame.index[~keep])
-            .to_numpy(),
-        }
-    )
     report = {
         "rows": len(frame),
         "valid_rows": int(keep.sum()),

@@ -4,6 +4,7 @@ a removed import in --prepare, a made-up commit that made every lineage block co
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -127,3 +128,25 @@ def test_alternate_times_each_command_in_turn_and_stops_on_a_failure(tmp_path: P
     assert alternate.table(times).splitlines()[2].startswith("| a | ")
     with pytest.raises(SystemExit, match="failed"):
         alternate.measure({"bad": "exit 3"}, tmp_path, runs=1)
+
+
+TINY_SCORE = ("--rows", "300", "--runs", "1", "--rss-rows", "300", "--rss-runs", "1")
+
+
+@pytest.mark.slow
+def test_score_bench_runs_tiny() -> None:
+    from benchmarks import bench_score
+
+    if not (bench_score.SOURCE.is_file() and bench_score.MODEL.is_file()):
+        pytest.skip("needs the pipeline's outputs (dvc repro or dvc pull)")
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.bench_score", *TINY_SCORE],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": f"{ROOT / 'src'}:{ROOT}"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "(a) 300 rows" in done.stdout and "x bare" in done.stdout
+    assert "(b) 300 rows: peak RSS median" in done.stdout

@@ -16,3 +16,14 @@ def test_dvc_plots_output_is_ignored() -> None:
         check=False,
     )
     assert ignored.returncode == 0
+
+
+def test_scoring_cache_is_ignored() -> None:
+    # `make score` keeps fetched models and its unfinished files there; untracked, they
+    # would block `mlgate release`
+    ignored = subprocess.run(
+        ["git", "check-ignore", "--no-index", "--quiet", "monitoring/.cache/models/v1.0.0.skops"],
+        cwd=REPO,
+        check=False,
+    )
+    assert ignored.returncode == 0
