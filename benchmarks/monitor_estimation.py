@@ -8,7 +8,7 @@ resamples the pool with replacement, weighting rows by age, sex and hours per we
 concept-change batches keep the inputs and flip the labels of a subgroup, which no input
 statistic can reveal. For every batch: estimated and realized ROC AUC and accuracy.
 
-    python -m benchmarks.monitor_estimation [--data /work/shared/datasets/adult] [--rows 5000]
+    python -m benchmarks.monitor_estimation [--data data/raw] [--rows 5000]
 
 prints a Markdown table (benchmarks/results/monitoring.md); tests/stages/test_monitor.py
 runs the same batches and fails when a covariate-shift batch's error exceeds 0.02.
@@ -27,7 +27,7 @@ import pandas as pd
 
 from stages.monitor import CBPE
 
-DATA = Path("/work/shared/datasets/adult")
+DATA = Path(__file__).resolve().parents[1] / "data" / "raw"  # the Adult files, in git
 COLUMNS = [
     "age", "workclass", "fnlwgt", "education", "education-num", "marital-status",
     "occupation", "relationship", "race", "sex", "capital-gain", "capital-loss",
@@ -114,8 +114,8 @@ def run_batches(
     from sklearn.metrics import accuracy_score, roc_auc_score
 
     rng = np.random.default_rng(SEED)
-    model = train(read_adult(data / "adult.data"))
-    test = read_adult(data / "adult.test")
+    model = train(read_adult(data / "adult.data.gz"))
+    test = read_adult(data / "adult.test.gz")
     half = rng.permutation(len(test)) < len(test) // 2
     reference, pool = test[half].reset_index(drop=True), test[~half].reset_index(drop=True)
 
