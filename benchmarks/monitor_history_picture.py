@@ -7,7 +7,7 @@ scratch DVC project whose plot is ``monitoring/dvc.yaml``'s own "monitoring-perf
 ``dvc plots show`` renders it offline (vega from node_modules) and headless Chromium takes
 the screenshot (tests/browser.py, as the plots-page test does).
 
-    PYTHONPATH=src:. python -m benchmarks.monitor_history_picture [--out docs/img/monitoring-history.png]
+    PYTHONPATH=src:. python -m benchmarks.monitor_history_picture [--out FILE.png]
 """
 
 from __future__ import annotations
