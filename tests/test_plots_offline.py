@@ -123,3 +123,43 @@ def test_a_page_without_the_packages_says_so(page: Path, tmp_path: Path) -> None
     shutil.copy2(page, bare)
     seen = open_page(bare, "plots")
     assert seen["note"] and all(plot["inked"] == 0 for plot in seen["plots"])
+
+
+def test_the_monitoring_history_draws_one_point_per_batch(tmp_path: Path) -> None:
+    """monitoring/dvc.yaml's plots over a history of named batches (the x axis is a name,
+    which DVC's default template would read as a number and draw nothing of)."""
+    root = tmp_path / "repo"
+    for name in (".dvc/config", ".dvc/plots", "monitoring/dvc.yaml",
+                 "monitoring/batch.yaml"):  # fmt: skip
+        source, target = REPO / name, root / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if source.is_dir():
+            shutil.copytree(source, target)
+        else:
+            shutil.copy2(source, target)
+    keys = ("estimated_roc_auc", "realized_roc_auc", "estimated_accuracy", "realized_accuracy",
+            "drift_share_drifted", "prediction_drift_psi", "quality_quarantine_share",
+            "realized_labelled_share")  # fmt: skip
+    history = [
+        {"batch": batch, **{key: 0.5 + 0.1 * n + 0.01 * k for k, key in enumerate(keys)}}
+        for n, batch in enumerate(["2026-09", "2026-10", "2026-11"])
+    ]
+    (root / "monitoring" / "history.json").write_text(json.dumps(history), encoding="utf-8")
+    subprocess.run(["git", "init", "-q"], cwd=root, check=True)
+    subprocess.run(
+        [sys.executable, "-m", "dvc", "plots", "show"], cwd=root, check=True, capture_output=True
+    )
+    page = root / "dvc_plots" / "index.html"
+    result = subprocess.run(
+        ["node", str(REPO / "tests" / "render_plots.mjs"), str(page)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    drawn = json.loads(result.stdout)
+    assert len(drawn) == 2
+    for plot in drawn:
+        assert plot["marks"] >= 3 * 4, plot  # a point per batch and field, and their lines
+        assert {"2026-09", "2026-10", "2026-11"} <= set(plot["labels"]), plot
