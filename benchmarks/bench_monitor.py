@@ -64,10 +64,10 @@ def build(workdir: Path, rows: int, project: Path, train_rows: int | None = None
     from stages.modelio import save_model
 
     rng = np.random.default_rng(SEED)
-    train_frame = snake(read_adult(DATA / "adult.data"))
+    train_frame = snake(read_adult(DATA / "adult.data.gz"))
     if train_rows is not None:
         train_frame = train_frame.sample(train_rows, random_state=SEED)
-    test = snake(read_adult(DATA / "adult.test"))
+    test = snake(read_adult(DATA / "adult.test.gz"))
     half = rng.permutation(len(test)) < len(test) // 2
     reference, pool = test[half].reset_index(drop=True), test[~half].reset_index(drop=True)
     model = train(train_frame)
