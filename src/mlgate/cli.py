@@ -125,6 +125,17 @@ def _project_root() -> Path:
 _FILE = click.Path(dir_okay=False, path_type=Path)
 
 
+# ``--baseline REF``, as check, experiments and sweep take it (they judge through api.check)
+_option_baseline = click.option(
+    "--baseline",
+    metavar="REF",
+    help=(
+        "Compare with 'latest-release', 'stage:<name>' (the release a registry stage holds), "
+        "'none' or a git ref (default: the gates' baseline)."
+    ),
+)
+
+
 def _option_gates(where: str) -> Any:
     """``--gates FILE``, as ``check`` and ``report`` take it."""
     help_text = f"Read the gates from this YAML file instead of params.yaml{where}."
@@ -176,14 +187,7 @@ def _option_text_or_json(help_text: str) -> Any:
 @click.option(
     "--rev", metavar="REV", help="Judge this commit (read from git) instead of the working tree."
 )
-@click.option(
-    "--baseline",
-    metavar="REF",
-    help=(
-        "Compare with 'latest-release', 'stage:<name>' (the release a registry stage holds), "
-        "'none' or a git ref (default: the gates' baseline)."
-    ),
-)
+@_option_baseline
 @_option_gates("")
 @click.option(
     "--format",
@@ -456,11 +460,7 @@ def show(ref: str, artifact: str | None, output_format: str) -> None:
 
 
 @cli.command()
-@click.option(
-    "--baseline",
-    metavar="REF",
-    help="Compare with 'latest-release', 'none' or a git ref (default: the gates' baseline).",
-)
+@_option_baseline
 @_option_gates("")
 @click.option(
     "-A",
@@ -519,11 +519,7 @@ def experiments(
     metavar="I/N",
     help="Run only the trials whose index is I modulo N (one CI runner of N; grid and random).",
 )
-@click.option(
-    "--baseline",
-    metavar="REF",
-    help="Compare with 'latest-release', 'none' or a git ref (default: the gates' baseline).",
-)
+@_option_baseline
 @_option_gates("")
 @click.option(
     "--dry-run", is_flag=True, help="Print the trials (grid and random) without running them."

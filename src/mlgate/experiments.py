@@ -98,7 +98,7 @@ def list_experiments(repo_root: Path) -> list[Experiment]:
     return sorted(found, key=lambda exp: (exp.name, exp.sha))
 
 
-def _direction(gates: Gates) -> str:
+def direction(gates: Gates) -> str:
     """Better is higher unless the main metric's rule says lower."""
     for rule in gates.rules:
         if rule.metric == gates.main:
@@ -106,11 +106,23 @@ def _direction(gates: Gates) -> str:
     return HIGHER
 
 
-def _sort_key(ranked: Ranked, direction: str) -> tuple[int, float, str]:
+def _sort_key(ranked: Ranked, better: str) -> tuple[int, float, str]:
     group = 0 if ranked.passed else 1 if ranked.result is not None else 2
     value = ranked.main_value
-    order = float("inf") if value is None else -value if direction == HIGHER else value
+    order = float("inf") if value is None else -value if better == HIGHER else value
     return group, order, ranked.experiment.name
+
+
+def _head(repo_root: Path) -> tuple[str, gitio.Snapshot]:
+    head_sha = gitio.resolve(repo_root, "HEAD")
+    head = gitio.snapshot(repo_root, head_sha, gitio.git_prefix(repo_root), "HEAD")
+    head.prefetch([DVC_YAML, PARAMS_YAML, DVC_LOCK])
+    return head_sha, head
+
+
+def head_gates(repo_root: Path, gates_file: Path | None = None) -> Gates:
+    """The gates experiments are judged by: ``gates_file``, else HEAD's params.yaml."""
+    return load_gates(_head(repo_root)[1], gates_file)
 
 
 def rank(
@@ -121,9 +133,7 @@ def rank(
 ) -> Ranking:
     """Judge the experiments run from HEAD (every experiment with ``all_commits``) against
     the gates of the checked-out commit and rank them."""
-    head_sha = gitio.resolve(repo_root, "HEAD")
-    head = gitio.snapshot(repo_root, head_sha, gitio.git_prefix(repo_root), "HEAD")
-    head.prefetch([DVC_YAML, PARAMS_YAML, DVC_LOCK])
+    head_sha, head = _head(repo_root)
     gates = load_gates(head, gates_file)
     dvc_yaml = read_dvc_yaml(head)
     choice = gates.baseline if baseline is None else baseline
@@ -154,8 +164,8 @@ def rank(
             continue
         value = result.metrics.get(gates.main) if gates.main else None
         ranked.append(Ranked(exp, result, params, value))
-    direction = _direction(gates)
-    ranked.sort(key=lambda item: _sort_key(item, direction))
+    better = direction(gates)
+    ranked.sort(key=lambda item: _sort_key(item, better))
     notes = []
     if not experiments:
         notes.append(
@@ -163,6 +173,4 @@ def rank(
             + ("" if all_commits else "; --all for experiments of other commits")
             + ")"
         )
-    return Ranking(
-        ranked, gates.main, direction, chosen.ref, chosen.note, gates.source, scope, notes
-    )
+    return Ranking(ranked, gates.main, better, chosen.ref, chosen.note, gates.source, scope, notes)

@@ -27,7 +27,7 @@ from typing import Any
 from mlgate import dvcadapter
 from mlgate.dvcfiles import read_text_file
 from mlgate.errors import ConfigError, InputError
-from mlgate.experiments import Ranking, list_experiments, rank
+from mlgate.experiments import Ranking, direction, head_gates, list_experiments, rank
 from mlgate.gates import HIGHER
 from mlgate.loaders import parse_yaml
 
@@ -302,8 +302,7 @@ def _run_tpe(
         return [float(trial.user_attrs.get("failing_gates", 1))]
 
     sampler = optuna.samplers.TPESampler(seed=sweep.seed, constraints_func=constraints)
-    ranking = rank(root, baseline, gates_file)
-    maximise = ranking.direction == HIGHER
+    maximise = direction(head_gates(root, gates_file)) == HIGHER
     study = optuna.create_study(direction="maximize" if maximise else "minimize", sampler=sampler)
     distributions = {space.key: _distribution(optuna, space) for space in sweep.spaces}
     trials: list[Trial] = []
