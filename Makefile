@@ -119,7 +119,8 @@ monitor-check:
 
 # --- production monitoring (docs/monitoring.md): make monitor BATCH=<id> [LABELS=<file>]
 # judges a batch `make score` wrote; monitor-gate applies monitoring/gates.yaml to it.
-.PHONY: monitor monitor-score monitor-gate monitor-issue
+.PHONY: monitor monitor-score monitor-gate monitor-issue monitor-new-batch \
+	monitor-gate-labelled monitor-record monitor-verdict retrain-pr
 
 # BATCH=<id> as make score printed it, or SOURCE=<batch file> for its default id
 monitor:
@@ -141,10 +142,44 @@ monitor-gate:
 		> $(MONITOR_DIR)/batch-gate.json || { status=$$?; cat $(MONITOR_DIR)/batch-gate.json; exit $$status; }
 	cat $(MONITOR_DIR)/batch-gate.json
 
-# Open or update the one monitoring issue (GITHUB_TOKEN, GITHUB_REPOSITORY, RUN_URL).
+# The monitor workflow's batch step: the batch MONITOR_SOURCE names, with MONITOR_LABELS
+# when they are its own (MONITOR_LABELS_BATCH empty); labels for an earlier batch were
+# judged before scoring (monitor-gate-labelled).
+monitor-new-batch:
+	if [ -z "$${MONITOR_LABELS_BATCH-}" ]; then labels="$${MONITOR_LABELS-}"; else labels=; fi; \
+	$(MAKE) monitor SOURCE="$$MONITOR_SOURCE" LABELS="$$labels"
+
+# Labels arrived for an earlier batch (make monitor BATCH=<that id> LABELS=<file> just judged
+# it): its realized performance against the release that scored it, now that it is known
+# (monitoring/labelled-gates.yaml; before labels, those rules only warn in gates.yaml).
+monitor-gate-labelled:
+	mkdir -p $(MONITOR_DIR)
+	cp monitoring/metrics.json $(MONITOR_DIR)/labelled.json
+	$(BIN)/mlgate check --gates monitoring/labelled-gates.yaml --allow-stale --format json \
+		> $(MONITOR_DIR)/labelled-gate.json || { status=$$?; cat $(MONITOR_DIR)/labelled-gate.json; exit $$status; }
+	cat $(MONITOR_DIR)/labelled-gate.json
+
+# Open or update the one monitoring issue (GITHUB_TOKEN, GITHUB_REPOSITORY, RUN_URL): about
+# the labelled batch when its realized gate failed (LABELLED_GATE=failure), else this batch.
 monitor-issue:
-	$(BIN)/python -m scripts.drift_issue --monitoring $(MONITOR_DIR)/batch.json \
-		--gate $(MONITOR_DIR)/batch-gate.json --run-url "$$RUN_URL"
+	if [ "$${LABELLED_GATE-}" = failure ]; then which=labelled; else which=batch; fi; \
+	$(BIN)/python -m scripts.drift_issue --monitoring $(MONITOR_DIR)/$$which.json \
+		--gate $(MONITOR_DIR)/$$which-gate.json --run-url "$$RUN_URL"
+
+# Commit monitoring/ (the batch's record) to DEFAULT_BRANCH with [skip ci] (GITHUB_TOKEN)
+monitor-record:
+	$(BIN)/python -m scripts.monitor_record
+
+# The batch job's verdict, once its record is kept: red when a monitoring gate failed
+monitor-verdict:
+	@if [ "$${LABELLED_GATE-}" = failure ] || [ "$${BATCH_GATE-}" = failure ]; then \
+		echo "::error::a monitoring gate failed (labelled: $${LABELLED_GATE:-none}, batch: $${BATCH_GATE:-none})"; \
+		exit 1; fi
+
+# The monitor workflow's retrain job (docs/retraining.md): label the new batches, retrain,
+# open or update the one retraining pull request with its report
+retrain-pr:
+	$(BIN)/python -m scripts.retrain_pr --gates-dir $(MONITOR_DIR) --run-url "$${RUN_URL-}"
 
 ci-local:
 	$(BIN)/python -m scripts.local_ci

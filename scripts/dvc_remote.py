@@ -1,7 +1,8 @@
 """Pull or push pipeline outputs through the DVC remote named by ``DVC_REMOTE_URL``.
 
 The workflows pass ``DVC_REMOTE_URL`` (and the storage's credentials, e.g.
-``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY``) from repository secrets. When it is empty
+``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY``, and ``DVC_REMOTE_ENDPOINT_URL`` for an
+S3-compatible service) from repository secrets. When it is empty
 (no remote configured, or a pull request from a fork, which gets no secrets) both commands
 say so and succeed: ci then reproduces everything from scratch. The remote is added to
 ``.dvc/config.local`` only, so nothing in the checkout changes, and the DVC plugin for the
@@ -59,8 +60,11 @@ def plugin_requirement(url: str) -> str | None:
     return f"dvc[{SCHEME_EXTRAS[scheme]}]"
 
 
-def commands(action: str, url: str, python: str = sys.executable) -> list[list[str]]:
-    """The commands that configure the remote and pull or push through it."""
+def commands(
+    action: str, url: str, python: str = sys.executable, endpoint: str = ""
+) -> list[list[str]]:
+    """The commands that configure the remote (and its endpoint, for S3-compatible storage
+    such as MinIO) and pull or push through it."""
     if action not in ("pull", "push"):
         raise RemoteError(f"unknown action '{action}' (expected pull or push)")
     dvc = [python, "-m", "dvc"]
@@ -69,6 +73,9 @@ def commands(action: str, url: str, python: str = sys.executable) -> list[list[s
     if requirement:
         steps.append([python, "-m", "pip", "install", "--quiet", requirement])
     steps.append([*dvc, "remote", "add", "--local", "--force", "--default", REMOTE_NAME, url])
+    if endpoint:
+        modify = [*dvc, "remote", "modify", "--local", REMOTE_NAME, "endpointurl", endpoint]
+        steps.append(modify)
     steps.append([*dvc, action, "--remote", REMOTE_NAME])
     return steps
 
@@ -82,7 +89,10 @@ def run(action: str, env: Mapping[str, str], cwd: Path | None = None) -> int:
         )
         return 0
     try:
-        steps = commands(action, url)
+        endpoint = env.get("DVC_REMOTE_ENDPOINT_URL", "").strip()
+        if "\n" in endpoint or "\r" in endpoint:
+            raise RemoteError("DVC_REMOTE_ENDPOINT_URL: must be a single line")
+        steps = commands(action, url, endpoint=endpoint)
     except RemoteError as exc:
         print(f"::error::dvc-remote: {exc}", file=sys.stderr)
         return 2

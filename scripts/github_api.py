@@ -151,6 +151,19 @@ class GitHub:
         url = self._url(f"issues/comments/{comment_id}")
         return self._send("PATCH", url, {"body": body}).json()
 
+    def open_pulls(self, head: str) -> Iterator[dict[str, Any]]:
+        """Open pull requests from branch ``head`` of this repository."""
+        owner = self.repo.split("/", 1)[0]
+        return self._paginate("pulls", {"state": "open", "head": f"{owner}:{head}"})
+
+    def create_pull(self, title: str, head: str, base: str, body: str) -> dict[str, Any]:
+        payload = {"title": title, "head": head, "base": base, "body": body}
+        return self._send("POST", self._url("pulls"), payload).json()
+
+    def update_pull(self, number: int, title: str, body: str) -> dict[str, Any]:
+        payload = {"title": title, "body": body}
+        return self._send("PATCH", self._url(f"pulls/{number}"), payload).json()
+
     # --- issues ----------------------------------------------------------------------------
 
     def open_issues(self, label: str) -> Iterator[dict[str, Any]]:

@@ -26,6 +26,8 @@ have local equivalents: checkout = the fresh clone, setup-python = your virtuale
 = a directory in the scratch space, cache = nothing. Only committed work is used (HEAD).
 
 Usage: python -m scripts.local_ci [--base REF] [--workdir DIR] [--full] [--monitor-batch FILE]
+       python -m scripts.local_ci --timeline [--months 12] [--rows 4000] [--concept-from 7]
+       (a year in production, retraining included: scripts/timeline.py)
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.parse
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -81,6 +84,7 @@ class FakeGitHubState:
     pulls: dict[int, str] = field(default_factory=dict)  # number -> head sha
     comments: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     issues: list[dict[str, Any]] = field(default_factory=list)
+    opened: list[dict[str, Any]] = field(default_factory=list)  # pull requests made via the API
     next_id: int = 1
 
 
@@ -116,6 +120,35 @@ def _handler(state: FakeGitHubState, lock: threading.Lock) -> type[BaseHTTPReque
                     return self._reply(
                         200, {"number": number, "head": {"sha": state.pulls[number]}}
                     )
+                if parts == ["pulls"] and method == "GET":
+                    query = urllib.parse.parse_qs(self.path.partition("?")[2])
+                    head = query.get("head", [""])[0].partition(":")[2]
+                    return self._reply(
+                        200,
+                        [
+                            p
+                            for p in state.opened
+                            if p["state"] == "open" and (not head or p["head"]["ref"] == head)
+                        ],
+                    )
+                if parts == ["pulls"] and method == "POST":
+                    pull = {
+                        "number": 100 + len(state.opened),
+                        "state": "open",
+                        "title": payload["title"],
+                        "body": payload["body"],
+                        "head": {"ref": payload["head"]},
+                        "base": {"ref": payload["base"]},
+                        "user": {"login": "github-actions[bot]", "type": "Bot"},
+                    }
+                    state.opened.append(pull)
+                    return self._reply(201, pull)
+                if method == "PATCH" and parts[0] == "pulls" and len(parts) == 2:
+                    pull = next(p for p in state.opened if p["number"] == int(parts[1]))
+                    pull.update(
+                        {k: v for k, v in payload.items() if k in ("title", "body", "state")}
+                    )
+                    return self._reply(200, pull)
                 if parts[0] == "issues" and len(parts) == 3 and parts[2] == "comments":
                     number = int(parts[1])
                     if method == "GET":
@@ -195,6 +228,7 @@ class JobResult:
     job: str
     result: str  # success | failure | skipped
     steps: list[StepResult] = field(default_factory=list)
+    outputs: dict[str, str] = field(default_factory=dict)  # the job's `outputs:`, evaluated
 
 
 @dataclass(frozen=True)
@@ -251,7 +285,15 @@ class JobRunner:
     def say(self, text: str) -> None:
         print(text, file=self.log, flush=True)
 
-    def run(self, workflow_file: Path, job_id: str, workspace: Path, event: Event) -> JobResult:
+    def run(
+        self,
+        workflow_file: Path,
+        job_id: str,
+        workspace: Path,
+        event: Event,
+        needs: Mapping[str, JobResult] | None = None,
+    ) -> JobResult:
+        """One job; ``needs`` are the results of the jobs it names in ``needs:``."""
         workflow = yaml.safe_load(workflow_file.read_text())
         job = workflow["jobs"][job_id]
         self.run_id += 1
@@ -281,7 +323,10 @@ class JobRunner:
             "env": {},
             "job": {"status": "success"},
             "matrix": {},
-            "needs": {},
+            "needs": {
+                name: {"result": done.result, "outputs": dict(done.outputs)}
+                for name, done in (needs or {}).items()
+            },
         }
         result = JobResult(workflow_file.name, job_id, "success")
         self.say(f"\n=== {workflow_file.name} / {job_id} ({event.name}) in {workspace}")
@@ -332,6 +377,10 @@ class JobRunner:
             self.say(f"    [{mark}] {name} {outcome.seconds:.1f}s{note}")
         result.result = "failure" if failed else "success"
         context["job"]["status"] = result.result
+        result.outputs = {
+            str(key): to_text(interpolate(value, context))
+            for key, value in (job.get("outputs") or {}).items()
+        }
         return result
 
     def step(
@@ -639,11 +688,29 @@ def main(argv: list[str] | None = None) -> int:
         type=Path,
         help="after the release, run the monitor with this file arriving in data/current/",
     )
+    timeline = parser.add_argument_group("a year in production (docs/retraining.md)")
+    timeline.add_argument(
+        "--timeline",
+        action="store_true",
+        help="release, promote, then monthly batches scored, monitored and retrained on",
+    )
+    timeline.add_argument("--months", type=int, default=12, help="batches (default 12)")
+    timeline.add_argument("--rows", type=int, default=4000, help="rows a batch (default 4000)")
+    timeline.add_argument(
+        "--concept-from", type=int, default=7, help="first month of the concept change (7)"
+    )
     args = parser.parse_args(argv)
     scratch = args.workdir or Path(tempfile.mkdtemp(prefix="mlgate-local-ci-"))
     if args.workdir and args.workdir.exists() and any(args.workdir.iterdir()):
         print(f"local-ci: {args.workdir} is not empty", file=sys.stderr)
         return 2
+    if args.timeline:
+        from scripts import timeline as year
+
+        if args.months < 1 or args.rows < 100 or args.concept_from < 1:
+            print("local-ci: --months >= 1, --rows >= 100, --concept-from >= 1", file=sys.stderr)
+            return 2
+        return year.main(args.repo, scratch, args.months, args.rows, args.concept_from)
     try:
         batch = args.monitor_batch.resolve() if args.monitor_batch else None
         if batch is not None and not batch.is_file():

@@ -5,7 +5,7 @@ zizmor and actionlint catch generic mistakes; this checks the rules this project
 
 - top-level ``permissions: {}``, every job declares its own, and only the jobs listed in
   ``WRITE_PERMISSIONS`` write anything (release: contents, pr-report: pull requests,
-  monitor: issues);
+  monitor: issues, its batch record and its retraining pull request);
 - no ``pull_request_target``; ``workflow_run`` only where ``WORKFLOW_RUN_ALLOWED`` says, with
   an inline ``# zizmor: ignore[dangerous-triggers] <reason>``;
 - every ``uses:`` pinned to a 40-hex commit with ``# vX.Y.Z`` after it, the same commit for
@@ -39,7 +39,8 @@ WRITE_PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
     ("release.yml", "release"): frozenset({"contents"}),
     ("pr-report.yml", "comment"): frozenset({"pull-requests"}),
     ("monitor.yml", "drift"): frozenset({"issues"}),
-    ("monitor.yml", "batch"): frozenset({"issues"}),
+    ("monitor.yml", "batch"): frozenset({"issues", "contents"}),
+    ("monitor.yml", "retrain"): frozenset({"contents", "pull-requests"}),
 }
 # Jobs whose checkout keeps the token because they push (the release tag).
 PUSHING_JOBS = frozenset({("release.yml", "release")})

@@ -104,6 +104,9 @@ def test_real_write_permissions_are_exactly_the_promised_ones() -> None:
         ("pr-report.yml", "comment", "pull-requests"),
         ("monitor.yml", "drift", "issues"),
         ("monitor.yml", "batch", "issues"),
+        ("monitor.yml", "batch", "contents"),  # the batch's record, monitoring/ only
+        ("monitor.yml", "retrain", "contents"),  # the retraining branch
+        ("monitor.yml", "retrain", "pull-requests"),  # the retraining pull request
     }
 
 
