@@ -25,6 +25,9 @@ def isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.M
     monkeypatch.setenv("GIT_COMMITTER_EMAIL", "tests@mlgate.invalid")
     monkeypatch.setenv("DVC_NO_ANALYTICS", "1")
     monkeypatch.setenv("DVC_SITE_CACHE_DIR", str(home / ".dvc-site-cache"))
+    # Text tables wrap at COLUMNS when it is set; pytest-xdist's workers inherit a width the
+    # outputs under test must not depend on (tests that want one set it themselves).
+    monkeypatch.delenv("COLUMNS", raising=False)
     return home
 
 
