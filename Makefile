@@ -5,7 +5,8 @@ export DVC_NO_ANALYTICS := 1
 # dvc runs each stage's `python -m stages.x` through the shell: it must find the venv's python.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: install dev repro test lint typecheck infer-schema adopt plots docs test-tools score
+.PHONY: install dev repro test lint typecheck infer-schema adopt plots docs test-tools score \
+	label-batch
 
 # --- your own data (docs/your-own-data.md): values arrive as environment variables
 # (make exports command-line ones), expanded by the shell, never pasted into the recipe.
@@ -25,6 +26,12 @@ adopt:
 score:
 	$(BIN)/python -m stages.score --batch "$$BATCH" $${STAGE:+--stage "$$STAGE"} \
 		$${VERSION:+--version "$$VERSION"} $${ID:+--id "$$ID"}
+
+# A scored batch's labelled rows as training data, data/labelled/<id>.parquet, DVC-tracked
+# (docs/retraining.md); list the id in params.yaml ingest.train_batches to train on it:
+# make label-batch BATCH=<id>   (labels merged first by make monitor BATCH=<id> LABELS=<file>)
+label-batch:
+	$(BIN)/python -m stages.label_batch --batch "$$BATCH"
 
 install:
 	python3 -m venv $(VENV) && $(BIN)/pip install -e .

@@ -5,6 +5,11 @@ or parquet. Normalising means: snake_case column names, `drop_columns` left out,
 strings, the declared missing-value markers as missing, and, where a dataset asks for it,
 label values without a trailing suffix (`label_strip_suffix`: adult.test's "."). Types are
 not forced here: validate decides what is acceptable.
+
+The train split is the train source followed, in the order `ingest.train_batches` lists them
+(the last `train_window` of them, if set), by the labelled production batches
+`make label-batch` wrote to data/labelled/<id>.parquet (docs/retraining.md), each read and
+normalised as a source is; their columns must be the train source's.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import warnings
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -265,11 +271,54 @@ def ingest(source: str, params: IngestParams) -> pd.DataFrame:
     return normalise(read_source(source, params), params, source)
 
 
+def labelled_batch(
+    folder: str | Path, batch: str, params: IngestParams
+) -> tuple[str, pd.DataFrame]:
+    """(its path, its rows normalised) of a labelled batch listed in `ingest.train_batches`."""
+    path = Path(folder) / f"{batch}.parquet"
+    if not path.is_file():
+        raise StageError(
+            f"{path}: not found, but ingest.train_batches lists '{batch}': make it with "
+            f"`make label-batch BATCH={batch}` or fetch it with `dvc pull {path}`"
+        )
+    return str(path), ingest(str(path), params)
+
+
+def with_batches(train: pd.DataFrame, batches: Sequence[tuple[str, pd.DataFrame]]) -> pd.DataFrame:
+    """`train` followed by each (source, rows) batch in order, in train's column order; a
+    batch whose columns are not train's is a StageError naming it."""
+    expected = list(train.columns)
+    for source, frame in batches:
+        missing = [name for name in expected if name not in frame.columns]
+        extra = [name for name in frame.columns if name not in expected]
+        if missing or extra:
+            raise StageError(
+                f"{source}: its columns do not match the train source's (missing: "
+                f"{', '.join(missing) or 'none'}; extra: {', '.join(map(str, extra)) or 'none'}); "
+                "make it again with make label-batch, or take it out of ingest.train_batches"
+            )
+    if not batches:
+        return train
+    parts = [train, *(frame[expected] for _, frame in batches)]
+    return pd.concat(parts, ignore_index=True)
+
+
+def train_split(params: IngestParams, labelled: str | Path) -> tuple[pd.DataFrame, str]:
+    """The train split and where its rows come from (the train source, then the batches)."""
+    source = params.source("train")
+    batches = [labelled_batch(labelled, batch, params) for batch in params.batches_in_window]
+    frame = with_batches(ingest(source, params), batches)
+    return frame, " + ".join([source, *(path for path, _ in batches)])
+
+
 def main(argv: Sequence[str]) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--train", required=True, help="output parquet for the training split")
     parser.add_argument("--test", required=True, help="output parquet for the test split")
     parser.add_argument("--current", required=True, help="output parquet for the current batch")
+    parser.add_argument(
+        "--labelled", required=True, help="folder of labelled batches (ingest.train_batches)"
+    )
     args = parser.parse_args(argv)
     outputs = {"train": args.train, "test": args.test, "current": args.current}
     progress = Progress(SECTION)
@@ -278,8 +327,11 @@ def main(argv: Sequence[str]) -> None:
     # A bad test or current source must not leave a train split that looks valid.
     with removed_on_failure(list(outputs.values())):
         for split, target in outputs.items():
-            source = params.source(split)
-            frame = ingest(source, params)
+            if split == "train":
+                frame, source = train_split(params, args.labelled)
+            else:
+                source = params.source(split)
+                frame = ingest(source, params)
             write_split(frame, target, source)
             progress(f"{split}: {len(frame):,} rows x {frame.shape[1]} columns from {source}")
 

@@ -16,6 +16,7 @@ outside the stages imports this module.
 from __future__ import annotations
 
 import codecs
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, TypeVar
@@ -42,6 +43,9 @@ MAX_SEED = 2**32 - 1  # numpy's RandomState and scikit-learn's random_state
 MAX_REPEATS = 1000
 TRAIN_FAMILIES = ("hist_gradient_boosting", "logistic_regression")  # see stages/train.py
 IMPUTE_STRATEGIES = ("median", "mean")
+# A batch id names files (monitoring/*/<id>.parquet, data/labelled/<id>.parquet): letters,
+# digits, '.', '_', '-', at most 100, starting with a letter or digit (stages/score.py).
+BATCH_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
 
 def _problem(problem: str, key: str = "") -> PydanticCustomError:
@@ -122,6 +126,27 @@ def _comment(value: Any) -> Any:
     return value
 
 
+def is_batch_id(text: str) -> bool:
+    """Whether `text` can name a batch's files (BATCH_ID, and no `..`)."""
+    return bool(BATCH_ID.match(text)) and ".." not in text
+
+
+def _batch_ids(value: Any) -> list[str]:
+    """Distinct batch ids, as text (a YAML `202611` is the id "202611"); null is none."""
+    ids = [] if value is None else _a_list(value)
+    for item in ids:
+        if isinstance(item, bool) or not isinstance(item, (str, int)) or not is_batch_id(str(item)):
+            raise _problem(
+                f"holds {str(item)[:80]!r}, which is no batch id (letters, digits, '.', '_' "
+                "and '-', at most 100, starting with a letter or digit, as make score names it)"
+            )
+    text = [str(item) for item in ids]
+    repeated = _repeated(text)
+    if repeated:
+        raise _problem(f"names {repeated} more than once")
+    return text
+
+
 class IngestParams(Section):
     SECTION: ClassVar[str] = "ingest"
 
@@ -140,6 +165,17 @@ class IngestParams(Section):
     # Columns read and then left out (an exported index, an ID), by name as in the file or
     # snake_cased; a name a file lacks is skipped there (a batch may come without it).
     drop_columns: list[Name] = []
+    # Labelled production batches (data/labelled/<id>.parquet, made by `make label-batch`)
+    # appended in this order to the train source; `train_window` N keeps the last N listed.
+    train_batches: Annotated[list[str], BeforeValidator(_batch_ids)] = []
+    train_window: RowCount | None = None
+
+    @property
+    def batches_in_window(self) -> list[str]:
+        """The listed batches ingest appends: all, or the last `train_window` of them."""
+        if self.train_window is None:
+            return list(self.train_batches)
+        return list(self.train_batches[-self.train_window :])
 
     @model_validator(mode="after")
     def _columns_named(self) -> IngestParams:

@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import re
 import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -50,6 +49,7 @@ from stages.params import (
     MonitoringParams,
     SchemaParams,
     ValidateParams,
+    is_batch_id,
     load,
 )
 from stages.released import CACHE, MONITORING, Release, fetch_model, resolve
@@ -69,8 +69,6 @@ LOG_COLUMNS = ("id", "score", "prediction", "model_version", "batch", "scored_at
 # what a batch file's name may end with, left out of the batch id (2026-11.csv.gz: 2026-11)
 DATA_SUFFIXES = (".csv", ".txt", ".data", ".test", ".parquet", ".pq", ".parq")
 COMPRESSION_SUFFIXES = (".gz", ".bz2", ".xz", ".zst", ".zip", ".tar")
-# a batch id names files: letters, digits, '.', '_', '-', at most 100, no leading dot
-BATCH_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 MISSING_ID_CHECK = "not_nullable"
 
 
@@ -79,7 +77,7 @@ MISSING_ID_CHECK = "not_nullable"
 
 def checked_batch_id(batch: str) -> str:
     """`batch`, if it can name the batch's files; else a StageError saying what may."""
-    if not BATCH_ID.match(batch) or ".." in batch:
+    if not is_batch_id(batch):
         raise StageError(
             f"batch id {shorten(batch, 80)!r} cannot name files: use letters, digits, '.', '_' "
             "and '-' (at most 100, starting with a letter or digit); set one with ID=..."

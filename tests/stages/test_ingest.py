@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from stages.common import StageError
-from stages.ingest import ingest, snake_case
+from stages.ingest import ingest, snake_case, train_split
 from stages.params import IngestParams, parse
 
 COLUMNS = ["age", "work-class", "income"]
@@ -216,6 +216,7 @@ def test_a_bad_later_source_leaves_no_earlier_output(tmp_path: Path) -> None:
         split: tmp_path / "out" / f"{split}.parquet" for split in ("train", "test", "current")
     }
     args = [arg for split, path in outputs.items() for arg in (f"--{split}", str(path))]
+    args += ["--labelled", str(tmp_path / "labelled")]
     proc = subprocess.run(
         [sys.executable, "-m", "stages.ingest", *args],
         cwd=tmp_path,
@@ -275,3 +276,95 @@ def test_drop_columns_leaves_out_an_index_column(tmp_path: Path, name: str) -> N
 def test_drop_columns_must_be_a_list() -> None:
     with pytest.raises(StageError, match="'ingest.drop_columns' must be list, got str 'id'"):
         params(drop_columns="id")
+
+
+# --- labelled production batches appended to the train split ---------------------------------
+
+
+def labelled_folder(tmp_path: Path, **batches: pd.DataFrame) -> Path:
+    """data/labelled with a <id>.parquet per batch, as make label-batch writes them."""
+    folder = tmp_path / "labelled"
+    folder.mkdir(exist_ok=True)
+    for batch, frame in batches.items():
+        frame.to_parquet(folder / f"{batch}.parquet", index=False)
+    return folder
+
+
+def labelled(ages: list[float], work: str = "State-gov") -> pd.DataFrame:
+    """A labelled batch: the schema's columns (numbers as float) and the target, in the
+    schema's order, not the source's."""
+    return pd.DataFrame(
+        {"age": ages, "work_class": [work] * len(ages), "income": [">50K"] * len(ages)}
+    )
+
+
+def test_train_batches_are_appended_in_the_listed_order(tmp_path: Path) -> None:
+    train = write(tmp_path / "train.csv", "25, Private, <=50K.\n38, ?, >50K\n")
+    folder = labelled_folder(tmp_path, b1=labelled([50.0]), b2=labelled([60.0, 61.0], " Sales "))
+    frame, source = train_split(params(train_source=train, train_batches=["b2", "b1"]), folder)
+    assert list(frame.columns) == ["age", "work_class", "income"]
+    assert frame["age"].tolist() == [25, 38, 60, 61, 50]
+    assert frame["work_class"].tolist()[2:] == ["Sales", "Sales", "State-gov"]  # normalised
+    assert frame["income"].tolist() == ["<=50K", ">50K", ">50K", ">50K", ">50K"]
+    assert source == f"{train} + {folder / 'b2.parquet'} + {folder / 'b1.parquet'}"
+
+
+def test_without_batches_the_train_split_is_the_source_alone(tmp_path: Path) -> None:
+    train = write(tmp_path / "train.csv", "25, Private, <=50K\n")
+    folder = labelled_folder(tmp_path, b1=labelled([50.0]))  # labelled, not listed
+    frame, source = train_split(params(train_source=train), folder)
+    assert frame.equals(ingest(train, params()))
+    assert source == train
+
+
+def test_the_window_keeps_the_last_listed_batches(tmp_path: Path) -> None:
+    train = write(tmp_path / "train.csv", "25, Private, <=50K\n")
+    folder = labelled_folder(tmp_path, b2=labelled([60.0]), b3=labelled([70.0]))
+    chosen = params(train_source=train, train_batches=["b1", "b2", "b3"], train_window=2)
+    frame, _ = train_split(chosen, folder)  # b1 is outside the window: not even read
+    assert frame["age"].tolist() == [25, 60, 70]
+
+
+def test_a_missing_batch_file_says_how_to_make_or_fetch_it(tmp_path: Path) -> None:
+    train = write(tmp_path / "train.csv", "25, Private, <=50K\n")
+    folder = labelled_folder(tmp_path)
+    missing = folder / "2026-11.parquet"
+    with pytest.raises(StageError) as error:
+        train_split(params(train_source=train, train_batches=["2026-11"]), folder)
+    assert str(error.value) == (
+        f"{missing}: not found, but ingest.train_batches lists '2026-11': make it with "
+        f"`make label-batch BATCH=2026-11` or fetch it with `dvc pull {missing}`"
+    )
+
+
+def test_a_batch_whose_columns_differ_is_refused(tmp_path: Path) -> None:
+    train = write(tmp_path / "train.csv", "25, Private, <=50K\n")
+    odd = labelled([50.0]).drop(columns=["work_class"]).assign(id=[7])
+    folder = labelled_folder(tmp_path, b1=odd)
+    with pytest.raises(
+        StageError,
+        match=r"b1.parquet: its columns do not match the train "
+        r"source's \(missing: work_class; extra: id\)",
+    ):
+        train_split(params(train_source=train, train_batches=["b1"]), folder)
+
+
+@pytest.mark.parametrize(
+    ("batches", "message"),
+    [
+        (["b1", "b1"], r"'ingest.train_batches' names \['b1'\] more than once"),
+        (["../x"], r"'ingest.train_batches' holds '../x', which is no batch id"),
+        (["a/b"], r"'ingest.train_batches' holds 'a/b', which is no batch id"),
+        ("b1", r"'ingest.train_batches' must be list, got str 'b1'"),
+    ],
+)
+def test_train_batches_are_distinct_batch_ids(batches: Any, message: str) -> None:
+    with pytest.raises(StageError, match=message):
+        params(train_batches=batches)
+
+
+def test_numeric_ids_and_an_empty_list() -> None:
+    assert params(train_batches=[202611]).train_batches == ["202611"]
+    assert params(train_batches=None).batches_in_window == []
+    with pytest.raises(StageError, match="'ingest.train_window' must be >= 1, got 0"):
+        params(train_window=0)

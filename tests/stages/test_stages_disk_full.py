@@ -60,7 +60,10 @@ def _cases(inputs: Path) -> dict[str, tuple[list[str], dict[str, Any]]]:
     sources = {"train_source": str(raw), "test_source": str(raw), "current_source": str(raw)}
     return {
         "ingest": (
-            ["--train", "train.parquet", "--test", "test.parquet", "--current", "cur.parquet"],
+            [
+                *("--train", "train.parquet", "--test", "test.parquet"),
+                *("--current", "cur.parquet", "--labelled", "labelled"),
+            ],
             {"ingest": {**INGEST_SECTION, **sources}},
         ),
         "validate": (
