@@ -43,7 +43,7 @@ repro: install
 	$(BIN)/dvc repro
 
 test: dev
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto
 
 lint:
 	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/lint-imports
@@ -91,7 +91,7 @@ dvc-push:
 # The test suite without reinstalling (`make test` first runs `make dev`, which must not
 # run inside make ci-local's clones: their .venv is a link to yours).
 ci-test:
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto
 
 # `dvc repro`, with every stage that writes gated metrics rerun even where DVC would skip it;
 # fails when the committed metrics do not come out (docs/commands/reproduce.md). The timings

@@ -159,7 +159,9 @@ def _dep_matches(
 
 def directory_md5(snap: Snapshot, directory: str, files: list[str], hash_name: str) -> str:
     """The md5 DVC records for a directory: that of its ``.dir`` manifest, the JSON list of
-    its files' ``relpath`` and ``md5`` sorted by path (dvc_data's ``Tree.as_bytes``)."""
+    its files' ``relpath`` and ``md5`` sorted by path (dvc_data's ``Tree.as_bytes``). A file
+    that git holds only as ``<file>.dvc`` (DVC-tracked inside the folder, like the labelled
+    batches in data/labelled) counts with the md5 its ``.dvc`` file records."""
     snap.prefetch(files)
     entries = []
     for path in files:
@@ -167,6 +169,14 @@ def directory_md5(snap: Snapshot, directory: str, files: list[str], hash_name: s
         entries.append(
             {"md5": content_md5(data, hash_name), "relpath": posixpath.relpath(path, directory)}
         )
+    known = set(files)
+    for path in files:  # a file DVC tracks inside the folder: git holds only its .dvc file
+        tracked = path[: -len(".dvc")]
+        if not path.endswith(".dvc") or tracked in known:
+            continue
+        md5 = _dvc_file_md5(snap, path)
+        if md5:
+            entries.append({"md5": md5, "relpath": posixpath.relpath(tracked, directory)})
     entries.sort(key=lambda entry: entry["relpath"])
     manifest = json.dumps(entries, sort_keys=True).encode("utf-8")
     return hashlib.md5(manifest, usedforsecurity=False).hexdigest() + DIR_SUFFIX
