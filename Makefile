@@ -166,8 +166,8 @@ sweep-rank:
 sweep-pr:
 	$(BIN)/python -m scripts.sweep_ci pr
 
-# The sweep workflow replayed locally: make ci-local-sweep [SWEEP=sweep.yaml] [RUNNERS=2]
-# [TRIALS=N] [OPEN_PR=1]
+# The sweep workflow replayed locally (scripts/local_sweep.py):
+# make ci-local-sweep [SWEEP=sweep.yaml] [RUNNERS=2] [TRIALS=N] [NO_PR=1]
 ci-local-sweep:
 	$(BIN)/python -m scripts.local_ci --sweep "$${SWEEP:-sweep.yaml}" --runners "$${RUNNERS:-2}" \
-		$${TRIALS:+--trials "$$TRIALS"} $${OPEN_PR:+--open-pr}
+		$${TRIALS:+--trials "$$TRIALS"} $${NO_PR:+--no-pr}

@@ -26,6 +26,8 @@ have local equivalents: checkout = the fresh clone, setup-python = your virtuale
 = a directory in the scratch space, cache = nothing. Only committed work is used (HEAD).
 
 Usage: python -m scripts.local_ci [--base REF] [--workdir DIR] [--full] [--monitor-batch FILE]
+       python -m scripts.local_ci --sweep [FILE] [--runners N] [--trials N] [--no-pr]
+       (the sweep workflow instead: scripts/local_sweep.py)
 """
 
 from __future__ import annotations
@@ -195,6 +197,7 @@ class JobResult:
     job: str
     result: str  # success | failure | skipped
     steps: list[StepResult] = field(default_factory=list)
+    outputs: dict[str, str] = field(default_factory=dict)  # the job's `outputs:`, evaluated
 
 
 @dataclass(frozen=True)
@@ -206,7 +209,7 @@ class Event:
     ref: str
     payload: Mapping[str, Any]
     secrets: Mapping[str, str] = field(default_factory=dict)
-    inputs: Mapping[str, str] = field(default_factory=dict)
+    inputs: Mapping[str, Any] = field(default_factory=dict)  # a boolean input is a bool
     api_url: str = "https://api.github.invalid"
 
 
@@ -251,7 +254,17 @@ class JobRunner:
     def say(self, text: str) -> None:
         print(text, file=self.log, flush=True)
 
-    def run(self, workflow_file: Path, job_id: str, workspace: Path, event: Event) -> JobResult:
+    def run(
+        self,
+        workflow_file: Path,
+        job_id: str,
+        workspace: Path,
+        event: Event,
+        matrix: Mapping[str, Any] | None = None,
+        needs: Mapping[str, Any] | None = None,
+    ) -> JobResult:
+        """One job; ``matrix`` is one combination of its strategy, ``needs`` the
+        ``{job: {"result", "outputs"}}`` of the jobs it needs."""
         workflow = yaml.safe_load(workflow_file.read_text())
         job = workflow["jobs"][job_id]
         self.run_id += 1
@@ -280,8 +293,8 @@ class JobRunner:
             "steps": {},
             "env": {},
             "job": {"status": "success"},
-            "matrix": {},
-            "needs": {},
+            "matrix": dict(matrix or {}),
+            "needs": dict(needs or {}),
         }
         result = JobResult(workflow_file.name, job_id, "success")
         self.say(f"\n=== {workflow_file.name} / {job_id} ({event.name}) in {workspace}")
@@ -332,6 +345,8 @@ class JobRunner:
             self.say(f"    [{mark}] {name} {outcome.seconds:.1f}s{note}")
         result.result = "failure" if failed else "success"
         context["job"]["status"] = result.result
+        for key, value in (job.get("outputs") or {}).items():
+            result.outputs[key] = to_text(interpolate(value, context))
         return result
 
     def step(
@@ -639,12 +654,29 @@ def main(argv: list[str] | None = None) -> int:
         type=Path,
         help="after the release, run the monitor with this file arriving in data/current/",
     )
+    parser.add_argument(
+        "--sweep",
+        nargs="?",
+        const="sweep.yaml",
+        metavar="FILE",
+        help="replay sweep.yml instead (scripts/local_sweep.py) with this sweep file",
+    )
+    parser.add_argument("--runners", type=int, default=2, help="--sweep: runners (default 2)")
+    parser.add_argument("--trials", type=int, help="--sweep: trials (default: the file's)")
+    parser.add_argument("--no-pr", action="store_true", help="--sweep: open no pull request")
     args = parser.parse_args(argv)
     scratch = args.workdir or Path(tempfile.mkdtemp(prefix="mlgate-local-ci-"))
     if args.workdir and args.workdir.exists() and any(args.workdir.iterdir()):
         print(f"local-ci: {args.workdir} is not empty", file=sys.stderr)
         return 2
     try:
+        if args.sweep is not None:
+            from scripts.local_sweep import run_sweep
+
+            swept = run_sweep(
+                args.repo, scratch, args.sweep, args.runners, args.trials, not args.no_pr
+            )
+            return 0 if swept.ok else 1
         batch = args.monitor_batch.resolve() if args.monitor_batch else None
         if batch is not None and not batch.is_file():
             raise LocalCIError(f"--monitor-batch: {args.monitor_batch} is not a file")

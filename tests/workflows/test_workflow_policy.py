@@ -46,8 +46,8 @@ GOOD = f"""
 """
 
 
-def test_the_four_workflows_exist() -> None:
-    assert set(real()) == {"ci.yml", "pr-report.yml", "release.yml", "monitor.yml"}
+def test_the_five_workflows_exist() -> None:
+    assert set(real()) == {"ci.yml", "pr-report.yml", "release.yml", "monitor.yml", "sweep.yml"}
 
 
 def test_the_real_workflows_satisfy_every_rule() -> None:
