@@ -299,3 +299,107 @@ def test_the_replay_pushes_every_trial_ranks_them_all_and_opens_a_pr(
     assert "t-001" in comment and "t-000" in comment
     assert any(storage.is_file() for storage in (scratch / "dvc-storage").rglob("*"))
     assert "local-ci --sweep: OK" in out and "--- ranking ---" in out
+
+
+# --- the replay's wiring, on toy make targets (no DVC) --------------------------------------
+
+# The real sweep.yml, with make targets that stand in for scripts/sweep_ci.py: each shard
+# waits until every shard has started (so they must run in parallel), then pushes one
+# experiment ref as `dvc exp push` would; `TOY_FAIL_SHARD` makes one shard fail.
+TOY_MAKEFILE = """\
+SHELL := bash
+dvc-pull:
+\t@echo "DVC remote: $$DVC_REMOTE_URL"
+sweep-plan:
+\ttest "$$SWEEP_FILE" = sweep.yaml && test "$$SWEEP_RUNNERS" = 2
+\techo 'shards=["0/2", "1/2"]' >> "$$GITHUB_OUTPUT"
+sweep-trials:
+\ttouch "$$TOY_RENDEZVOUS/$${SWEEP_SHARD%/*}"
+\tfor _ in $$(seq 100); do [ -e "$$TOY_RENDEZVOUS/0" ] && [ -e "$$TOY_RENDEZVOUS/1" ] && break; \\
+\t\tsleep 0.2; done; [ -e "$$TOY_RENDEZVOUS/0" ] && [ -e "$$TOY_RENDEZVOUS/1" ]
+\ttest "$${SWEEP_SHARD}" != "$$TOY_FAIL_SHARD"
+\tsha=$$(git rev-parse HEAD); \\
+\t\tgit update-ref "refs/exps/$${sha:0:2}/$${sha:2}/toy-$${SWEEP_SHARD%/*}" HEAD
+\tgit push --quiet origin "refs/exps/*:refs/exps/*"
+sweep-rank:
+\tmkdir -p build/sweep && git fetch --quiet origin "+refs/exps/*:refs/exps/*"
+\tgit for-each-ref --format='%(refname:lstrip=4)' refs/exps | sort > build/sweep/ranking.md
+\tpython3 -c 'import json,sys; names=sys.stdin.read().split(); print(json.dumps({"experiments": \\
+\t\t[{"name": n, "verdict": "pass"} for n in names]}))' \\
+\t\t< build/sweep/ranking.md > build/sweep/ranking.json
+sweep-pr:
+\ttest "$$SWEEP_BASE_REF" = refs/heads/main && test -s build/sweep/ranking.json
+\tgit push --quiet origin "HEAD:refs/heads/sweep/$$(head -1 build/sweep/ranking.md)"
+"""
+
+
+def toy_sweep_repo(tmp_path: Path) -> Path:
+    repo = tmp_path / "toy"
+    (repo / ".github" / "workflows").mkdir(parents=True)
+    shutil.copy2(WORKFLOW, repo / ".github" / "workflows" / "sweep.yml")
+    (repo / "Makefile").write_text(TOY_MAKEFILE)
+    (repo / ".gitignore").write_text("build/\n.venv\n")
+    subprocess.run(["git", "init", "-q", "-b", "main"], cwd=repo, check=True)
+    subprocess.run(["git", "add", "-A"], cwd=repo, check=True)
+    subprocess.run(["git", "commit", "-q", "-m", "toy"], cwd=repo, check=True)
+    return repo
+
+
+def test_the_toy_replay_runs_the_shards_in_parallel_then_ranks_and_branches(
+    tmp_path: Path, monkeypatch
+) -> None:
+    (tmp_path / "rendezvous").mkdir()
+    monkeypatch.setenv("TOY_RENDEZVOUS", str(tmp_path / "rendezvous"))
+    result = local_sweep.run_sweep(toy_sweep_repo(tmp_path), tmp_path / "scratch", runners=2)
+    assert [(j.job, j.result) for j in result.jobs] == [
+        ("plan", "success"),
+        ("trials 0/2", "success"),
+        ("trials 1/2", "success"),
+        ("rank", "success"),
+        ("pr", "success"),
+    ]
+    assert result.ok
+    assert sorted(result.remote_experiments) == ["toy-0", "toy-1"]
+    assert result.ranking == {
+        "experiments": [{"name": "toy-0", "verdict": "pass"}, {"name": "toy-1", "verdict": "pass"}]
+    }
+    branches = subprocess.run(
+        ["git", "branch", "--list", "sweep/*"],
+        cwd=tmp_path / "scratch" / "remote.git",
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    assert branches == ["sweep/toy-0"]
+
+
+def test_a_failed_shard_still_ranks_the_others_and_no_pr_skips_the_pr(
+    tmp_path: Path, monkeypatch
+) -> None:
+    (tmp_path / "rendezvous").mkdir()
+    monkeypatch.setenv("TOY_RENDEZVOUS", str(tmp_path / "rendezvous"))
+    monkeypatch.setenv("TOY_FAIL_SHARD", "1/2")
+    result = local_sweep.run_sweep(
+        toy_sweep_repo(tmp_path), tmp_path / "scratch", runners=2, open_pr=False
+    )
+    assert [(j.job, j.result) for j in result.jobs] == [
+        ("plan", "success"),
+        ("trials 0/2", "success"),
+        ("trials 1/2", "failure"),
+        ("rank", "success"),
+        ("pr", "skipped"),
+    ]
+    assert not result.ok
+    assert sorted(result.remote_experiments) == ["toy-0"]
+
+
+def test_a_failed_plan_skips_every_other_job(tmp_path: Path, capsys) -> None:
+    result = local_sweep.run_sweep(toy_sweep_repo(tmp_path), tmp_path / "scratch", runners=3)
+    assert [(j.job, j.result) for j in result.jobs] == [
+        ("plan", "failure"),
+        ("trials", "skipped"),
+        ("rank", "skipped"),
+        ("pr", "skipped"),
+    ]
+    assert not result.ok
+    assert "local-ci --sweep: FAILED" in capsys.readouterr().out
