@@ -403,3 +403,12 @@ def test_a_failed_plan_skips_every_other_job(tmp_path: Path, capsys) -> None:
     ]
     assert not result.ok
     assert "local-ci --sweep: FAILED" in capsys.readouterr().out
+
+
+def test_from_json_reads_a_matrix_and_refuses_what_is_not_json() -> None:
+    from scripts.gha_expr import ExpressionError, interpolate
+
+    context = {"needs": {"plan": {"outputs": {"shards": '["0/2", "1/2"]', "bad": "[0/2"}}}}
+    assert interpolate("${{ fromJSON(needs.plan.outputs.shards) }}", context) == ["0/2", "1/2"]
+    with pytest.raises(ExpressionError, match="fromJSON"):
+        interpolate("${{ fromJSON(needs.plan.outputs.bad) }}", context)
