@@ -190,3 +190,26 @@ retrain-pr:
 
 ci-local:
 	$(BIN)/python -m scripts.local_ci
+
+# --- sweeps on CI runners (.github/workflows/sweep.yml, docs/commands/sweep.md "On CI
+# runners"): values arrive as environment variables (SWEEP_FILE, SWEEP_TRIALS,
+# SWEEP_RUNNERS, SWEEP_SHARD, SWEEP_BASE_REF, DVC_REMOTE_URL), read by scripts/sweep_ci.py.
+.PHONY: sweep-plan sweep-trials sweep-rank sweep-pr ci-local-sweep
+
+sweep-plan:
+	$(BIN)/python -m scripts.sweep_ci plan
+
+sweep-trials:
+	$(BIN)/python -m scripts.sweep_ci trials
+
+sweep-rank:
+	$(BIN)/python -m scripts.sweep_ci rank
+
+sweep-pr:
+	$(BIN)/python -m scripts.sweep_ci pr
+
+# The sweep workflow replayed locally (scripts/local_sweep.py):
+# make ci-local-sweep [SWEEP=sweep.yaml] [RUNNERS=2] [TRIALS=N] [NO_PR=1]
+ci-local-sweep:
+	$(BIN)/python -m scripts.local_ci --sweep "$${SWEEP:-sweep.yaml}" --runners "$${RUNNERS:-2}" \
+		$${TRIALS:+--trials "$$TRIALS"} $${NO_PR:+--no-pr}

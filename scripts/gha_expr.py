@@ -5,7 +5,7 @@ expressions) minus what the workflows do not use: literals (``null``, booleans, 
 'single-quoted' strings), context paths (``github.event.pull_request.number``,
 ``steps.repro.outcome``, ``a['b']``), the operators ``! == != < <= > >= && ||`` and
 parentheses, and the functions ``success() failure() always() cancelled() contains()
-startsWith() endsWith() format()``. Semantics follow GitHub's: ``&&``/``||`` return an
+startsWith() endsWith() format() fromJSON()``. Semantics follow GitHub's: ``&&``/``||`` return an
 operand, strings compare case-insensitively, mismatched types compare as numbers, a missing
 property is null. Anything else is an ``ExpressionError``, so a workflow using a feature
 this replay does not know fails loudly instead of being misread.
@@ -13,6 +13,7 @@ this replay does not know fails loudly instead of being misread.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Callable, Mapping
@@ -126,6 +127,13 @@ def _contains(haystack: Any, needle: Any) -> bool:
     return to_text(needle).casefold() in to_text(haystack).casefold()
 
 
+def _from_json(text: Any) -> Any:
+    try:
+        return json.loads(to_text(text))
+    except ValueError as exc:
+        raise ExpressionError(f"fromJSON: not JSON: {to_text(text)[:60]!r}") from exc
+
+
 class _Parser:
     def __init__(self, text: str, context: Mapping[str, Any], status: Status) -> None:
         self.tokens = tokenize(text)
@@ -140,6 +148,7 @@ class _Parser:
             "startswith": lambda a, b: to_text(a).casefold().startswith(to_text(b).casefold()),
             "endswith": lambda a, b: to_text(a).casefold().endswith(to_text(b).casefold()),
             "format": _format,
+            "fromjson": _from_json,
         }
 
     def peek(self) -> tuple[str, str] | None:

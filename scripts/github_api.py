@@ -1,7 +1,8 @@
 """A small GitHub REST client on the standard library, with an injectable transport.
 
-The workflows' scripts (``pr_comment``, ``drift_issue``) need a handful of calls: read a
-pull request, list/create/update issue comments, list/create/update issues. This wraps them
+The workflows' scripts (``pr_comment``, ``drift_issue``, ``sweep_ci``) need a handful of
+calls: read or open a pull request, list/create/update issue comments, list/create/update
+issues. This wraps them
 with pagination (the ``Link: rel="next"`` header) and one error type, ``GitHubError``.
 ``Transport`` is the only thing that touches the network, so tests pass a fake GitHub.
 """
@@ -141,6 +142,10 @@ class GitHub:
     def pull_request(self, number: int) -> dict[str, Any]:
         return self._send("GET", self._url(f"pulls/{number}")).json()
 
+    def create_pull_request(self, title: str, head: str, base: str, body: str) -> dict[str, Any]:
+        payload = {"title": title, "head": head, "base": base, "body": body}
+        return self._send("POST", self._url("pulls"), payload).json()
+
     def issue_comments(self, number: int) -> Iterator[dict[str, Any]]:
         return self._paginate(f"issues/{number}/comments", {})
 
@@ -155,10 +160,6 @@ class GitHub:
         """Open pull requests from branch ``head`` of this repository."""
         owner = self.repo.split("/", 1)[0]
         return self._paginate("pulls", {"state": "open", "head": f"{owner}:{head}"})
-
-    def create_pull(self, title: str, head: str, base: str, body: str) -> dict[str, Any]:
-        payload = {"title": title, "head": head, "base": base, "body": body}
-        return self._send("POST", self._url("pulls"), payload).json()
 
     def update_pull(self, number: int, title: str, body: str) -> dict[str, Any]:
         payload = {"title": title, "body": body}

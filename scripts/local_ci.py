@@ -28,6 +28,8 @@ have local equivalents: checkout = the fresh clone, setup-python = your virtuale
 Usage: python -m scripts.local_ci [--base REF] [--workdir DIR] [--full] [--monitor-batch FILE]
        python -m scripts.local_ci --timeline [--months 12] [--rows 4000] [--concept-from 7]
        (a year in production, retraining included: scripts/timeline.py)
+       python -m scripts.local_ci --sweep [FILE] [--runners N] [--trials N] [--no-pr]
+       (the sweep workflow instead: scripts/local_sweep.py)
 """
 
 from __future__ import annotations
@@ -240,7 +242,7 @@ class Event:
     ref: str
     payload: Mapping[str, Any]
     secrets: Mapping[str, str] = field(default_factory=dict)
-    inputs: Mapping[str, str] = field(default_factory=dict)
+    inputs: Mapping[str, Any] = field(default_factory=dict)  # a boolean input is a bool
     api_url: str = "https://api.github.invalid"
 
 
@@ -291,9 +293,11 @@ class JobRunner:
         job_id: str,
         workspace: Path,
         event: Event,
-        needs: Mapping[str, JobResult] | None = None,
+        matrix: Mapping[str, Any] | None = None,
+        needs: Mapping[str, Any] | None = None,
     ) -> JobResult:
-        """One job; ``needs`` are the results of the jobs it names in ``needs:``."""
+        """One job; ``matrix`` is one combination of its strategy, ``needs`` the
+        ``{job: {"result", "outputs"}}`` of the jobs it needs."""
         workflow = yaml.safe_load(workflow_file.read_text())
         job = workflow["jobs"][job_id]
         self.run_id += 1
@@ -322,11 +326,8 @@ class JobRunner:
             "steps": {},
             "env": {},
             "job": {"status": "success"},
-            "matrix": {},
-            "needs": {
-                name: {"result": done.result, "outputs": dict(done.outputs)}
-                for name, done in (needs or {}).items()
-            },
+            "matrix": dict(matrix or {}),
+            "needs": dict(needs or {}),
         }
         result = JobResult(workflow_file.name, job_id, "success")
         self.say(f"\n=== {workflow_file.name} / {job_id} ({event.name}) in {workspace}")
@@ -377,10 +378,8 @@ class JobRunner:
             self.say(f"    [{mark}] {name} {outcome.seconds:.1f}s{note}")
         result.result = "failure" if failed else "success"
         context["job"]["status"] = result.result
-        result.outputs = {
-            str(key): to_text(interpolate(value, context))
-            for key, value in (job.get("outputs") or {}).items()
-        }
+        for key, value in (job.get("outputs") or {}).items():
+            result.outputs[key] = to_text(interpolate(value, context))
         return result
 
     def step(
@@ -699,6 +698,16 @@ def main(argv: list[str] | None = None) -> int:
     timeline.add_argument(
         "--concept-from", type=int, default=7, help="first month of the concept change (7)"
     )
+    parser.add_argument(
+        "--sweep",
+        nargs="?",
+        const="sweep.yaml",
+        metavar="FILE",
+        help="replay sweep.yml instead (scripts/local_sweep.py) with this sweep file",
+    )
+    parser.add_argument("--runners", type=int, default=2, help="--sweep: runners (default 2)")
+    parser.add_argument("--trials", type=int, help="--sweep: trials (default: the file's)")
+    parser.add_argument("--no-pr", action="store_true", help="--sweep: open no pull request")
     args = parser.parse_args(argv)
     scratch = args.workdir or Path(tempfile.mkdtemp(prefix="mlgate-local-ci-"))
     if args.workdir and args.workdir.exists() and any(args.workdir.iterdir()):
@@ -712,6 +721,13 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         return year.main(args.repo, scratch, args.months, args.rows, args.concept_from)
     try:
+        if args.sweep is not None:
+            from scripts.local_sweep import run_sweep
+
+            swept = run_sweep(
+                args.repo, scratch, args.sweep, args.runners, args.trials, not args.no_pr
+            )
+            return 0 if swept.ok else 1
         batch = args.monitor_batch.resolve() if args.monitor_batch else None
         if batch is not None and not batch.is_file():
             raise LocalCIError(f"--monitor-batch: {args.monitor_batch} is not a file")

@@ -223,7 +223,7 @@ def upsert_pull(github: GitHub, branch: str, base: str, title: str, body: str) -
         number = int(pull["number"])
         github.update_pull(number, title, body)
         return "updated", number
-    created = github.create_pull(title, branch, base, body)
+    created = github.create_pull_request(title, branch, base, body)
     return "opened", int(created["number"])
 
 

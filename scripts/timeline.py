@@ -314,7 +314,7 @@ def run_timeline(
                     "retrain",
                     line.workspace(f"retrain-{month.name}"),
                     line.dispatch(inputs, api_url),
-                    needs={"batch": batch_job},
+                    needs={"batch": {"result": batch_job.result, "outputs": batch_job.outputs}},
                 )
                 line.jobs.append(retrain)
                 pulls = [p for p in line.github.opened if p["state"] == "open"]

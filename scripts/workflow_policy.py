@@ -5,12 +5,14 @@ zizmor and actionlint catch generic mistakes; this checks the rules this project
 
 - top-level ``permissions: {}``, every job declares its own, and only the jobs listed in
   ``WRITE_PERMISSIONS`` write anything (release: contents, pr-report: pull requests,
-  monitor: issues, its batch record and its retraining pull request);
+  monitor: issues, its batch record and its retraining pull request, sweep: contents
+  for its trials and, with pull requests, its pr job);
 - no ``pull_request_target``; ``workflow_run`` only where ``WORKFLOW_RUN_ALLOWED`` says, with
   an inline ``# zizmor: ignore[dangerous-triggers] <reason>``;
 - every ``uses:`` pinned to a 40-hex commit with ``# vX.Y.Z`` after it, the same commit for
   the same action everywhere;
-- ``actions/checkout`` with ``persist-credentials: false`` except in jobs that push, and
+- ``actions/checkout`` with ``persist-credentials: false`` except in jobs that push (or, for
+  sweep's rank, fetch the experiment refs checkout cannot, with a read-only token), and
   never of another ref or repository in a ``workflow_run`` workflow;
 - no ``${{ ... }}`` expansion inside ``run:`` (values reach scripts through ``env:``);
 - ``timeout-minutes`` on every job;
@@ -41,9 +43,20 @@ WRITE_PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
     ("monitor.yml", "drift"): frozenset({"issues"}),
     ("monitor.yml", "batch"): frozenset({"issues", "contents"}),
     ("monitor.yml", "retrain"): frozenset({"contents", "pull-requests"}),
+    ("sweep.yml", "trials"): frozenset({"contents"}),
+    ("sweep.yml", "pr"): frozenset({"contents", "pull-requests"}),
 }
-# Jobs whose checkout keeps the token because they push (the release tag).
-PUSHING_JOBS = frozenset({("release.yml", "release")})
+# Jobs whose checkout keeps the token: they push (the release tag, the sweep's experiment
+# refs, the branch of its best experiment) or fetch the experiment refs (refs/exps/*, which
+# checkout cannot fetch) with a read-only token.
+PUSHING_JOBS = frozenset(
+    {
+        ("release.yml", "release"),
+        ("sweep.yml", "trials"),
+        ("sweep.yml", "rank"),
+        ("sweep.yml", "pr"),
+    }
+)
 WORKFLOW_RUN_ALLOWED = frozenset({"pr-report.yml"})
 
 _PINNED_USES = re.compile(r"^(?P<action>[\w.-]+/[\w.-]+(?:/[\w./-]+)?)@(?P<sha>[0-9a-f]{40})$")

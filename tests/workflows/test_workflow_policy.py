@@ -46,8 +46,8 @@ GOOD = f"""
 """
 
 
-def test_the_four_workflows_exist() -> None:
-    assert set(real()) == {"ci.yml", "pr-report.yml", "release.yml", "monitor.yml"}
+def test_the_five_workflows_exist() -> None:
+    assert set(real()) == {"ci.yml", "pr-report.yml", "release.yml", "monitor.yml", "sweep.yml"}
 
 
 def test_the_real_workflows_satisfy_every_rule() -> None:
@@ -107,6 +107,9 @@ def test_real_write_permissions_are_exactly_the_promised_ones() -> None:
         ("monitor.yml", "batch", "contents"),  # the batch's record, monitoring/ only
         ("monitor.yml", "retrain", "contents"),  # the retraining branch
         ("monitor.yml", "retrain", "pull-requests"),  # the retraining pull request
+        ("sweep.yml", "trials", "contents"),
+        ("sweep.yml", "pr", "contents"),
+        ("sweep.yml", "pr", "pull-requests"),
     }
 
 
@@ -312,10 +315,14 @@ def test_monitor_is_scheduled_and_dispatchable_and_reports_through_one_issue() -
 def test_the_docs_document_every_workflow_and_ci_make_target() -> None:
     """docs/cicd.md names every workflow and CI make target; each workflow has its page."""
     section = (ROOT / "docs" / "cicd.md").read_text()
+    # sweep is documented with the command it runs on runners (its "On CI runners" section)
+    pages = {"sweep.yml": ROOT / "docs" / "commands" / "sweep.md"}
     for name in real():
         assert f"`{name.removesuffix('.yml')}`" in section, name
-        page = ROOT / "docs" / "workflows" / f"{name.removesuffix('.yml')}.md"
+        page = pages.get(name, ROOT / "docs" / "workflows" / f"{name.removesuffix('.yml')}.md")
         assert page.is_file(), f"no docs page {page.relative_to(ROOT)} for workflow {name}"
+        if name in pages:
+            assert name in page.read_text(), f"{page.relative_to(ROOT)} never names {name}"
     makefile = (ROOT / "Makefile").read_text()
     ours = makefile.split("# --- CI/CD", 1)[1]
     targets = policy.makefile_targets_text(ours) - {"node_modules/.package-lock.json"}
