@@ -68,6 +68,8 @@ class DataFile:
     source: str  # what ingest read (params.yaml ingest.<split>_source)
     path: str  # the validated file this stage read
     md5: str  # of that file, as dvc.lock records it
+    # labelled production batches ingest appended (ingest.train_batches, in its window)
+    batches: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -127,8 +129,16 @@ def _split(validation: Mapping[str, Any], name: str) -> Mapping[str, Any]:
 
 
 def _data_section(title: str, data: DataFile, split: Mapping[str, Any]) -> list[str]:
-    rows = [
-        ["source", f"`{cell(data.source)}`"],
+    rows = [["source", f"`{cell(data.source)}`"]]
+    if data.batches:
+        rows.append(
+            [
+                "labelled batches appended",
+                ", ".join(f"`{cell(batch)}`" for batch in data.batches)
+                + " (data/labelled/<id>.parquet, ingest.train_batches)",
+            ]
+        )
+    rows += [
         ["file read", f"`{cell(data.path)}`"],
         ["md5", f"`{data.md5}`"],
         ["rows read", number(split.get("rows"))],
@@ -334,7 +344,12 @@ def main(argv: Sequence[str]) -> None:
             schema.labels,
             schema.positive_label,
             load(EvaluateParams).threshold,
-            DataFile(ingest.source("train"), args.train, file_md5(args.train)),
+            DataFile(
+                ingest.source("train"),
+                args.train,
+                file_md5(args.train),
+                tuple(ingest.batches_in_window),
+            ),
             DataFile(ingest.source("test"), args.test, file_md5(args.test)),
             read_report(args.metrics),
             read_report(args.validation),

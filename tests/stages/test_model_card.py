@@ -281,3 +281,13 @@ def test_the_stage_writes_the_card_and_fails_in_one_line(tmp_path: Path) -> None
         .endswith("metrics.json: expected a JSON object, got list")
     )
     assert "Traceback" not in failed.stderr and not (tmp_path / "card.md").exists()
+
+
+def test_the_training_data_names_the_labelled_batches_it_appended() -> None:
+    train = DataFile("data/raw/train.csv", "data/validated/train.parquet", "1" * 32)
+    plain = table_rows(render_card(facts(train=train)), "## Training data")
+    assert "labelled batches appended" not in plain
+    grown = DataFile(train.source, train.path, train.md5, ("2027-01", "2027-02"))
+    rows = table_rows(render_card(facts(train=grown)), "## Training data")
+    assert rows["labelled batches appended"][0].startswith("`2027-01`, `2027-02`")
+    assert rows["source"] == ["`data/raw/train.csv`"]
