@@ -27,6 +27,7 @@ have local equivalents: checkout = the fresh clone, setup-python = your virtuale
 
 Usage: python -m scripts.local_ci [--base REF] [--workdir DIR] [--full] [--monitor-batch FILE]
        python -m scripts.local_ci --timeline [--months 12] [--rows 4000] [--concept-from 7]
+         [--shift 0.8]
        (a year in production, retraining included: scripts/timeline.py)
        python -m scripts.local_ci --sweep [FILE] [--runners N] [--trials N] [--no-pr]
        (the sweep workflow instead: scripts/local_sweep.py)
@@ -698,6 +699,9 @@ def main(argv: list[str] | None = None) -> int:
     timeline.add_argument(
         "--concept-from", type=int, default=7, help="first month of the concept change (7)"
     )
+    timeline.add_argument(
+        "--shift", type=float, default=0.8, help="the last month's covariate shift (0.8)"
+    )
     parser.add_argument(
         "--sweep",
         nargs="?",
@@ -716,10 +720,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.timeline:
         from scripts import timeline as year
 
-        if args.months < 1 or args.rows < 100 or args.concept_from < 1:
-            print("local-ci: --months >= 1, --rows >= 100, --concept-from >= 1", file=sys.stderr)
+        if args.months < 1 or not 100 <= args.rows <= 10_000 or args.concept_from < 1:
+            print(
+                "local-ci: --months >= 1, --rows 100..10000, --concept-from >= 1",
+                file=sys.stderr,
+            )
             return 2
-        return year.main(args.repo, scratch, args.months, args.rows, args.concept_from)
+        return year.main(args.repo, scratch, args.months, args.rows, args.concept_from, args.shift)
     try:
         if args.sweep is not None:
             from scripts.local_sweep import run_sweep

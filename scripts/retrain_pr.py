@@ -67,7 +67,9 @@ def checked(*command: str) -> str:
     done = run(*command)
     if done.returncode != 0:
         lines = (done.stderr.strip() or done.stdout.strip()).splitlines()
-        raise RetrainError(f"{' '.join(command[:4])}: {lines[-1] if lines else done.returncode}")
+        # a stage's own one-line error says why; dvc's last line only that the stage failed
+        said = [line for line in lines if ": error: " in line] or lines[-1:]
+        raise RetrainError(f"{' '.join(command[:4])}: {said[-1] if said else done.returncode}")
     return done.stdout
 
 

@@ -82,11 +82,20 @@ def read_test_split(path: Path) -> pd.DataFrame:
 
 
 def make_months(
-    test_split: Path, folder: Path, months: int, rows: int, concept_from: int
+    test_split: Path,
+    folder: Path,
+    months: int,
+    rows: int,
+    concept_from: int,
+    shift: float = 0.8,
 ) -> list[Month]:
-    """The monthly batches and their labels, seeded: the shift grows linearly from none in
-    the first month to the full weight in the last; the concept change flips the high
-    incomes of the subgroup from month ``concept_from`` on."""
+    """The monthly batches and their labels, seeded. A month draws ``rows`` distinct people
+    of the test split, weighted by ``exp(strength * pull)`` where ``pull`` grows with age,
+    hours per week and being a man, and ``strength`` grows linearly from 0 in the first month
+    to ``shift`` in the last. The census weight ``fnlwgt`` is jittered by up to 5%, so that a
+    person drawn again in a later month is another record (production data does not repeat
+    itself row for row, and training data refuses more than 1% duplicates). From month
+    ``concept_from`` on, the high incomes of the subgroup read as low."""
     rng = np.random.default_rng(SEED)
     pool = read_test_split(test_split)
 
@@ -98,10 +107,12 @@ def make_months(
     out = []
     for index in range(months):
         name = f"2027-{index + 1:02d}"
-        strength = 1.5 * index / max(months - 1, 1)
+        strength = shift * index / max(months - 1, 1)
         weights = np.exp(strength * pull)
-        drawn = pool.iloc[rng.choice(len(pool), size=rows, replace=True, p=weights / weights.sum())]
-        drawn = drawn.reset_index(drop=True)
+        picked = rng.choice(len(pool), size=rows, replace=False, p=weights / weights.sum())
+        drawn = pool.iloc[picked].reset_index(drop=True)
+        jitter = rng.uniform(0.95, 1.05, size=rows)
+        drawn["fnlwgt"] = np.maximum((drawn["fnlwgt"] * jitter).round(), 1).astype("int64")
         ids = np.arange(rows, dtype=np.int64) + (index + 1) * 1_000_000
         labels = drawn[TARGET].copy()
         if index + 1 >= concept_from:
@@ -128,7 +139,11 @@ def free_port() -> int:
 @contextmanager
 def s3_endpoint() -> Iterator[str]:
     """moto's S3 server on 127.0.0.1 with the timeline's bucket; its endpoint URL."""
+    import logging
+
     from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
 
     os.environ.update(
         AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1"
@@ -259,6 +274,7 @@ def run_timeline(
     months: int = 12,
     rows: int = 4000,
     concept_from: int = 7,
+    shift: float = 0.8,
     log: Any = None,
 ) -> Timeline:
     log = log or sys.stdout
@@ -268,10 +284,13 @@ def run_timeline(
     line = Timeline(repo, scratch, log)
     git(scratch, "init", "-q", "--bare", "--initial-branch", DEFAULT_BRANCH, str(line.remote))
     git(repo, "push", "-q", str(line.remote), f"{head}:refs/heads/{DEFAULT_BRANCH}")
-    calendar = make_months(repo / TEST_SPLIT, scratch / "landing", months, rows, concept_from)
+    calendar = make_months(
+        repo / TEST_SPLIT, scratch / "landing", months, rows, concept_from, shift
+    )
     line.say(
         f"timeline: scratch {scratch}; {months} monthly batches of {rows:,} rows from "
-        f"{TEST_SPLIT}, covariate shift growing, concept change from month {concept_from}"
+        f"{TEST_SPLIT}, covariate shift growing to {shift}, concept change from month "
+        f"{concept_from}"
     )
     with s3_endpoint() as endpoint, fake_github(line.github) as api_url:
         line.secrets = {
@@ -371,9 +390,11 @@ def batch_job_dir(line: Timeline) -> str:
     return str(line.runner.artifacts / "monitoring-gates")
 
 
-def main(repo: Path, scratch: Path, months: int, rows: int, concept_from: int) -> int:
+def main(
+    repo: Path, scratch: Path, months: int, rows: int, concept_from: int, shift: float = 0.8
+) -> int:
     try:
-        line = run_timeline(repo, scratch, months, rows, concept_from)
+        line = run_timeline(repo, scratch, months, rows, concept_from, shift)
     except LocalCIError as exc:
         print(f"timeline: error: {exc}", file=sys.stderr)
         return 2
