@@ -258,9 +258,17 @@ def retrain(args: argparse.Namespace, env: Mapping[str, str], root: Path = Path(
     passed = check.returncode == 0
     name, email = BOT
     checked("git", "add", "--all")
+    trigger = read_trigger(args.gates_dir)
+    why = (
+        f"the monitoring gate failed on batch {trigger.batch} (scored by {trigger.version}): "
+        + ", ".join(str(rule.get("metric")) for rule in trigger.failed)
+        if trigger
+        else "requested by hand"
+    )
     message = (
         f"Retrain on labelled batches {', '.join(added)}: "
-        f"{'passes' if passed else 'fails'} the release gates (monitor workflow)"
+        f"{'passes' if passed else 'fails'} the release gates\n\nWhy: {why}.\n"
+        f"Trained on ingest.train_source and the labelled batches {', '.join(trained_on)}.\n"
     )
     checked(
         "git", "-c", f"user.name={name}", "-c", f"user.email={email}", "commit", "-q", "-m", message
@@ -282,10 +290,10 @@ def retrain(args: argparse.Namespace, env: Mapping[str, str], root: Path = Path(
     checked(python, "-m", "mlgate", "report", "--base", prod.tag, "--output", str(root / REPORT))
     report = (root / REPORT).read_text(encoding="utf-8")
     title, body = pull_request_text(
-        added, trained_on, passed, prod.tag, read_trigger(args.gates_dir), report, args.run_url
+        added, trained_on, passed, prod.tag, trigger, report, args.run_url
     )
     (root / REPORT.with_name("pull-request.md")).write_text(f"{title}\n\n{body}", encoding="utf-8")
-    print(f"retrain-pr: {message}; branch {args.branch} pushed")
+    print(f"retrain-pr: {message.splitlines()[0]}; branch {args.branch} pushed")
     if args.no_pr:
         return 0
     action, number = upsert_pull(GitHub.from_env(env), args.branch, default, title, body)
