@@ -79,6 +79,30 @@ def test_directory_and_cached_dependencies_hash_as_dvc_does(scratch_repo: Scratc
     assert dvc_status(repo.root) == {"pack"}  # dvc status of the working tree agrees
 
 
+def test_a_dvc_tracked_file_inside_a_git_folder_counts_as_dvc_hashes_it(
+    scratch_repo: ScratchRepo,
+) -> None:
+    """data/labelled holds a README in git and batches DVC tracks one by one (git has their
+    .dvc files only): the folder's hash is DVC's, over the tracked files' contents too."""
+    repo = scratch_repo
+    repo.write("labelled/README.md", "labelled batches\n")
+    stage = {"cmd": "ls labelled > listing.txt", "deps": ["labelled"], "outs": ["listing.txt"]}
+    repo.write("dvc.yaml", with_stage("list", stage))
+    repo.repro()
+    repo.commit("a folder dependency")
+    assert stale(repo.root) == [] and dvc_status(repo.root) == set()
+    repo.write("labelled/2027-01.parquet", "rows\n")
+    repo.dvc("add", "-q", "labelled/2027-01.parquet")
+    repo.repro()
+    repo.commit("a batch tracked by DVC inside it, reproduced")
+    assert stale(repo.root) == [] and dvc_status(repo.root) == set()
+    repo.write("labelled/2027-01.parquet", "other rows\n")
+    repo.dvc("add", "-q", "labelled/2027-01.parquet")
+    repo.commit("the batch changed, not reproduced")
+    assert stale(repo.root) == [StaleStage("list", ("labelled",))]
+    assert dvc_status(repo.root) == {"list"}
+
+
 def test_whole_params_file_and_a_vars_file(scratch_repo: ScratchRepo) -> None:
     repo = scratch_repo
     repo.write("extra.yaml", {"size": 3, "name": "x"})
