@@ -171,6 +171,28 @@ def test_scores_are_the_models_positive_probabilities(scoring: Scoring, tmp_path
     np.testing.assert_allclose(read(tmp_path / "out", "predictions")["score"], expected)
 
 
+def test_logged_scores_are_bit_identical_to_predict_proba_on_the_validated_rows(
+    scoring: Scoring, tmp_path: Path
+) -> None:
+    """The log holds exactly what the model gives for the rows that passed, however the
+    batch was chunked and whichever text dtype the rows arrive in (validate's object with
+    None, or pandas' string dtype as a parquet file reads)."""
+    source = batch_csv(tmp_path / "b.csv", rows=103)
+    text = source.read_text().splitlines()
+    text[9] = "150," + text[9].split(",", 1)[1]  # row 8: age out of range, quarantined
+    source.write_text("\n".join(text) + "\n")
+    score(source, scoring, tmp_path / "out", chunk_rows=10)
+    inputs = read(tmp_path / "out", "inputs").drop(columns=[ID])
+    assert len(inputs) == 102
+    names = list(scoring.model.feature_names_in_)
+    as_validated = inputs.astype({"sex": object, "workclass": object})
+    as_validated["workclass"] = as_validated["workclass"].where(inputs["workclass"].notna(), None)
+    logged = read(tmp_path / "out", "predictions")["score"].to_numpy()
+    for rows in (as_validated, inputs):
+        expected = scoring.model.predict_proba(rows[names])[:, 1]
+        assert np.array_equal(logged, expected)
+
+
 def test_chunked_scores_equal_unchunked(scoring: Scoring, tmp_path: Path) -> None:
     source = batch_csv(tmp_path / "b.csv", rows=103)
     text = source.read_text().splitlines()
