@@ -26,7 +26,7 @@ to a scratch directory.
    params' model), and the default's and the best trial's figures.
 
     python benchmarks/bench_sweep.py --prepare /tmp/sb
-    python benchmarks/bench_sweep.py --grid /tmp/sb --runs 3
+    python benchmarks/bench_sweep.py --grid /tmp/sb --runs 3   # --sides 0,1: 2 vs 1 worker only
     cp -a /tmp/sb /tmp/sb-rank   # any clone with (or without) one real experiment
     python benchmarks/bench_sweep.py --build-exps /tmp/sb-rank --count 200
     python benchmarks/bench_sweep.py --rank /tmp/sb-rank --runs 5
