@@ -150,3 +150,67 @@ def test_score_bench_runs_tiny() -> None:
     assert done.returncode == 0, done.stderr
     assert "(a) 300 rows" in done.stdout and "x bare" in done.stdout
     assert "(b) 300 rows: peak RSS median" in done.stdout
+
+
+def test_sweep_bench_grid_has_twelve_distinct_points(tmp_path: Path) -> None:
+    from benchmarks import bench_sweep
+    from mlgate import sweep
+
+    spec = tmp_path / "grid.yaml"
+    spec.write_text(bench_sweep.GRID.format(name="g", jobs=2))
+    trials = sweep.propose(sweep.load(spec))
+    assert len({tuple(trial.overrides()) for trial in trials}) == 12
+    spec.write_text(bench_sweep.TPE.format(name="t", trials=20))
+    assert sweep.load(spec).sampler == "tpe"
+
+
+def _git(repo: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", *args], cwd=repo, capture_output=True, text=True, check=True
+    ).stdout
+
+
+def test_sweep_bench_experiments_agree_with_their_lock(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each made-up experiment's dvc.lock records its own learning_rate and the md5 and size
+    of its own metrics file, as DVC would have written them; its parent is HEAD."""
+    import hashlib
+
+    from benchmarks import bench_sweep
+
+    for key, value in bench_sweep.IDENTITY.items():
+        monkeypatch.setenv(key, value)
+    repo = tmp_path / "repo"
+    (repo / "metrics").mkdir(parents=True)
+    _git(repo, "init", "-q")
+
+    def commit(rate: float, auc: float) -> str:
+        metrics = json.dumps({"accuracy": 0.87, "roc_auc": auc}, indent=2) + "\n"
+        entry = f"md5: {hashlib.md5(metrics.encode()).hexdigest()}\n      size: {len(metrics)}"
+        (repo / "params.yaml").write_text(f"train:\n  learning_rate: {rate}\n")
+        (repo / "metrics" / "metrics.json").write_text(metrics)
+        stage = f"  learning_rate: {rate}\n  outs:\n    - path: m\n      {entry}\n"
+        (repo / "dvc.lock").write_text(f"train:\n{stage}card:\n{stage}")
+        _git(repo, "add", "-A")
+        _git(repo, "commit", "-qm", "c")
+        return _git(repo, "rev-parse", "HEAD").strip()
+
+    head = commit(0.1, 0.92)
+    real = commit(0.05, 0.93)
+    _git(repo, "update-ref", f"refs/exps/{head[:2]}/{head[2:]}/real", real)
+    _git(repo, "reset", "-q", "--hard", head)
+    bench_sweep.build_experiments(repo, 3)
+    refs = bench_sweep.experiment_refs(repo)
+    assert sorted(refs) == ["bench-000", "bench-001", "bench-002", "real"]
+    rates = set()
+    for name in ("bench-000", "bench-001", "bench-002"):
+        ref = refs[name]
+        assert _git(repo, "rev-parse", f"{ref}^").strip() == head
+        metrics = _git(repo, "show", f"{ref}:metrics/metrics.json")
+        lock = _git(repo, "show", f"{ref}:dvc.lock")
+        assert lock.count(hashlib.md5(metrics.encode()).hexdigest()) == 2
+        rate = _git(repo, "show", f"{ref}:params.yaml").split("learning_rate:")[1].strip()
+        assert lock.count(f"learning_rate: {rate}") == 2
+        rates.add(rate)
+    assert len(rates) == 3
