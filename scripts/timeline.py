@@ -380,9 +380,18 @@ def run_timeline(
     for text in line.lines:
         line.say(f"  {text}")
     line.say("=== tags on the remote")
-    for tag in sorted(remote_tags(line.remote)):
+    for tag in sorted(remote_tags(line.remote), key=_tag_order):
         line.say(f"  {tag}")
     return line
+
+
+def _tag_order(tag: str) -> tuple[int, tuple[int, ...], str]:
+    """Release tags by version, then stage tags in the order they were made (#N)."""
+    if "@v" in tag:
+        parts = tag.split("@v", 1)[1].split(".")
+        return (0, tuple(int(p) if p.isdigit() else 0 for p in parts), tag)
+    number = tag.rsplit("#", 1)[-1]
+    return (1, (int(number) if number.isdigit() else 0,), tag)
 
 
 def batch_job_dir(line: Timeline) -> str:
