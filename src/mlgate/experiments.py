@@ -11,6 +11,7 @@ checked-out commit (or ``--gates``), not the ones an experiment's ``params.yaml`
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -130,9 +131,11 @@ def rank(
     baseline: str | None = None,
     gates_file: Path | None = None,
     all_commits: bool = False,
+    names: Collection[str] | None = None,
 ) -> Ranking:
-    """Judge the experiments run from HEAD (every experiment with ``all_commits``) against
-    the gates of the checked-out commit and rank them."""
+    """Judge the experiments run from HEAD (every experiment with ``all_commits``; only
+    those called ``names`` when given, as a sweep ranks its own trials) against the gates of
+    the checked-out commit and rank them."""
     head_sha, head = _head(repo_root)
     gates = load_gates(head, gates_file)
     dvc_yaml = read_dvc_yaml(head)
@@ -143,6 +146,9 @@ def rank(
     if not all_commits:
         experiments = [exp for exp in experiments if exp.parent == head_sha]
         scope = f"run from HEAD ({gitio.short(head_sha)})"
+    if names is not None:
+        wanted = set(names)
+        experiments = [exp for exp in experiments if exp.name in wanted]
     compared_params: dict[str, dict[str, dict[str, Any]]] = {}
 
     def params_at(sha: str) -> dict[str, dict[str, Any]]:

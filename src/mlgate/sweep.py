@@ -267,7 +267,7 @@ def run(
     proposed = propose(sweep, trials)
     mine = [t for t in proposed if shard is None or t.index % shard[1] == shard[0]]
     failed = _run(root, mine, workers)
-    ranking = rank(root, baseline, gates_file)
+    ranking = rank(root, baseline, gates_file, names=[t.name for t in mine])
     return SweepResult(sweep, mine, failed, _only(ranking, mine))
 
 
@@ -301,7 +301,14 @@ def _run_tpe(
     def constraints(trial: Any) -> list[float]:
         return [float(trial.user_attrs.get("failing_gates", 1))]
 
-    sampler = optuna.samplers.TPESampler(seed=sweep.seed, constraints_func=constraints)
+    # Optuna 5 takes a trial's constraints from the trial (set_constraint) and deprecates the
+    # sampler's constraints_func (a FutureWarning on every sweep); Optuna 4 only has the latter.
+    on_trial = hasattr(optuna.trial.Trial, "set_constraint")
+    sampler = (
+        optuna.samplers.TPESampler(seed=sweep.seed)
+        if on_trial
+        else optuna.samplers.TPESampler(seed=sweep.seed, constraints_func=constraints)
+    )
     maximise = direction(head_gates(root, gates_file)) == HIGHER
     study = optuna.create_study(direction="maximize" if maximise else "minimize", sampler=sampler)
     distributions = {space.key: _distribution(optuna, space) for space in sweep.spaces}
@@ -315,15 +322,18 @@ def _run_tpe(
         ]
         trials += proposed
         failed += _run(root, proposed, jobs)
-        by_name = {r.experiment.name: r for r in rank(root, baseline, gates_file).experiments}
+        judged_now = rank(root, baseline, gates_file, names=[t.name for t in proposed])
+        by_name = {r.experiment.name: r for r in judged_now.experiments}
         for asked, trial in zip(batch, proposed, strict=True):
             judged = by_name.get(trial.name)
             if judged is None or judged.result is None or judged.main_value is None:
                 study.tell(asked, state=optuna.trial.TrialState.FAIL)
                 continue
             asked.set_user_attr("failing_gates", len(judged.failing))
+            if on_trial:
+                asked.set_constraint("failing_gates", float(len(judged.failing)))
             study.tell(asked, judged.main_value)
-    ranking = rank(root, baseline, gates_file)
+    ranking = rank(root, baseline, gates_file, names=[t.name for t in trials])
     return SweepResult(sweep, trials, failed, _only(ranking, trials))
 
 
