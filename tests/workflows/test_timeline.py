@@ -60,6 +60,7 @@ def git(remote: Path, *args: str) -> str:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(2400)  # three releases and four workflow jobs: 8-15 minutes here
 def test_three_months_detect_retrain_release_and_trace_it_from_git(tmp_path: Path) -> None:
     pytest.importorskip("moto.server")
     pytest.importorskip("dvc_s3")
