@@ -87,7 +87,8 @@ class FakeGitHubState:
     pulls: dict[int, str] = field(default_factory=dict)  # number -> head sha
     comments: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     issues: list[dict[str, Any]] = field(default_factory=list)
-    opened: list[dict[str, Any]] = field(default_factory=list)  # pull requests made via the API
+    # pull requests opened through the API: number, state, title, body, head, base (branches)
+    opened: list[dict[str, Any]] = field(default_factory=list)
     next_id: int = 1
 
 
@@ -131,21 +132,21 @@ def _handler(state: FakeGitHubState, lock: threading.Lock) -> type[BaseHTTPReque
                         [
                             p
                             for p in state.opened
-                            if p["state"] == "open" and (not head or p["head"]["ref"] == head)
+                            if p["state"] == "open" and (not head or p["head"] == head)
                         ],
                     )
                 if parts == ["pulls"] and method == "POST":
+                    # kept as asked for (head and base: branch names), open, by the bot
+                    number = 100 + len(state.opened)
                     pull = {
-                        "number": 100 + len(state.opened),
+                        "number": number,
                         "state": "open",
-                        "title": payload["title"],
-                        "body": payload["body"],
-                        "head": {"ref": payload["head"]},
-                        "base": {"ref": payload["base"]},
                         "user": {"login": "github-actions[bot]", "type": "Bot"},
+                        **payload,
                     }
                     state.opened.append(pull)
-                    return self._reply(201, pull)
+                    state.pulls[number] = payload["head"]
+                    return self._reply(201, {**pull, "html_url": f"local/pull/{number}"})
                 if method == "PATCH" and parts[0] == "pulls" and len(parts) == 2:
                     pull = next(p for p in state.opened if p["number"] == int(parts[1]))
                     pull.update(

@@ -23,12 +23,9 @@ from __future__ import annotations
 import io
 import json
 import sys
-import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
-from dataclasses import dataclass, field
-from http.server import ThreadingHTTPServer
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -37,54 +34,18 @@ import yaml
 from scripts.gha_expr import ExpressionError, interpolate
 from scripts.local_ci import (
     DEFAULT_BRANCH,
-    REPO_NAME,
-    TOKEN,
     Event,
     FakeGitHubState,
     JobResult,
     JobRunner,
     LocalCIError,
-    _handler,
     clone,
+    fake_github,
     git,
 )
 
 WORKFLOW = "sweep.yml"
 _STATUS_FUNCTION = ("success(", "failure(", "always(", "cancelled(")
-
-
-@dataclass
-class PullState(FakeGitHubState):
-    """The local API stand-in's state, plus the pull requests opened through it."""
-
-    opened: list[dict[str, Any]] = field(default_factory=list)
-
-
-@contextmanager
-def fake_github_with_pulls(state: PullState) -> Iterator[str]:
-    """local_ci's GitHub stand-in, which also opens pull requests (``POST /pulls``)."""
-    base = _handler(state, threading.Lock())
-
-    class Handler(base):  # type: ignore[misc,valid-type]
-        def do_POST(self) -> None:
-            if self.path.split("?", 1)[0] != f"/repos/{REPO_NAME}/pulls":
-                return super().do_POST()
-            if self.headers.get("Authorization") != f"Bearer {TOKEN}":
-                return self._reply(401, {"message": "Bad credentials"})
-            payload = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
-            number = 100 + len(state.opened)
-            state.opened.append({"number": number, **payload})
-            state.pulls[number] = payload["head"]
-            return self._reply(201, {"number": number, "html_url": f"local/pull/{number}"})
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 @dataclass
@@ -179,9 +140,9 @@ def run_sweep(
         "runners": str(runners),
         "open-pr": open_pr,
     }
-    state = PullState()
+    state = FakeGitHubState()
     jobs: list[JobResult] = []
-    with fake_github_with_pulls(state) as api_url:
+    with fake_github(state) as api_url:
         event = Event(
             "workflow_dispatch",
             head_sha,

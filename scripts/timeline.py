@@ -356,7 +356,7 @@ def run_timeline(
                             "merge",
                             "-q",
                             "--no-ff",
-                            f"origin/{pull['head']['ref']}",
+                            f"origin/{pull['head']}",
                             "-m",
                             f"Merge pull request #{pull['number']}: {pull['title']}",
                         )
