@@ -33,6 +33,7 @@ from stages.common import (
 )
 from stages.monitor import check_label_values
 from stages.params import SchemaParams, is_batch_id, load
+from stages.score import dvc_track
 from stages.splits import read_split, require_columns, write_split
 
 SECTION = "label_batch"
@@ -154,18 +155,7 @@ def write_labelled(frame: pd.DataFrame, files: BatchFiles) -> None:
 def track(root: Path, path: Path) -> bool:
     """`dvc add` the file (its own .dvc file), and `dvc push` it when a default remote is
     set; whether it was pushed."""
-    from dvc.exceptions import DvcException
-    from dvc.repo import Repo
-
-    try:
-        with Repo(str(root)) as repo:
-            repo.add([str(path)])
-            if not repo.config["core"].get("remote"):
-                return False
-            repo.push(targets=[str(path)])
-    except DvcException as exc:
-        raise StageError(f"dvc: {' '.join(str(exc).split())}") from exc
-    return True
+    return dvc_track(root, [str(path)])
 
 
 def main(argv: Sequence[str]) -> None:

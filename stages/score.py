@@ -489,22 +489,27 @@ def summary_record(
     }
 
 
-def track(root: Path) -> bool:
-    """`dvc add` the tracked folders, and `dvc push` them when a default remote is set;
-    whether they were pushed."""
+def dvc_track(root: Path, paths: list[str]) -> bool:
+    """`dvc add` `paths` (each its own .dvc file) in the project at `root`, and `dvc push`
+    them when a default remote is set; whether they were pushed. DVC's errors are one line."""
     from dvc.exceptions import DvcException
     from dvc.repo import Repo
 
-    folders = [str(root / MONITORING / kind) for kind in TRACKED]
     try:
         with Repo(str(root)) as repo:
-            repo.add(folders)
+            repo.add(paths)
             if not repo.config["core"].get("remote"):
                 return False
-            repo.push(targets=folders)
+            repo.push(targets=paths)
     except DvcException as exc:
         raise StageError(f"dvc: {' '.join(str(exc).split())}") from exc
     return True
+
+
+def track(root: Path) -> bool:
+    """`dvc add` the tracked folders, and `dvc push` them when a default remote is set;
+    whether they were pushed."""
+    return dvc_track(root, [str(root / MONITORING / kind) for kind in TRACKED])
 
 
 def main(argv: Sequence[str]) -> None:
