@@ -48,7 +48,7 @@ def load_json(path: Path) -> Any:
         raise InputFileError(f"{path}: not valid JSON ({exc})") from exc
 
 
-def _num(value: Any) -> str:
+def figure(value: Any) -> str:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return "–"
     if isinstance(value, float) and not math.isfinite(value):
@@ -104,7 +104,7 @@ def render(drift: Any, gate: Any, run_url: str, drift_source: str, gate_source: 
         "| gate | value | reason |",
         "|---|---|---|",
         *(
-            f"| `{_cell(r.get('metric'))}` | {_num(r.get('value'))} "
+            f"| `{_cell(r.get('metric'))}` | {figure(r.get('value'))} "
             f"| {_cell(r.get('reason', ''))} |"
             for r in failed
         ),
@@ -114,8 +114,8 @@ def render(drift: Any, gate: Any, run_url: str, drift_source: str, gate_source: 
         "| column | statistic | p-value | PSI |",
         "|---|---|---|---|",
         *(
-            f"| `{_cell(name)}` | {_num(s.get('statistic'))} | {_num(s.get('p_value'))} "
-            f"| {_num(s.get('psi'))} |"
+            f"| `{_cell(name)}` | {figure(s.get('statistic'))} | {figure(s.get('p_value'))} "
+            f"| {figure(s.get('psi'))} |"
             for name, s in columns[:MAX_COLUMNS]
         ),
     ]
@@ -174,8 +174,8 @@ def render_monitoring(
         "| gate | value | baseline | reason |",
         "|---|---|---|---|",
         *(
-            f"| `{_cell(r.get('metric'))}` | {_num(r.get('value'))} | {_num(r.get('baseline'))} "
-            f"| {_cell(r.get('reason', ''))} |"
+            f"| `{_cell(r.get('metric'))}` | {figure(r.get('value'))} "
+            f"| {figure(r.get('baseline'))} | {_cell(r.get('reason', ''))} |"
             for r in failed
         ),
         "",
@@ -183,7 +183,7 @@ def render_monitoring(
         "",
         "| metric | value |",
         "|---|---|",
-        *(f"| {name} | {_num(value)} |" for name, value in rows),
+        *(f"| {name} | {figure(value)} |" for name, value in rows),
         "",
         "Drifted columns: " + (", ".join(f"`{_cell(c)}`" for c in drifted[:MAX_COLUMNS]) or "none"),
         "",

@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from scripts.drift_issue import figure
 from scripts.github_api import GitHub, GitHubError, cap_body
 from scripts.monitor_record import BOT, auth_args
 
@@ -134,12 +135,6 @@ def read_trigger(folder: Path) -> Trigger | None:
     return None
 
 
-def _num(value: Any) -> str:
-    return (
-        f"{value:.4g}" if isinstance(value, (int, float)) and not isinstance(value, bool) else "–"
-    )
-
-
 def trigger_text(trigger: Trigger | None, run_url: str) -> list[str]:
     if trigger is None:
         return ["Requested by hand (no monitoring gate failed in this run).", ""]
@@ -166,7 +161,7 @@ def trigger_text(trigger: Trigger | None, run_url: str) -> list[str]:
         "| gate | value | baseline | reason |",
         "|---|---|---|---|",
         *(
-            f"| `{r.get('metric')}` | {_num(r.get('value'))} | {_num(r.get('baseline'))} | "
+            f"| `{r.get('metric')}` | {figure(r.get('value'))} | {figure(r.get('baseline'))} | "
             f"{str(r.get('reason', '')).replace('|', '/')} |"
             for r in trigger.failed
         ),
@@ -175,7 +170,7 @@ def trigger_text(trigger: Trigger | None, run_url: str) -> list[str]:
         "",
         "| metric | value |",
         "|---|---|",
-        *(f"| {name} | {_num(value)} |" for name, value in rows),
+        *(f"| {name} | {figure(value)} |" for name, value in rows),
         "",
     ]
 
