@@ -21,7 +21,10 @@ to a scratch directory.
    would have written them; the model and plots are the real experiment's. Checks that
    ``dvc exp show --json`` lists them all and ``mlgate experiments`` judges them all.
 3. ``--rank DIR``: ``mlgate experiments`` against ``dvc exp show --json`` on those refs,
-   with ``benchmarks/alternate.py``.
+   with ``benchmarks/alternate.py``: each as a repeat run finds it (what each keeps of an
+   experiment commit it read: mlgate's verdicts in ``.git/mlgate/experiments``, DVC's
+   readings in ``.dvc/tmp/exps/cache``), and each with that deleted first (``--warm-only``
+   skips these two).
 4. ``--tpe DIR``: a seeded 20-trial Optuna TPE sweep judged against HEAD (the default
    params' model), and the default's and the best trial's figures.
 
@@ -293,11 +296,20 @@ def verify(repo: Path, count: int) -> None:
         raise SystemExit("not every experiment is listed and judged")
 
 
-def rank_bench(repo: Path, runs: int, warmup: int = 1) -> None:
+def rank_bench(repo: Path, runs: int, warmup: int = 1, cold: bool = True) -> None:
+    """Each tool as a repeat run finds it (mlgate's kept verdicts in ``.git/mlgate``, DVC's
+    kept readings in ``.dvc/tmp/exps/cache``), and, with ``cold``, with those deleted first."""
+    mlgate = f"PATH={BIN}:$PATH {MLGATE} experiments --format json >/dev/null"
+    dvc = f"PATH={BIN}:$PATH {DVC} exp show --json >/dev/null"
     commands = [
-        f"mlgate experiments=PATH={BIN}:$PATH {MLGATE} experiments --format json >/dev/null",
-        f"dvc exp show --json=PATH={BIN}:$PATH {DVC} exp show --json >/dev/null",
+        f"mlgate experiments, verdicts kept={mlgate}",
+        f"dvc exp show --json, readings kept={dvc}",
     ]
+    if cold:
+        commands += [
+            f"mlgate experiments, nothing kept=rm -f .git/mlgate/experiments && {mlgate}",
+            f"dvc exp show --json, nothing kept=rm -rf .dvc/tmp/exps/cache && {dvc}",
+        ]
     print(f"load before: {load()}")
     subprocess.run(
         [
@@ -353,6 +365,9 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=200)
     parser.add_argument("--trials", type=int, default=20)
     parser.add_argument("--warmup", type=int, default=1, help="--rank: uncounted rounds")
+    parser.add_argument(
+        "--warm-only", action="store_true", help="--rank: skip the sides with nothing kept"
+    )
     args = parser.parse_args()
     if args.prepare:
         prepare(args.prepare)
@@ -362,7 +377,7 @@ def main() -> None:
         build_experiments(args.build_exps, args.count)
         verify(args.build_exps, args.count)
     elif args.rank:
-        rank_bench(args.rank, args.runs, args.warmup)
+        rank_bench(args.rank, args.runs, args.warmup, cold=not args.warm_only)
     else:
         tpe(args.tpe, args.trials)
 

@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 import functools
 import io
 import os
 import posixpath
+import re
 import sys
 from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -374,15 +376,22 @@ def resolve(
     key = (str(snap.repo_root), snap.sha, snap.prefix, path, where)
     whole = _RESOLVED.get(key)
     if whole is None:
-        try:
-            whole = _resolve(snap, path, data, None, None, where)
-        except ConfigError:
-            if keys is None:
-                raise
-            return _resolve(snap, path, data, keys, holding, where)
-        if len(_RESOLVED) >= _RESOLVED_MAX:
-            _RESOLVED.pop(next(iter(_RESOLVED)))
-        _RESOLVED[key] = whole
+        # Another commit that says the same (experiments differ from their parent in a few
+        # params their templates do not use) resolves alike: answered from that one.
+        alike = _content_key(snap, path, data)
+        whole = _RESOLVED.get(alike) if alike is not None else None
+        if whole is not None:
+            whole = dataclasses.replace(whole, where=where)
+        else:
+            try:
+                whole = _resolve(snap, path, data, None, None, where)
+            except ConfigError:
+                if keys is None:
+                    raise
+                return _resolve(snap, path, data, keys, holding, where)
+            if alike is not None:
+                _keep(alike, whole)
+        _keep(key, whole)
     if keys is None:
         return copy.deepcopy(whole)
     kept = (*keys, *_STRUCTURE)
@@ -403,6 +412,80 @@ def resolve(
 
 _RESOLVED: dict[tuple[object, ...], Pipeline] = {}
 _RESOLVED_MAX = 512
+_TEMPLATE = re.compile(r"\$\{(.*?)\}", re.S)  # DVC's ${...}, as loosely as it can be written
+_NAME = re.compile(r"[\w-]+")
+
+
+def _keep(key: tuple[object, ...], whole: Pipeline) -> None:
+    if len(_RESOLVED) >= _RESOLVED_MAX:
+        _RESOLVED.pop(next(iter(_RESOLVED)))
+    _RESOLVED[key] = whole
+
+
+def _templates(data: Any, found: list[str]) -> list[str] | None:
+    """Collect the insides of every ``${...}`` in ``data``'s keys and text values, and return
+    the vars files its top-level ``vars`` names; None when a stage names one (relative to
+    its ``wdir``, which may be a template itself)."""
+    files: list[str] = []
+    top = data.get("vars") if isinstance(data, dict) else None
+    if isinstance(top, list):
+        files = [entry for entry in top if isinstance(entry, str)]
+    pending = [(data, True)]
+    while pending:
+        item, at_top = pending.pop()
+        if isinstance(item, dict):
+            for name, value in item.items():
+                named_files = isinstance(value, list) and any(isinstance(e, str) for e in value)
+                if name == "vars" and named_files and not at_top:
+                    return None
+                pending.append((name, False))
+                pending.append((value, False))
+        elif isinstance(item, list):
+            pending.extend((entry, False) for entry in item)
+        elif isinstance(item, str) and "${" in item:
+            found.extend(_TEMPLATE.findall(item))
+    return files
+
+
+def _content_key(snap: Snapshot, path: str, data: Mapping[str, Any]) -> tuple[object, ...] | None:
+    """What DVC's resolution of ``data`` (the ``dvc.yaml`` at ``path``) depends on: the file
+    itself, the vars files its top-level ``vars`` names (their bytes) and the default
+    ``params.yaml`` beside it, of which only the values of the top-level names that some
+    ``${...}`` may use count (every name written inside one: more than needed, never fewer).
+    None when a stage names vars files, or anything is unusual: then the commit's own is
+    resolved."""
+    inside: list[str] = []
+    directory = posixpath.dirname(path)
+    try:
+        files = _templates(data, inside)
+        if files is None:
+            return None
+        named = {
+            candidate: snap.read_bytes(norm_path(candidate, directory))
+            for entry in files
+            for candidate in dict.fromkeys([entry, entry.split(":", 1)[0]])
+        }
+        params_path = norm_path(PARAMS_YAML, directory)
+        text = snap.read_text(params_path)
+        values: Any = None
+        if text is not None:  # DVC loads it, and refuses a broken one, whether used or not
+            params = parse_structured(text, params_path, snap.where(params_path))
+            if not isinstance(params, dict):
+                return None
+            used = "\n".join(inside)
+            tokens = set(_NAME.findall(used))
+            values = {
+                name: params[name]
+                for name in params
+                # a name of letters, digits, '_' and '-' is used where it is a whole word
+                # (``train`` is not used by ``paths.valid_train``); any other, where written
+                if (str(name) in tokens if _NAME.fullmatch(str(name)) else str(name) in used)
+            }
+        # in their order: a stage's place, or a mapping's order in a command, is kept
+        document = repr([data, values, named])  # exact: 1, 1.0, "1" and True stay apart
+    except (InputError, ConfigError, RecursionError):
+        return None
+    return (str(snap.repo_root), snap.prefix, path, document, text is None)
 
 
 def _resolve(

@@ -70,6 +70,26 @@ def parse_lock(
     stage of a lock in a subdirectory is named as DVC addresses it, ``sub/dvc.yaml:train``.
     A truncated or hand-broken lock is an InputError naming the file and the problem.
     """
+    # A commit's lock is read by several readers (its metrics, their producers, the
+    # freshness of its stages): parsed once per process. Only what parsed is kept (an error
+    # names ``where``), and its values are frozen, so each reader gets a copy of the dict.
+    key = (text, directory, tuple(sorted((wdirs or {}).items())))
+    parsed = _PARSED_LOCKS.get(key)
+    if parsed is None:
+        parsed = _parse_lock(text, where, directory, wdirs)
+        if len(_PARSED_LOCKS) >= _PARSED_LOCKS_MAX:
+            _PARSED_LOCKS.pop(next(iter(_PARSED_LOCKS)))
+        _PARSED_LOCKS[key] = parsed
+    return dict(parsed)
+
+
+_PARSED_LOCKS: dict[tuple[object, ...], dict[str, LockedFile]] = {}
+_PARSED_LOCKS_MAX = 16
+
+
+def _parse_lock(
+    text: str, where: str, directory: str, wdirs: Mapping[str, str] | None
+) -> dict[str, LockedFile]:
     try:
         data = parse_yaml(text, where)
     except ConfigError as exc:

@@ -28,6 +28,7 @@ from mlgate.api import (
 )
 from mlgate.dvcadapter import DVC_LOCK, DVC_YAML, PARAMS_YAML
 from mlgate.errors import MlgateError
+from mlgate.expcache import ExpCache
 from mlgate.gates import HIGHER, LOWER, Gates
 from mlgate.metrics import params_files, read_dvc_yaml, read_params
 
@@ -141,7 +142,8 @@ def rank(
     dvc_yaml = read_dvc_yaml(head)
     choice = gates.baseline if baseline is None else baseline
     chosen = resolve_baseline(head, choice, gates, dvc_yaml)
-    experiments = list_experiments(repo_root)
+    every = list_experiments(repo_root)
+    experiments = every
     scope = "of all commits"
     if not all_commits:
         experiments = [exp for exp in experiments if exp.parent == head_sha]
@@ -157,19 +159,31 @@ def rank(
             compared_params[sha] = read_params(snap, params_files(snap, read_dvc_yaml(snap)))
         return compared_params[sha]
 
+    # A verdict depends only on ids (the experiment's commit, the one its params are compared
+    # with, the gates and the baseline's commit): kept under .git, as DVC keeps its readings
+    kept = ExpCache(repo_root, gates, (choice, chosen.ref, chosen.note))
     ranked = []
     for exp in experiments:
         # the params an experiment changed: against the release it is judged against, else
         # against the commit it was run from (what `dvc exp show` compares with)
         against = chosen.ref.sha if chosen.ref else exp.parent
-        try:
-            result = check(repo_root, exp.sha, choice, gates_file, allow_stale=False, gates=gates)
-            params = param_changes(params_at(against), params_at(exp.sha))
-        except MlgateError as exc:
-            ranked.append(Ranked(exp, None, [], None, " ".join(str(exc).split())))
-            continue
+        found = kept.get(exp.sha, against)
+        if found is not None:
+            result, params = found
+        else:
+            try:
+                result = check(
+                    repo_root, exp.sha, choice, gates_file, allow_stale=False, gates=gates
+                )
+                params = param_changes(params_at(against), params_at(exp.sha))
+            except MlgateError as exc:
+                ranked.append(Ranked(exp, None, [], None, " ".join(str(exc).split())))
+                continue
+            if result.baseline == chosen.ref and result.baseline_note == chosen.note:
+                kept.put(exp.sha, against, result, params)
         value = result.metrics.get(gates.main) if gates.main else None
         ranked.append(Ranked(exp, result, params, value))
+    kept.save({exp.sha for exp in every})
     better = direction(gates)
     ranked.sort(key=lambda item: _sort_key(item, better))
     notes = []

@@ -32,20 +32,18 @@ Never wrong, never in the way:
 from __future__ import annotations
 
 import json
-import os
 import sys
-import zlib
 from array import array
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlgate import gitio, lineage
+from mlgate import gitio, kept, lineage
 from mlgate.errors import InputError
 from mlgate.tags import GitTagRef, is_stage_name, list_tags, tag_ids
 
 FORMAT = "mlgate history cache 1"
-DIRECTORY, FILE = "mlgate", "history"
+DIRECTORY, FILE = kept.DIRECTORY, "history"
 MESSAGE_LIMIT = 4096  # keep a message this short (stage tags'); a release's block is ~12 KB
 # Beyond this many tags to read afresh (or half of them), one for-each-ref over all of them
 # beats naming each.
@@ -120,14 +118,16 @@ class TagCache:
             return
         try:
             self._path = gitio.git_dir(self.repo_root) / DIRECTORY / FILE
-            header, _, rest = self._path.read_bytes().partition(b"\n")
-        except (OSError, InputError):  # none yet, unreadable, no repository
+        except InputError:  # no repository
             return
         # The header names the format, the code and the CRC-32 of the rest: the content is
         # then exactly what this code wrote, so its numbers are not checked one by one.
-        text, _, binary = rest.partition(b"\n")
+        rest = kept.read(self._path, FORMAT, self._code)
+        if rest is None and not self._path.exists():
+            return  # none yet
+        text, _, binary = (rest or b"").partition(b"\n")
         data = None
-        if header == _header(self._code, rest) and len(binary) % 8 == 0:
+        if rest is not None and len(binary) % 8 == 0:
             try:
                 data = json.loads(text)
             except ValueError:  # pragma: no cover - the CRC-32 vouched for it
@@ -271,14 +271,14 @@ class TagCache:
         if sys.byteorder != "little":  # pragma: no cover - written little-endian
             values.byteswap()
         rest = json.dumps(data, separators=(",", ":")).encode() + b"\n" + values.tobytes()
-        _write_atomically(self._path, _header(self._code, rest) + b"\n" + rest)
+        kept.write(self._path, FORMAT, self._code, rest)
 
 
 _STATUSES = {status.value for status in lineage.Status}
 
 
 def _header(code: str, body: bytes) -> bytes:
-    return f"{FORMAT} {code} crc32:{zlib.crc32(body):08x}".encode()
+    return kept.header(FORMAT, code, body)
 
 
 class _Numbers:
@@ -315,40 +315,4 @@ def _record(found: _TagObject, numbers: _Numbers) -> list[Any]:
     ]
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
-    """Replace ``path`` with ``data`` in one rename; any failure leaves things as they were."""
-    import tempfile  # only when something changed: 5 ms of imports
-
-    temporary = None
-    try:
-        path.parent.mkdir(exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f"{FILE}.", delete=False) as out:
-            temporary = out.name
-            out.write(data)
-        os.replace(temporary, path)
-        temporary = None
-    except OSError:  # read-only .git, a full disk: no cache this time
-        pass
-    finally:
-        if temporary is not None:
-            Path(temporary).unlink(missing_ok=True)
-
-
-def _code_key() -> str | None:
-    """Which code computes what is kept: the CRC-32 of every module of mlgate and of DVC's
-    version file (DVC resolves dvc.yaml); None when they cannot be read (then nothing is
-    kept)."""
-    import importlib.util
-
-    package = Path(__file__).parent
-    try:
-        crc = 0
-        for source in sorted(package.rglob("*.py")):
-            crc = zlib.crc32(source.read_bytes(), crc)
-        spec = importlib.util.find_spec("dvc")
-        if spec is not None and spec.origin:
-            version = Path(spec.origin).with_name("_version.py")
-            crc = zlib.crc32(version.read_bytes() if version.exists() else b"", crc)
-    except (OSError, ImportError, ValueError):
-        return None
-    return f"{crc:08x}"
+_code_key = kept.code_key

@@ -207,3 +207,58 @@ def test_a_vars_file_at_a_commit_is_read_from_git_objects(
     assert "sub/committed.json" in metrics_files(at_head, read_dvc_yaml(at_head))
     worktree = Snapshot(scratch_repo.root)
     assert "sub/edited.json" in metrics_files(worktree, read_dvc_yaml(worktree))
+
+
+def test_commits_that_say_the_same_share_one_resolution(
+    scratch_repo: ScratchRepo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A commit whose dvc.yaml, named vars files and used params equal another's is answered
+    from that one's resolution (as experiments differ from their parent): what it gives is
+    exactly what resolving it alone gives, and a change to anything it uses is resolved anew."""
+    from mlgate import dvcadapter
+
+    pipeline = {
+        "vars": ["v.yaml", {"paths": {"valid_train": "data/valid_train.csv"}}],
+        "stages": {
+            "train": {
+                "cmd": "python train.py --lr ${train.lr} ${paths.valid_train} ${name}",
+                "outs": ["model.pkl"],
+                "metrics": [{"${name}.json": {"cache": False}}],
+            }
+        },
+    }
+    scratch_repo.write("dvc.yaml", pipeline)
+    scratch_repo.write("v.yaml", {"name": "m"})
+    commits = {}
+
+    def commit(label: str, params: dict[str, object], name: str = "m") -> None:
+        scratch_repo.write("params.yaml", params)
+        scratch_repo.write("v.yaml", {"name": name})
+        commits[label] = scratch_repo.commit(label)
+
+    # `train` is used (train.lr), `valid` not (`paths.valid_train` is another name)
+    commit("base", {"train": {"lr": 0.1}, "valid": 1})
+    commit("unused param", {"train": {"lr": 0.1}, "valid": 2})
+    commit("used param", {"train": {"lr": 0.2}, "valid": 2})
+    commit("vars file", {"train": {"lr": 0.2}, "valid": 2}, name="n")
+    resolved: list[str] = []
+    real = dvcadapter._resolve
+
+    def counting(snap: Snapshot, *args: object) -> object:
+        resolved.append(snap.sha or "")
+        return real(snap, *args)  # type: ignore[arg-type]
+
+    def at(label: str) -> dvcadapter.Pipeline:
+        snap = Snapshot(scratch_repo.root, commits[label], label)
+        return dvcadapter.resolve(snap, "dvc.yaml", read_dvc_yaml(snap))
+
+    dvcadapter._RESOLVED.clear()
+    alone = {label: at(label) for label in commits}  # each its own: the truth
+    dvcadapter._RESOLVED.clear()
+    monkeypatch.setattr(dvcadapter, "_resolve", counting)
+    shared = {label: at(label) for label in commits}
+    assert shared == alone
+    assert resolved == [commits["base"], commits["used param"], commits["vars file"]]
+    assert "--lr 0.2" in shared["used param"].stages["train"]["cmd"]
+    assert shared["vars file"].metrics == [] and "n.json" in str(shared["vars file"].stages)
+    assert shared["unused param"].where == "dvc.yaml at unused param"

@@ -10,6 +10,7 @@ import pytest
 import yaml
 from click.testing import CliRunner, Result
 
+from mlgate import experiments as experiments_module
 from mlgate.cli import cli
 from mlgate.experiments import list_experiments
 from tests.mlgate.registry_repo import chdir
@@ -17,6 +18,7 @@ from tests.mlgate.repo_factory import ScratchRepo
 from tests.mlgate.repro_repo import _two_stage_template, run_log, two_stage
 
 __all__ = ["_two_stage_template", "run_log", "two_stage"]  # fixtures, imported for pytest
+FORMATS = ("text", "json", "md")
 
 
 def mlgate(root: Path, *args: str) -> Result:
@@ -143,3 +145,60 @@ def test_dvcs_own_refs_are_not_experiments(tuned: ScratchRepo) -> None:
     tuned.git("update-ref", "refs/exps/exec/EXEC_HEAD", head)
     tuned.git("update-ref", "refs/exps/celery/stash", head)
     assert {exp.name for exp in list_experiments(tuned.root)} == {"best", "good", "weak"}
+
+
+def kept_file(repo: ScratchRepo) -> Path:
+    return repo.root / ".git" / "mlgate" / "experiments"
+
+
+def test_a_repeat_ranking_reads_kept_verdicts_and_says_the_same(
+    tuned: ScratchRepo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The second ranking judges nothing again (``check`` is never called) and prints the
+    same bytes in every format; the file holds one record per experiment."""
+    first = {fmt: mlgate(tuned.root, "experiments", "--format", fmt).output for fmt in FORMATS}
+    assert kept_file(tuned).exists()
+
+    def judged_again(*args: object, **kwargs: object) -> None:
+        raise AssertionError("an experiment was judged again")
+
+    monkeypatch.setattr(experiments_module, "check", judged_again)
+    again = {fmt: mlgate(tuned.root, "experiments", "--format", fmt).output for fmt in FORMATS}
+    assert again == first
+    body = kept_file(tuned).read_bytes().partition(b"\n")[2]
+    assert len(json.loads(body)) == 3
+
+
+def test_kept_verdicts_follow_the_gates_the_baseline_and_the_experiments(
+    tuned: ScratchRepo,
+) -> None:
+    """Other gates, a deleted experiment, a damaged file: never a verdict that is not today's."""
+    before = ranking(tuned)[1]
+    # stricter gates in HEAD (a new commit: experiments of the old HEAD need --all)
+    params = yaml.safe_load((tuned.root / "params.yaml").read_text())
+    params["gates"]["rules"][0]["min"] = 0.96
+    tuned.write("params.yaml", yaml.safe_dump(params, sort_keys=False))
+    tuned.commit("stricter gates")
+    stricter = ranking(tuned, "--all")[1]
+    assert [exp["verdict"] for exp in stricter["experiments"]] == ["pass", "fail", "fail"]
+    assert [exp["verdict"] for exp in before["experiments"]] == ["pass", "pass", "fail"]
+    # a deleted experiment leaves the file when it is next written
+    weak = next(exp for exp in list_experiments(tuned.root) if exp.name == "weak")
+    tuned.git("update-ref", "-d", f"refs/exps/{weak.parent[:2]}/{weak.parent[2:]}/weak")
+    assert [exp["name"] for exp in ranking(tuned, "--all")[1]["experiments"]] == ["best", "good"]
+    body = kept_file(tuned).read_bytes().partition(b"\n")[2]
+    assert all(" " in key for key in json.loads(body))
+    assert len({key.split()[0] for key in json.loads(body)}) == 2
+    # a damaged file is as good as none, and is written anew
+    kept_file(tuned).write_bytes(kept_file(tuned).read_bytes()[:-5] + b"xxxxx")
+    assert ranking(tuned, "--all")[1] == ranking(tuned, "--all")[1]
+    assert json.loads(kept_file(tuned).read_bytes().partition(b"\n")[2])
+
+
+def test_an_experiment_that_cannot_be_judged_is_judged_again(tuned: ScratchRepo) -> None:
+    """Errors are not kept: a metrics file fetched later, say, is read when it is there."""
+    test_a_forged_experiment_is_an_error_row_not_a_pass(tuned)
+    body = json.loads(kept_file(tuned).read_bytes().partition(b"\n")[2])
+    shas = {key.split()[0] for key in body}
+    names = {exp.sha: exp.name for exp in list_experiments(tuned.root)}
+    assert sorted(names[sha] for sha in shas) == ["best", "good", "weak"]

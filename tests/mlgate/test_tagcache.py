@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from mlgate import history as history_module
-from mlgate import tagcache
+from mlgate import kept, tagcache
 from mlgate.lineage import BEGIN, END
 from mlgate.tagcache import TagCache
 from tests.mlgate.registry_repo import ARTIFACT, Published, metrics_with, published
@@ -242,7 +242,7 @@ def test_where_the_cache_cannot_be_written_history_works_without_it(
         raise OSError(28, "No space left on device")
 
     cache_file(p).parent.unlink()
-    monkeypatch.setattr(tagcache.os, "replace", full_disk)
+    monkeypatch.setattr(kept.os, "replace", full_disk)
     assert outputs(p) == expected
     assert list(cache_file(p).parent.iterdir()) == []  # no temporary file left behind
 
