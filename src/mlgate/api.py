@@ -7,6 +7,7 @@ typed result (``CheckResult``, ``ReportData``); ``mlgate.render`` turns it into 
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -335,6 +336,26 @@ def _refuse_mapping(
     )
 
 
+class Against:
+    """What many revisions are judged against, worked out once: the baseline chosen from
+    ``head`` and the project's place in git (the experiments ranking judges all of them
+    against HEAD's choice); the baseline's metrics are read when first needed."""
+
+    def __init__(self, repo_root: Path, head: gitio.Snapshot, choice: str, gates: Gates):
+        self._repo_root = repo_root
+        self._head = head
+        self.chosen = resolve_baseline(head, choice, gates, read_dvc_yaml(head))
+        self.prefix = head.prefix
+
+    @functools.cached_property
+    def base(self) -> Judged | None:
+        if self.chosen.ref is None:
+            return None
+        head = self._head
+        files = metrics_files(head, read_dvc_yaml(head)) if has_pipeline(head) else []
+        return read_baseline_metrics(self._repo_root, self.chosen.ref, self.prefix, files)
+
+
 def check(
     repo_root: Path,
     rev: str | None = None,
@@ -343,13 +364,19 @@ def check(
     allow_stale: bool = False,
     why_none: str = NONE_CHOSEN,
     gates: Gates | None = None,
+    judged_against: Against | None = None,
 ) -> CheckResult:
     """Judge the metrics of ``rev`` (None: the working tree) against the gates and baseline.
 
     ``why_none``: the reason a ``none`` baseline gives in the result (a caller that chose
     none for the user, like the first release, says why). ``gates``: judge by these instead
-    of ``gates_file`` or the revision's own (the experiments ranking uses one policy for all)."""
-    head = _open(repo_root, rev)
+    of ``gates_file`` or the revision's own (the experiments ranking uses one policy for all),
+    and ``judged_against`` against this baseline, worked out once for all."""
+    if judged_against is not None and rev is not None:
+        sha = gitio.resolve(repo_root, rev)
+        head = gitio.Snapshot(Path(repo_root), sha, gitio.short(sha), judged_against.prefix)
+    else:
+        head = _open(repo_root, rev)
     head.prefetch([DVC_YAML, PARAMS_YAML, DVC_LOCK])
     dvc_yaml = read_dvc_yaml(head)
     if gates is None:
@@ -374,12 +401,15 @@ def check(
         )
     # An empty --baseline (an unset CI variable, say) is an error, not the gates' default.
     choice = gates.baseline if baseline is None else baseline
-    chosen = resolve_baseline(head, choice, gates, dvc_yaml, why_none)
-    base = (
-        read_baseline_metrics(head.repo_root, chosen.ref, head.prefix, files)
-        if chosen.ref
-        else None
-    )
+    if judged_against is not None:
+        chosen, base = judged_against.chosen, judged_against.base
+    else:
+        chosen = resolve_baseline(head, choice, gates, dvc_yaml, why_none)
+        base = (
+            read_baseline_metrics(head.repo_root, chosen.ref, head.prefix, files)
+            if chosen.ref
+            else None
+        )
     base_metrics = base.metrics if base else None
     results = []
     gated: list[str] = []

@@ -87,11 +87,27 @@ _PARSED_LOCKS: dict[tuple[object, ...], dict[str, LockedFile]] = {}
 _PARSED_LOCKS_MAX = 16
 
 
+def lock_document(text: str, where: str) -> Any:
+    """A ``dvc.lock``'s text parsed (``parse_yaml``), once per process for the readers of one
+    commit (``parse_lock``, and freshness, which reads its stages' records): the same object
+    each time, which its readers only read."""
+    found = _LOCK_DOCUMENTS.get(text)
+    if found is None:
+        found = parse_yaml(text, where)  # an error names ``where``, and is not kept
+        if len(_LOCK_DOCUMENTS) >= _PARSED_LOCKS_MAX:
+            _LOCK_DOCUMENTS.pop(next(iter(_LOCK_DOCUMENTS)))
+        _LOCK_DOCUMENTS[text] = found
+    return found
+
+
+_LOCK_DOCUMENTS: dict[str, Any] = {}
+
+
 def _parse_lock(
     text: str, where: str, directory: str, wdirs: Mapping[str, str] | None
 ) -> dict[str, LockedFile]:
     try:
-        data = parse_yaml(text, where)
+        data = lock_document(text, where)
     except ConfigError as exc:
         raise InputError(f"{exc} (unreadable dvc.lock; rerun 'dvc repro')") from exc
     if not isinstance(data, dict):
@@ -144,9 +160,24 @@ def covering(locks: Mapping[str, LockedFile], path: str) -> tuple[LockedFile, st
 
 def content_md5(data: bytes, hash_name: str = "md5") -> str:
     """The md5 DVC records for a file of these bytes (DVC 2: text files with LF endings)."""
-    if hash_name == LEGACY_MD5 and dvcadapter.is_text(data):
-        data = data.replace(b"\r\n", b"\n")
-    return hashlib.md5(data, usedforsecurity=False).hexdigest()
+    # Experiments share most files with their parent, read once as one bytes object each
+    # (gitio's object cache): their md5 is kept for the process by that object.
+    key = (data, hash_name)
+    found = _MD5S.get(key) if len(data) <= _MD5_KEPT_SIZE else None
+    if found is None:
+        hashed = data
+        if hash_name == LEGACY_MD5 and dvcadapter.is_text(data):
+            hashed = data.replace(b"\r\n", b"\n")
+        found = hashlib.md5(hashed, usedforsecurity=False).hexdigest()
+        if len(data) <= _MD5_KEPT_SIZE:
+            if len(_MD5S) >= 4096:
+                _MD5S.clear()
+            _MD5S[key] = found
+    return found
+
+
+_MD5S: dict[tuple[bytes, str], str] = {}
+_MD5_KEPT_SIZE = 1 << 20
 
 
 def cache_dir(project_root: Path) -> Path:

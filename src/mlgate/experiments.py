@@ -18,13 +18,13 @@ from typing import Any
 
 from mlgate import gitio
 from mlgate.api import (
+    Against,
     BaselineRef,
     CheckResult,
     ParamRow,
     check,
     load_gates,
     param_changes,
-    resolve_baseline,
 )
 from mlgate.dvcadapter import DVC_LOCK, DVC_YAML, PARAMS_YAML
 from mlgate.errors import MlgateError
@@ -139,9 +139,9 @@ def rank(
     the checked-out commit and rank them."""
     head_sha, head = _head(repo_root)
     gates = load_gates(head, gates_file)
-    dvc_yaml = read_dvc_yaml(head)
     choice = gates.baseline if baseline is None else baseline
-    chosen = resolve_baseline(head, choice, gates, dvc_yaml)
+    judged_against = Against(repo_root, head, choice, gates)  # one baseline for all
+    chosen = judged_against.chosen
     every = list_experiments(repo_root)
     experiments = every
     scope = "of all commits"
@@ -163,24 +163,33 @@ def rank(
     # with, the gates and the baseline's commit): kept under .git, as DVC keeps its readings
     kept = ExpCache(repo_root, gates, (choice, chosen.ref, chosen.note))
     ranked = []
+    judged: list[str] = []
     for exp in experiments:
         # the params an experiment changed: against the release it is judged against, else
         # against the commit it was run from (what `dvc exp show` compares with)
-        against = chosen.ref.sha if chosen.ref else exp.parent
-        found = kept.get(exp.sha, against)
+        compared = chosen.ref.sha if chosen.ref else exp.parent
+        found = kept.get(exp.sha, compared)
         if found is not None:
             result, params = found
         else:
+            if len(judged) == 1:  # what the first one read, read at all the others at once
+                gitio.prefetch_like(repo_root, head.prefix, judged[0], [e.sha for e in experiments])
+            judged.append(exp.sha)
             try:
                 result = check(
-                    repo_root, exp.sha, choice, gates_file, allow_stale=False, gates=gates
+                    repo_root,
+                    exp.sha,
+                    choice,
+                    gates_file,
+                    allow_stale=False,
+                    gates=gates,
+                    judged_against=judged_against,
                 )
-                params = param_changes(params_at(against), params_at(exp.sha))
+                params = param_changes(params_at(compared), params_at(exp.sha))
             except MlgateError as exc:
                 ranked.append(Ranked(exp, None, [], None, " ".join(str(exc).split())))
                 continue
-            if result.baseline == chosen.ref and result.baseline_note == chosen.note:
-                kept.put(exp.sha, against, result, params)
+            kept.put(exp.sha, compared, result, params)
         value = result.metrics.get(gates.main) if gates.main else None
         ranked.append(Ranked(exp, result, params, value))
     kept.save({exp.sha for exp in every})

@@ -32,7 +32,14 @@ from mlgate.dvcadapter import (
     resolve,
     stage_address,
 )
-from mlgate.dvcdata import DIR_SUFFIX, HASH_KEYS, LEGACY_MD5, LockedFile, content_md5
+from mlgate.dvcdata import (
+    DIR_SUFFIX,
+    HASH_KEYS,
+    LEGACY_MD5,
+    LockedFile,
+    content_md5,
+    lock_document,
+)
 from mlgate.gitio import Snapshot
 from mlgate.loaders import parse_structured, parse_yaml
 from mlgate.metrics import pipelines, read_locks
@@ -88,7 +95,7 @@ def _locked_stages(snap: Snapshot, lock_path: str) -> dict[str, Mapping[str, Any
     text = snap.read_text(lock_path)
     if text is None:
         return {}
-    data = parse_yaml(text, snap.where(lock_path))  # read_locks validated this very text
+    data = lock_document(text, snap.where(lock_path))  # read_locks validated this very text
     if not isinstance(data, dict):  # pragma: no cover - read_locks refused it already
         return {}
     return {str(name): spec for name, spec in (data.get("stages") or {}).items()}

@@ -136,6 +136,8 @@ def resolve(repo_root: str | Path, ref: str) -> str:
         raise InputError(f"'{ref}' is not a git ref")
     # ref^{commit} in one step would misread ':/message' searches (the suffix becomes part of
     # the message searched for): name the object first, then peel it to its commit.
+    if ref in _COMMITS.get(str(repo_root), ()):  # a commit already known to exist
+        return ref
     if ref.startswith(":/"):
         named = _rev_parse(repo_root, ref)
         commit = _rev_parse(repo_root, f"{named}^{{commit}}") if named else None
@@ -438,6 +440,8 @@ class Snapshot:
     def files(self) -> list[str]:
         """Every file of the snapshot (relative to the project root), listed once: tracked at
         the commit, or tracked and untracked-but-not-ignored in the working tree."""
+        if self._files is None and self.sha is not None:
+            self._files = _LISTINGS.get((str(self.repo_root), self.sha, self.prefix))
         if self._files is None:
             if self.sha is None:
                 args = ["ls-files", "-z", "--cached", "--others", "--exclude-standard"]
@@ -455,9 +459,19 @@ class Snapshot:
             for path in missing:
                 self._cache[path] = _read_disk(self.repo_root / path)
             return
+        root = str(self.repo_root)
+        for path in missing:
+            known = _OBJECTS.get((root, self.sha, self.prefix + path), _UNKNOWN)
+            if known is not _UNKNOWN:
+                self._cache[path] = known  # type: ignore[assignment]
+        missing = [p for p in missing if p not in self._cache]
+        if not missing:
+            return
         blobs = read_blobs(self.repo_root, [(self.sha, self.prefix + p) for p in missing])
         for path in missing:
-            self._cache[path] = blobs[(self.sha, self.prefix + path)]
+            found = blobs[(self.sha, self.prefix + path)]
+            self._cache[path] = found
+            _keep_object(root, self.sha, self.prefix + path, found)
 
     def files_named(self, name: str) -> list[str]:
         """Paths of every file called ``name`` in the snapshot, at any depth."""
@@ -494,6 +508,83 @@ class Snapshot:
     def where(self, path: str) -> str:
         """How to name ``path`` in a message: 'params.yaml' or 'params.yaml at v1.0 (abc123)'."""
         return path if self.sha is None else f"{path} at {self.label}"
+
+
+# --- what many commits share ---------------------------------------------------------------
+# A file at a commit never changes: what a process has read is kept (up to a bound) for every
+# Snapshot of that commit, and ``prefetch_like`` reads what one commit's readers asked for
+# at many others in two git processes, each distinct object once (experiments share most of
+# their files with the commit they were run from, and with each other).
+
+_UNKNOWN = object()
+_OBJECTS: dict[tuple[str, str, str], bytes | None] = {}  # (repo, commit, path in git)
+_OBJECTS_KEPT_SIZE = 1 << 20  # larger files are read again when asked for
+_OBJECTS_MAX = 100_000
+_COMMITS: dict[str, set[str]] = {}  # by repository: full ids known to name commits
+_LISTINGS: dict[tuple[str, str, str], list[str]] = {}  # (repo, commit, prefix): its files
+
+
+def _keep_object(root: str, sha: str, path: str, data: bytes | None) -> None:
+    if data is not None and len(data) > _OBJECTS_KEPT_SIZE:
+        return
+    if len(_OBJECTS) >= _OBJECTS_MAX:
+        _OBJECTS.clear()
+    _OBJECTS[(root, sha, path)] = data
+
+
+def prefetch_like(repo_root: str | Path, prefix: str, model: str, shas: Iterable[str]) -> None:
+    """Read at each commit of ``shas`` every file the readers of commit ``model`` have read,
+    and list its project's files (both kept for ``Snapshot``), and note those commits as
+    existing: one ``cat-file --batch-check`` names every object, one ``cat-file --batch``
+    reads each distinct one, one ``diff-tree`` lists the distinct project trees."""
+    root = str(repo_root)
+    paths = [path for (where, sha, path) in list(_OBJECTS) if where == root and sha == model]
+    commits = [sha for sha in dict.fromkeys(shas) if sha != model]
+    if not commits:
+        return
+    names = [f"{sha}^{{commit}}" for sha in commits] + [f"{sha}:{prefix}" for sha in commits]
+    names += [f"{sha}:{path}" for sha in commits for path in paths]
+    found = object_ids(repo_root, names)
+    known = _COMMITS.setdefault(root, set())
+    known.update(sha for sha in commits if (found[f"{sha}^{{commit}}"] or "").startswith("commit "))
+    blobs = sorted(
+        {answer.split()[1] for answer in found.values() if answer and answer.startswith("blob ")}
+    )
+    contents = _read_objects(repo_root, blobs)
+    trees = {sha: _tree_id(found[f"{sha}:{prefix}"]) for sha in commits if sha in known}
+    listed = entries_in_trees(repo_root, [tree for tree in trees.values() if tree])
+    for sha in commits:
+        if sha not in known:
+            continue
+        tree = trees[sha]
+        if len(_LISTINGS) >= _OBJECTS_MAX // 10:
+            _LISTINGS.clear()
+        _LISTINGS[(root, sha, prefix)] = sorted(
+            path for path, _, _ in listed.get(tree or "", []) if tree
+        )
+        for path in paths:
+            answer = found[f"{sha}:{path}"]
+            oid = answer.split()[1] if answer and answer.startswith("blob ") else None
+            _keep_object(root, sha, path, contents.get(oid) if oid else None)
+
+
+def _read_objects(repo_root: str | Path, oids: list[str]) -> dict[str, bytes]:
+    """The contents of these blobs (by object id), in one ``git cat-file --batch``."""
+    if not oids:
+        return {}
+    out = git(repo_root, "cat-file", "--batch", stdin="".join(f"{oid}\n" for oid in oids).encode())
+    contents: dict[str, bytes] = {}
+    pos = 0
+    for oid in oids:
+        end = out.index(b"\n", pos)
+        header = out[pos:end].split()
+        pos = end + 1
+        if header[-1] == b"missing":  # pragma: no cover - named by batch-check just before
+            continue
+        size = int(header[2])
+        contents[oid] = out[pos : pos + size]
+        pos += size + 1
+    return contents
 
 
 def files_named(snap: Snapshot, name: str) -> list[str]:

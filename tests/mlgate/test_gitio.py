@@ -320,3 +320,51 @@ def test_several_commits_are_listed_and_read_with_one_git_process_each(repo: Pat
         f"{first}:a\nb": None,  # git reads one name per line: no such name
         f"{first}:sub": f"tree {git(repo, 'rev-parse', f'{first}:sub')}",
     }
+
+
+@pytest.mark.parametrize("prefix", ["", "proj/"])
+def test_what_one_commit_read_is_read_at_many_in_three_git_processes(
+    repo: Path, prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``prefetch_like``: every file read at a model commit, read at the others (changed,
+    the same, gone, a directory there) and each commit's files listed, all as a fresh
+    Snapshot reads them, with three git processes whatever the number of commits."""
+    files = {f"{prefix}params.yaml": "lr: 1\n", f"{prefix}dvc.lock": "same\n", "out.txt": "x"}
+    shas = [_commit_files(repo, files, "model")]
+    shas.append(_commit_files(repo, {f"{prefix}params.yaml": "lr: 2\n"}, "changed"))
+    (repo / prefix / "dvc.lock").unlink()
+    (repo / prefix / "dvc.lock").mkdir()
+    (repo / prefix / "dvc.lock" / "inside").write_text("a directory now")
+    shas.append(_commit_files(repo, {}, "lock is a directory"))
+    git(repo, "rm", "-q", "-r", f"{prefix}dvc.lock")
+    shas.append(_commit_files(repo, {}, "lock gone"))
+    asked = ["params.yaml", "dvc.lock", "absent.yaml"]
+
+    def fresh(sha: str) -> tuple[dict[str, bytes | None], list[str]]:
+        snap = gitio.Snapshot(repo, sha, sha[:8], prefix)
+        snap._cache = {
+            path: gitio.read_blobs(repo, [(sha, prefix + path)])[(sha, prefix + path)]
+            for path in asked
+        }
+        return snap._cache, sorted(
+            p
+            for p in git(repo, "ls-tree", "-r", "--name-only", "--full-tree", sha).splitlines()
+            if p.startswith(prefix)
+        )
+
+    expected = {sha: fresh(sha) for sha in shas}
+    gitio.Snapshot(repo, shas[0], "model", prefix).prefetch(asked)  # the model's readers
+    ran: list[str] = []
+    real = gitio._run
+    monkeypatch.setattr(
+        gitio, "_run", lambda root, args, *a: ran.append(args[0]) or real(root, args, *a)
+    )
+    gitio.prefetch_like(repo, prefix, shas[0], shas)
+    assert len(ran) == 3
+    for sha in shas[1:]:
+        snap = gitio.Snapshot(repo, sha, sha[:8], prefix)
+        snap.prefetch(asked)
+        listed = snap.files()
+        assert (snap._cache, [prefix + p for p in listed]) == expected[sha]
+        assert gitio.resolve(repo, sha) == sha
+    assert len(ran) == 3  # every answer came from what prefetch_like read
