@@ -520,16 +520,22 @@ _UNKNOWN = object()
 _OBJECTS: dict[tuple[str, str, str], bytes | None] = {}  # (repo, commit, path in git)
 _OBJECTS_KEPT_SIZE = 1 << 20  # larger files are read again when asked for
 _OBJECTS_MAX = 100_000
+_OBJECTS_MAX_BYTES = 256 << 20
+_OBJECTS_BYTES = 0
 _COMMITS: dict[str, set[str]] = {}  # by repository: full ids known to name commits
 _LISTINGS: dict[tuple[str, str, str], list[str]] = {}  # (repo, commit, prefix): its files
 
 
 def _keep_object(root: str, sha: str, path: str, data: bytes | None) -> None:
-    if data is not None and len(data) > _OBJECTS_KEPT_SIZE:
+    global _OBJECTS_BYTES
+    size = len(data) if data is not None else 0
+    if size > _OBJECTS_KEPT_SIZE:
         return
-    if len(_OBJECTS) >= _OBJECTS_MAX:
-        _OBJECTS.clear()
+    if len(_OBJECTS) >= _OBJECTS_MAX or _OBJECTS_BYTES + size > _OBJECTS_MAX_BYTES:
+        _OBJECTS.clear()  # a bound, not a policy: what is read again is read from git
+        _OBJECTS_BYTES = 0
     _OBJECTS[(root, sha, path)] = data
+    _OBJECTS_BYTES += size  # shared contents count once per commit: an upper bound
 
 
 def prefetch_like(repo_root: str | Path, prefix: str, model: str, shas: Iterable[str]) -> None:
