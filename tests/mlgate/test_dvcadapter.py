@@ -262,3 +262,25 @@ def test_commits_that_say_the_same_share_one_resolution(
     assert "--lr 0.2" in shared["used param"].stages["train"]["cmd"]
     assert shared["vars file"].metrics == [] and "n.json" in str(shared["vars file"].stages)
     assert shared["unused param"].where == "dvc.yaml at unused param"
+
+
+def test_a_commit_is_never_answered_from_another_when_its_own_would_fail(
+    scratch_repo: ScratchRepo,
+) -> None:
+    """A broken params.yaml (DVC loads it whether used or not) or a stage naming its own vars
+    file: resolved for that commit alone, with its own error."""
+    from mlgate import dvcadapter
+
+    scratch_repo.write("dvc.yaml", {"stages": {"s": {"cmd": "echo ${a}", "outs": ["o"]}}})
+    scratch_repo.write("params.yaml", {"a": 1, "b": 1})
+    good = scratch_repo.commit("good")
+    (scratch_repo.root / "params.yaml").write_text("a: 1\nb: [\n")
+    broken = scratch_repo.commit("broken params")
+    dvcadapter._RESOLVED.clear()
+    at_good = Snapshot(scratch_repo.root, good, "good")
+    dvcadapter.resolve(at_good, "dvc.yaml", read_dvc_yaml(at_good))
+    at_broken = Snapshot(scratch_repo.root, broken, "broken")
+    with pytest.raises(ConfigError, match="params.yaml"):
+        dvcadapter.resolve(at_broken, "dvc.yaml", read_dvc_yaml(at_broken))
+    stage_vars = {"stages": {"s": {"vars": ["v.yaml"], "cmd": "echo ${x}", "outs": ["o"]}}}
+    assert dvcadapter._content_key(at_good, "dvc.yaml", stage_vars) is None
