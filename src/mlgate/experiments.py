@@ -163,18 +163,23 @@ def rank(
     # with, the gates and the baseline's commit): kept under .git, as DVC keeps its readings
     kept = ExpCache(repo_root, gates, (choice, chosen.ref, chosen.note))
     ranked = []
-    judged: list[str] = []
-    for exp in experiments:
+
+    def compared_with(exp: Experiment) -> str:
         # the params an experiment changed: against the release it is judged against, else
         # against the commit it was run from (what `dvc exp show` compares with)
-        compared = chosen.ref.sha if chosen.ref else exp.parent
-        found = kept.get(exp.sha, compared)
+        return chosen.ref.sha if chosen.ref else exp.parent
+
+    found_kept = {exp: kept.get(exp.sha, compared_with(exp)) for exp in experiments}
+    to_judge = [exp.sha for exp, found in found_kept.items() if found is None]
+    for exp in experiments:
+        compared = compared_with(exp)
+        found = found_kept[exp]
         if found is not None:
             result, params = found
         else:
-            if len(judged) == 1:  # what the first one read, read at all the others at once
-                gitio.prefetch_like(repo_root, head.prefix, judged[0], [e.sha for e in experiments])
-            judged.append(exp.sha)
+            if len(to_judge) > 2 and exp.sha == to_judge[1]:
+                # what the first one's judging read, read at all the others at once
+                gitio.prefetch_like(repo_root, head.prefix, to_judge[0], to_judge[1:])
             try:
                 result = check(
                     repo_root,
