@@ -10,8 +10,9 @@ models/model.skops. Run from the repository root:
 
 (a) times, alternately in one process, `predict_proba` on the batch's rows already in
 memory with the model's dtypes in one call (bare), the same in `chunk_rows` calls
-(chunked: what scoring's model calls alone cost) and `score_file` on the file (read,
-normalise, check against the contract, score, write the log, inputs and quarantine):
+(chunked: the model calls scoring made before `monitoring.model_rows`) and `score_file`
+on the file (read, normalise, check against the contract, score, write the log, inputs
+and quarantine):
 median of `--runs` each after one warm-up, and the ratios of score to both. (b) runs the
 scorer on the file in a child process (`--child`) and reads the child's peak RSS from
 `getrusage(RUSAGE_CHILDREN)`.
@@ -115,7 +116,7 @@ def throughput(batch: Path, runs: int, chunk_rows: int) -> dict[str, Any]:
         result[f"{side}_s"] = statistics.median(seconds)
         result[f"{side}_all"] = seconds
     result["ratio"] = result["bare_s"] / result["score_s"]  # throughput of score / bare
-    # what validation and logging cost against the same chunked predict_proba calls
+    # against the chunk-sized predict_proba calls scoring made before monitoring.model_rows
     result["ratio_chunked"] = result["chunked_s"] / result["score_s"]
     return result
 

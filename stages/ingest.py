@@ -20,7 +20,7 @@ import lzma
 import re
 import warnings
 import zlib
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -239,9 +239,12 @@ def _read_errors(source: str, params: IngestParams) -> Iterator[None]:
         raise StageError(f"{source}: cannot read: {exc}") from exc
 
 
-def normalise(frame: pd.DataFrame, params: IngestParams, source: str) -> pd.DataFrame:
+def normalise(
+    frame: pd.DataFrame, params: IngestParams, source: str, strings: Collection[str] = ()
+) -> pd.DataFrame:
     """Snake_case names, `drop_columns` left out, trimmed strings, missing markers as NA,
-    clean label values."""
+    clean label values. Text is object with None for missing, except in the columns named
+    in `strings` (as normalised), which stay pandas' string dtype."""
     names = [snake_case(c) for c in frame.columns]
     duplicated = sorted({n for n in names if names.count(n) > 1})
     if duplicated:
@@ -263,7 +266,9 @@ def normalise(frame: pd.DataFrame, params: IngestParams, source: str) -> pd.Data
         values = values.mask(values.isin(missing) | values.eq(""))
         if column == label and params.label_strip_suffix:
             values = values.str.removesuffix(params.label_strip_suffix)
-        result[column] = values.astype(object).where(values.notna(), None)
+        if column not in strings:
+            values = values.astype(object).where(values.notna(), None)
+        result[column] = values
     return result.reset_index(drop=True)
 
 

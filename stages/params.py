@@ -473,7 +473,8 @@ class MonitoringParams(Section):
     SECTION: ClassVar[str] = "monitoring"
 
     id_column: Name  # the batch's row id, as in the file or snake_cased; rows numbered without
-    chunk_rows: Annotated[Int, Field(ge=1)]  # rows read, checked and scored at a time
+    chunk_rows: Annotated[Int, Field(ge=1)]  # rows read and checked at a time
+    model_rows: Annotated[Int, Field(ge=1)]  # rows that passed, scored in one model call
     # the batch as a whole (validate's are per split): fewer rows passing the contract, or a
     # larger share quarantined, fails the batch; the monitoring gates judge the share too
     min_rows: RowCount

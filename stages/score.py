@@ -2,8 +2,9 @@
 
 The batch (CSV or parquet, a local path or an fsspec URL) is read as ingest reads its
 sources (`ingest:` options), `monitoring.chunk_rows` rows at a time, each chunk checked
-against the data contract (`schema:`) with validate's row rules, scored and appended to
-the batch's files under monitoring/ (docs/production.md):
+against the data contract (`schema:`) with validate's row rules; the rows that pass are
+scored `monitoring.model_rows` at a time. All is appended to the batch's files under
+monitoring/ (docs/production.md):
 
     predictions/<batch>.parquet   id, score, prediction, model_version, batch, scored_at
     inputs/<batch>.parquet        id and the validated schema columns, in the log's order
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import os
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -165,13 +167,14 @@ def missing_id_cases(ids: pd.Series, column: str | None) -> pd.DataFrame:
     )
 
 
-# --- checking and scoring one chunk (pure) --------------------------------------------------
+# --- checking one chunk and scoring rows (pure) --------------------------------------------
 
 
 @dataclass(frozen=True)
-class ScoredChunk:
+class CheckedChunk:
     inputs: pd.DataFrame  # id + schema feature columns, the rows that passed
-    log: pd.DataFrame  # LOG_COLUMNS, same rows and order
+    ids: np.ndarray  # their ids, same rows and order
+    features: pd.DataFrame  # the model's columns of those rows, text as codes (encoded)
     quarantined: pd.DataFrame  # raw rows, source_row (1-based in the batch), failed_checks
     violations: dict[str, int]  # "column: check" -> rows
 
@@ -193,20 +196,42 @@ class Scoring:
         return [*self.contract.numeric, *self.contract.categorical]
 
 
-def as_text(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
-    """`frame` with each of `columns` that holds only text (or nothing) as pandas' string
-    dtype: the contract's checks on it are the same, and pandera checks a string column's
-    type at once instead of value by value (2.1 s instead of 8.6 s for 200,000 Adult rows:
-    the largest cost of scoring after the model). Columns holding anything else stay as
-    they are, for the contract to report."""
-    text = {
-        name: frame[name].astype(pd.StringDtype())
-        for name in columns
-        if name in frame.columns
-        and pd.api.types.is_object_dtype(frame[name])
-        and pd.api.types.infer_dtype(frame[name], skipna=True) in ("string", "empty")
-    }
-    return frame.assign(**text) if text else frame
+def encoded(frame: pd.DataFrame, contract: SchemaParams) -> pd.DataFrame:
+    """`frame` (rows that passed the contract) with each categorical column as the position
+    of its value in the contract's `values`, -1 for missing: 1 byte a value instead of a
+    Python string, so that the rows of several chunks can wait for one model call (see
+    score_file). `decoded` gives the text back."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    codes = {}
+    for name in frame.columns:
+        if name not in contract.categorical:
+            continue
+        values = contract.categorical[name].values
+        text = pa.array(frame[name], type=pa.string(), from_pandas=True)
+        found = pc.index_in(text, value_set=pa.array(values, type=pa.string()))
+        if found.null_count != text.null_count:  # the contract's isin check lets none through
+            raise ValueError(f"column {name!r} holds a value the contract does not declare")
+        positions = found.fill_null(-1).to_numpy(zero_copy_only=False)
+        codes[name] = positions.astype(np.min_scalar_type(-len(values)))
+    return frame.assign(**codes)
+
+
+def decoded(features: pd.DataFrame, contract: SchemaParams) -> pd.DataFrame:
+    """`encoded`'s codes back to text as validate writes it (object, None for missing): the
+    model is given the same values as before it waited, and each text value is one of the
+    contract's string objects, whose hash Python keeps (the model's encoder looks each value
+    up in a dict: 1.9 s for 1 M Adult rows, against 2.2 s for fresh strings)."""
+    text = {}
+    for name in features.columns:
+        if name not in contract.categorical:
+            continue
+        table = np.array([*contract.categorical[name].values, None], dtype=object)
+        text[name] = pd.Series(
+            table[features[name].to_numpy()], index=features.index, dtype=object, copy=False
+        )
+    return features.assign(**text)
 
 
 def scores_of(model: Any, frame: pd.DataFrame) -> np.ndarray:
@@ -214,20 +239,15 @@ def scores_of(model: Any, frame: pd.DataFrame) -> np.ndarray:
     return np.asarray(model.predict_proba(frame[list(model.feature_names_in_)]))[:, 1]
 
 
-def score_chunk(
+def check_chunk(
     raw: pd.DataFrame, ids: RowIds, scoring: Scoring, first_row: int, source: str
-) -> ScoredChunk:
-    """Check, quarantine and score one normalised chunk whose first row is `first_row`
-    (0-based) of the batch. A whole-column failure (a missing, extra or mistyped column) is
-    a StageError naming the file."""
+) -> CheckedChunk:
+    """Check and quarantine one normalised chunk whose first row is `first_row` (0-based)
+    of the batch. A whole-column failure (a missing, extra or mistyped column) is a
+    StageError naming the file."""
     frame = raw.set_axis(pd.RangeIndex(len(raw)), axis="index")
     features, row_ids = ids.split(frame, first_row, source)
-    checked = check_rows(
-        as_text(features, list(scoring.contract.categorical)),
-        scoring.contract,
-        scoring.limits,
-        labelled=False,
-    )
+    checked = check_rows(features, scoring.contract, scoring.limits, labelled=False)
     if checked.schema_errors:
         raise StageError(f"{source}: {'; '.join(dict.fromkeys(checked.schema_errors))}")
     cases = pd.concat(
@@ -235,29 +255,34 @@ def score_chunk(
     ).sort_values(["index", "key"], kind="stable")
     keep, quarantined = quarantine(frame, cases)
     quarantined[SOURCE_ROW_COLUMN] += first_row
-    # the model is given its text columns as validate writes them (object, None missing):
-    # those as_text turned into strings, as they were read (codes read as numbers stay as
-    # the contract made them, text)
-    valid = checked.validated.assign(
-        **{
-            name: features[name]
-            for name in scoring.contract.categorical
-            if pd.api.types.is_object_dtype(features[name])
-        }
-    ).loc[keep]
     valid_ids = row_ids[keep].to_numpy()
     # as checked (text as arrow-backed strings: written to parquet without a copy)
     inputs = checked.validated.loc[keep, scoring.feature_columns].reset_index(drop=True)
+    for_model = inputs[list(scoring.model.feature_names_in_)]
     inputs.insert(0, ID, valid_ids)
-    scores = scores_of(scoring.model, valid) if len(valid) else np.empty(0)
+    violations = cases.drop_duplicates(["index", "key"])["key"].value_counts()
+    return CheckedChunk(
+        inputs,
+        valid_ids,
+        encoded(for_model, scoring.contract),
+        quarantined,
+        {str(k): int(v) for k, v in violations.items()},
+    )
+
+
+def prediction_log(ids: np.ndarray, features: pd.DataFrame, scoring: Scoring) -> pd.DataFrame:
+    """The log's rows (LOG_COLUMNS) for rows that passed: `features` as `encoded` gives
+    them, scored in one model call."""
+    model_input = decoded(features, scoring.contract)
+    scores = scores_of(scoring.model, model_input) if len(features) else np.empty(0)
     labels = np.where(
         scores >= scoring.threshold,
         scoring.contract.positive_label,
         scoring.contract.negative_label,
     )
-    log = pd.DataFrame(
+    return pd.DataFrame(
         {
-            "id": valid_ids,
+            "id": ids,
             "score": scores.astype(np.float64),
             "prediction": labels.astype(object),
             "model_version": scoring.version,
@@ -265,8 +290,43 @@ def score_chunk(
             "scored_at": scoring.scored_at,
         }
     )
-    violations = cases.drop_duplicates(["index", "key"])["key"].value_counts()
-    return ScoredChunk(inputs, log, quarantined, {str(k): int(v) for k, v in violations.items()})
+
+
+@dataclass
+class ModelBatches:
+    """Checked chunks' rows waiting for the model, handed out `rows` at a time.
+
+    The model is called once per `monitoring.model_rows` rows, not once per chunk: the
+    gradient boosting model opens one OpenMP region per tree per call, and its trees took
+    16.5 s for 1 M rows in five calls of 200,000 against 12.5 s in one on this project's
+    shared 2-CPU host (benchmarks/results/scoring.md). Rows wait as category codes
+    (`encoded`): 64 bytes each with their id for the Adult columns."""
+
+    rows: int
+    ids: list[np.ndarray] = field(default_factory=list)
+    features: list[pd.DataFrame] = field(default_factory=list)
+    waiting: int = 0
+
+    def add(self, ids: np.ndarray, features: pd.DataFrame) -> None:
+        self.ids.append(ids)
+        self.features.append(features)
+        self.waiting += len(ids)
+
+    def ready(self, last: bool = False) -> list[tuple[np.ndarray, pd.DataFrame]]:
+        """(ids, features) of `rows` rows each while that many wait, in order; with `last`,
+        the rest too. What it hands out no longer waits."""
+        if self.waiting < self.rows and not (last and self.waiting):
+            return []
+        ids = np.concatenate(self.ids)
+        features = pd.concat(self.features, ignore_index=True)
+        whole = len(ids) if last else len(ids) - len(ids) % self.rows
+        # copies: a view would keep the whole concatenation alive until the next call
+        self.ids, self.features = [ids[whole:].copy()], [features.iloc[whole:].copy()]
+        self.waiting = len(ids) - whole
+        return [
+            (ids[start : start + self.rows], features.iloc[start : start + self.rows])
+            for start in range(0, whole, self.rows)
+        ]
 
 
 def column_violations(keys: dict[str, int]) -> dict[str, int]:
@@ -342,15 +402,19 @@ class _Writers:
         with writing(self.path(name)):
             self.open[name].write_table(table)
 
-    def write(self, chunk: ScoredChunk) -> None:
+    def write(self, chunk: CheckedChunk) -> None:
         import pyarrow as pa
 
-        log = pa.Table.from_pandas(chunk.log, schema=self.log_schema, preserve_index=False)
         inputs = pa.Table.from_pandas(chunk.inputs, schema=self.inputs_schema, preserve_index=False)
-        self.append("predictions", log.replace_schema_metadata(None))
         self.append("inputs", inputs.replace_schema_metadata(None))
         if len(chunk.quarantined):
             self.append("quarantine", _quarantine_table(chunk.quarantined))
+
+    def write_log(self, log: pd.DataFrame) -> None:
+        import pyarrow as pa
+
+        table = pa.Table.from_pandas(log, schema=self.log_schema, preserve_index=False)
+        self.append("predictions", table.replace_schema_metadata(None))
 
     def close(self, quarantine_columns: list[str]) -> None:
         import pyarrow as pa
@@ -390,46 +454,65 @@ def score_file(
     folder: Path,
     progress: Progress | None = None,
 ) -> BatchSummary:
-    """Score `source` chunk by chunk into `folder` (predictions, inputs and quarantine
-    .parquet); the batch's counts. Raises a StageError for a batch that must not be scored
-    (the files in `folder` are then the caller's to remove)."""
-    chunks = _normalised(source, ingest_params, settings.chunk_rows)
-    first = next(chunks, None)
-    if first is None:
-        raise StageError(f"{source}: file is empty (no data rows)")
-    ids = RowIds.of(first, settings.id_column)
+    """Score `source` into `folder` (predictions, inputs and quarantine .parquet): read and
+    checked `monitoring.chunk_rows` rows at a time, the rows that passed scored
+    `monitoring.model_rows` at a time; the batch's counts. Raises a StageError for a batch
+    that must not be scored (the files in `folder` are then the caller's to remove)."""
+    ids, columns, chunks = _opened(source, ingest_params, settings, scoring.contract)
     writers = _Writers(folder, *_arrow_schemas(scoring, ids))
-    rows = scored = 0
+    waiting = ModelBatches(settings.model_rows)
+    rows = passed = scored = 0
     keys: dict[str, int] = {}
     try:
-        for chunk in _chained(first, chunks):
-            result = score_chunk(chunk, ids, scoring, rows, source)
-            writers.write(result)
+        for chunk in chunks:
+            checked = check_chunk(chunk, ids, scoring, rows, source)
             rows += len(chunk)
-            scored += len(result.log)
-            for key, count in result.violations.items():
+            del chunk  # the chunk as read is not kept while the model scores (peak memory)
+            writers.write(checked)
+            waiting.add(checked.ids, checked.features)
+            passed += len(checked.ids)
+            for key, count in checked.violations.items():
                 keys[key] = keys.get(key, 0) + count
+            del checked
+            for row_ids, features in waiting.ready():
+                writers.write_log(prediction_log(row_ids, features, scoring))
+                scored += len(row_ids)
             if progress is not None:
-                progress(f"{rows:,} rows read, {scored:,} scored")
-        writers.close([*map(str, first.columns), FAILED_CHECKS_COLUMN])
+                progress(f"{rows:,} rows read, {passed:,} passed, {scored:,} scored")
+        for row_ids, features in waiting.ready(last=True):
+            writers.write_log(prediction_log(row_ids, features, scoring))
+        writers.close([*columns, FAILED_CHECKS_COLUMN])
     except BaseException:
         writers.abort()
         raise
-    summary = BatchSummary(rows, scored, rows - scored, column_violations(keys))
+    summary = BatchSummary(rows, passed, rows - passed, column_violations(keys))
     _check_batch(summary, settings, source)
     if ids.column is not None:
         _check_unique_ids(writers.path("predictions"), ids.column, source)
     return summary
 
 
-def _normalised(source: str, params: IngestParams, chunk_rows: int) -> Iterator[pd.DataFrame]:
+def _opened(
+    source: str, params: IngestParams, settings: MonitoringParams, contract: SchemaParams
+) -> tuple[RowIds, list[str], Iterator[pd.DataFrame]]:
+    """(the batch's row ids, its columns as normalised, its chunks); the first chunk is not
+    kept beyond its turn."""
+    # The contract's text columns stay pandas' string dtype (validate's are object): pandera
+    # checks a string column's type at once instead of value by value (2.1 s instead of
+    # 8.6 s for 200,000 Adult rows), and they are written to the inputs file without a copy.
+    chunks = _normalised(source, params, settings.chunk_rows, list(contract.categorical))
+    first = next(chunks, None)
+    if first is None:
+        raise StageError(f"{source}: file is empty (no data rows)")
+    ids = RowIds.of(first, settings.id_column)
+    return ids, [*map(str, first.columns)], itertools.chain([first], chunks)
+
+
+def _normalised(
+    source: str, params: IngestParams, chunk_rows: int, strings: list[str]
+) -> Iterator[pd.DataFrame]:
     for chunk in read_chunks(source, params, chunk_rows):
-        yield normalise(chunk, params, source)
-
-
-def _chained(first: pd.DataFrame, rest: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-    yield first
-    yield from rest
+        yield normalise(chunk, params, source, strings)
 
 
 def _check_batch(summary: BatchSummary, settings: MonitoringParams, source: str) -> None:

@@ -47,7 +47,13 @@ PARAMS: dict[str, Any] = {
     },
     "schema": SCHEMA_PARAMS,
     "validate": VALIDATE_PARAMS,
-    "monitoring": {"id_column": "id", "chunk_rows": 16, "min_rows": 1, "max_quarantine_share": 0.5},
+    "monitoring": {
+        "id_column": "id",
+        "chunk_rows": 16,
+        "model_rows": 40,
+        "min_rows": 1,
+        "max_quarantine_share": 0.5,
+    },
     "evaluate": {
         "threshold": 0.5,
         "seed": 3,

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from stages.common import StageError
-from stages.ingest import ingest, snake_case, train_split
+from stages.ingest import ingest, normalise, read_source, snake_case, train_split
 from stages.params import IngestParams, parse
 
 COLUMNS = ["age", "work-class", "income"]
@@ -46,6 +46,20 @@ def test_normalises_like_the_published_adult_test_file(tmp_path: Path) -> None:
     assert frame["work_class"].tolist()[0] == "Private"
     assert pd.isna(frame["work_class"].tolist()[1])
     assert frame["age"].dtype.kind == "i"
+
+
+def test_named_text_columns_stay_strings_with_the_same_values(tmp_path: Path) -> None:
+    source = write(tmp_path / "d.csv", "25, Private , <=50K.\n38, ?, >50K.\n40, , >50K.\n")
+    raw = read_source(source, params())
+    as_objects = normalise(raw, params(), source)
+    as_strings = normalise(raw, params(), source, strings=["work_class"])
+    assert as_objects["work_class"].dtype == object
+    assert as_objects["work_class"].tolist() == ["Private", None, None]
+    assert as_strings["work_class"].dtype == pd.StringDtype()
+    assert as_strings["work_class"].astype(object).where(
+        as_strings["work_class"].notna(), None
+    ).tolist() == ["Private", None, None]
+    assert as_strings["income"].dtype == object  # columns not named are as before
 
 
 def test_reads_csv_with_header_and_parquet(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ tmp_path read with ingest's options for a headed CSV.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -20,11 +21,14 @@ from stages.params import IngestParams, MonitoringParams, parse
 from stages.score import (
     ID,
     LOG_COLUMNS,
+    ModelBatches,
     RowIds,
     Scoring,
     batch_id,
     checked_batch_id,
     column_violations,
+    decoded,
+    encoded,
     score_file,
     scores_of,
 )
@@ -45,6 +49,7 @@ INGEST: dict[str, Any] = {
 MONITORING: dict[str, Any] = {
     "id_column": "id",
     "chunk_rows": 1000,
+    "model_rows": 1000,
     "min_rows": 1,
     "max_quarantine_share": 0.5,
 }
@@ -209,6 +214,78 @@ def test_chunked_scores_equal_unchunked(scoring: Scoring, tmp_path: Path) -> Non
     quarantined = read(tmp_path / "chunked", "quarantine")
     assert quarantined[SOURCE_ROW_COLUMN].tolist() == [5, 77]
     assert 4 not in read(tmp_path / "chunked", "predictions")["id"].tolist()  # numbered from 0
+
+
+class CountingModel:
+    """The model, recording how many rows each predict_proba call is given."""
+
+    def __init__(self, model: Any) -> None:
+        self.model = model
+        self.calls: list[int] = []
+        self.feature_names_in_ = model.feature_names_in_
+
+    def predict_proba(self, frame: pd.DataFrame) -> Any:
+        self.calls.append(len(frame))
+        return self.model.predict_proba(frame)
+
+
+def test_the_model_scores_model_rows_at_a_time_across_chunks(
+    scoring: Scoring, tmp_path: Path
+) -> None:
+    """Rows that passed wait for `model_rows` of them, whatever the chunks; the scores are
+    bit-identical to one predict_proba call on all of them."""
+    source = batch_csv(tmp_path / "b.csv", rows=103)
+    text = source.read_text().splitlines()
+    text[9] = "150," + text[9].split(",", 1)[1]  # row 8: quarantined
+    source.write_text("\n".join(text) + "\n")
+    counting = CountingModel(scoring.model)
+    calls = replace(scoring, model=counting)
+    summary = score(source, calls, tmp_path / "25", chunk_rows=10, model_rows=25)
+    assert counting.calls == [25, 25, 25, 25, 2] and summary.scored == 102
+    counting.calls.clear()
+    score(source, calls, tmp_path / "one", chunk_rows=10, model_rows=1000)
+    assert counting.calls == [102]
+    logged = read(tmp_path / "25", "predictions")
+    pd.testing.assert_frame_equal(logged, read(tmp_path / "one", "predictions"))
+    inputs = read(tmp_path / "one", "inputs").drop(columns=[ID])
+    one_call = scoring.model.predict_proba(inputs[list(scoring.model.feature_names_in_)])[:, 1]
+    assert np.array_equal(logged["score"].to_numpy(), one_call)
+
+
+def test_model_batches_hand_out_whole_calls_in_order() -> None:
+    waiting = ModelBatches(5)
+    handed: list[list[int]] = []
+    for start in (0, 4, 8):
+        waiting.add(np.arange(start, start + 4), pd.DataFrame({"x": np.arange(start, start + 4)}))
+        for ids, features in waiting.ready():
+            assert ids.tolist() == features["x"].tolist()
+            handed.append(ids.tolist())
+    assert handed == [[0, 1, 2, 3, 4], [5, 6, 7, 8, 9]]
+    assert [ids.tolist() for ids, _ in waiting.ready(last=True)] == [[10, 11]]
+    assert list(waiting.ready(last=True)) == []
+
+
+def test_text_waits_as_codes_and_comes_back_as_validate_writes_it() -> None:
+    contract = schema()
+    rows = pd.DataFrame(
+        {
+            "age": [30.0, 40.0, 50.0],
+            "sex": pd.array(["Male", "Female", "Male"], dtype="string"),
+            "workclass": pd.array(["State-gov", None, "Private"], dtype="string"),
+        }
+    )
+    codes = encoded(rows, contract)
+    assert codes["sex"].dtype == np.int8 and codes["workclass"].tolist()[1] == -1
+    pd.testing.assert_series_equal(codes["age"], rows["age"])
+    back = decoded(codes, contract)
+    assert back["workclass"].dtype == object and back["workclass"].tolist() == [
+        "State-gov",
+        None,
+        "Private",
+    ]
+    assert back["sex"].tolist() == ["Male", "Female", "Male"]
+    with pytest.raises(ValueError, match="'sex' holds a value the contract does not declare"):
+        encoded(rows.assign(sex=["Male", "Mle", "Male"]), contract)
 
 
 def test_bad_rows_are_quarantined_and_counted_by_column(scoring: Scoring, tmp_path: Path) -> None:
