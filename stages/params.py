@@ -474,7 +474,7 @@ class MonitoringParams(Section):
 
     id_column: Name  # the batch's row id, as in the file or snake_cased; rows numbered without
     chunk_rows: Annotated[Int, Field(ge=1)]  # rows read and checked at a time
-    model_rows: Annotated[Int, Field(ge=1)]  # rows that passed, scored in one model call
+    model_rows: Annotated[Int, Field(ge=1)] = 1_000_000  # rows that passed, scored in one call
     # the batch as a whole (validate's are per split): fewer rows passing the contract, or a
     # larger share quarantined, fails the batch; the monitoring gates judge the share too
     min_rows: RowCount

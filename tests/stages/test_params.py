@@ -68,3 +68,15 @@ def test_a_params_value_is_read_only() -> None:
     params = load(DriftParams, REPO / "params.yaml")
     with pytest.raises(ValueError, match="frozen"):
         params.psi = 0.5  # type: ignore[misc]
+
+
+def test_a_monitoring_section_written_before_model_rows_still_parses() -> None:
+    """``monitoring.model_rows`` came later: a params.yaml without it scores 1,000,000 rows
+    per model call, and a bad value still names the key."""
+    from stages.params import MonitoringParams
+
+    section = dict(load_params("monitoring", REPO / "params.yaml"))
+    section.pop("model_rows")
+    assert parse(MonitoringParams, section).model_rows == 1_000_000
+    with pytest.raises(StageError, match="model_rows"):
+        parse(MonitoringParams, {**section, "model_rows": 0})
