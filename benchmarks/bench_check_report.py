@@ -37,8 +37,18 @@ PYTHON = sys.executable
 HERE = Path(__file__).resolve().parent.parent
 
 
+# --prepare commits and tags: a git identity of its own, whatever HOME's git config holds
+IDENTITY = {
+    "GIT_AUTHOR_NAME": "bench",
+    "GIT_AUTHOR_EMAIL": "bench@example.com",
+    "GIT_COMMITTER_NAME": "bench",
+    "GIT_COMMITTER_EMAIL": "bench@example.com",
+}
+
+
 def env() -> dict[str, str]:
-    return {**os.environ, "DVC_NO_ANALYTICS": "1", "PATH": f"{BIN}:{os.environ['PATH']}"}
+    path = f"{BIN}:{os.environ['PATH']}"
+    return {**os.environ, **IDENTITY, "DVC_NO_ANALYTICS": "1", "PATH": path}
 
 
 def sh(args: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
