@@ -100,9 +100,11 @@ class CheckResult:
 # --- reading the inputs --------------------------------------------------------------------
 
 
-def _open(repo_root: Path, rev: str | None, label: str | None = None) -> gitio.Snapshot:
+def _open(
+    repo_root: Path, rev: str | None, label: str | None = None, prefix: str | None = None
+) -> gitio.Snapshot:
     root = Path(repo_root)
-    return gitio.snapshot(root, rev, gitio.git_prefix(root), label)
+    return gitio.snapshot(root, rev, gitio.git_prefix(root) if prefix is None else prefix, label)
 
 
 def load_gates(snap: gitio.Snapshot, gates_file: Path | None) -> Gates:
@@ -372,11 +374,7 @@ def check(
     none for the user, like the first release, says why). ``gates``: judge by these instead
     of ``gates_file`` or the revision's own (the experiments ranking uses one policy for all),
     and ``judged_against`` against this baseline, worked out once for all."""
-    if judged_against is not None and rev is not None:
-        sha = gitio.resolve(repo_root, rev)
-        head = gitio.Snapshot(Path(repo_root), sha, gitio.short(sha), judged_against.prefix)
-    else:
-        head = _open(repo_root, rev)
+    head = _open(repo_root, rev, prefix=judged_against.prefix if judged_against else None)
     head.prefetch([DVC_YAML, PARAMS_YAML, DVC_LOCK])
     dvc_yaml = read_dvc_yaml(head)
     if gates is None:

@@ -60,6 +60,23 @@ class LockedFile:
         return self.hash_name in ("md5", LEGACY_MD5) and self.hash.endswith(DIR_SUFFIX)
 
 
+def lock_document(text: str, where: str) -> Any:
+    """A ``dvc.lock``'s text parsed (``parse_yaml``), once per process for the readers of one
+    commit (``parse_lock``, and freshness, which reads its stages' records): the same object
+    each time, which its readers only read."""
+    found = _LOCK_DOCUMENTS.get(text)
+    if found is None:
+        found = parse_yaml(text, where)  # an error names ``where``, and is not kept
+        if len(_LOCK_DOCUMENTS) >= _LOCK_DOCUMENTS_MAX:
+            _LOCK_DOCUMENTS.pop(next(iter(_LOCK_DOCUMENTS)))
+        _LOCK_DOCUMENTS[text] = found
+    return found
+
+
+_LOCK_DOCUMENTS: dict[str, Any] = {}
+_LOCK_DOCUMENTS_MAX = 16
+
+
 def parse_lock(
     text: str, where: str, directory: str = "", wdirs: Mapping[str, str] | None = None
 ) -> dict[str, LockedFile]:
@@ -70,42 +87,6 @@ def parse_lock(
     stage of a lock in a subdirectory is named as DVC addresses it, ``sub/dvc.yaml:train``.
     A truncated or hand-broken lock is an InputError naming the file and the problem.
     """
-    # A commit's lock is read by several readers (its metrics, their producers, the
-    # freshness of its stages): parsed once per process. Only what parsed is kept (an error
-    # names ``where``), and its values are frozen, so each reader gets a copy of the dict.
-    key = (text, directory, tuple(sorted((wdirs or {}).items())))
-    parsed = _PARSED_LOCKS.get(key)
-    if parsed is None:
-        parsed = _parse_lock(text, where, directory, wdirs)
-        if len(_PARSED_LOCKS) >= _PARSED_LOCKS_MAX:
-            _PARSED_LOCKS.pop(next(iter(_PARSED_LOCKS)))
-        _PARSED_LOCKS[key] = parsed
-    return dict(parsed)
-
-
-_PARSED_LOCKS: dict[tuple[object, ...], dict[str, LockedFile]] = {}
-_PARSED_LOCKS_MAX = 16
-
-
-def lock_document(text: str, where: str) -> Any:
-    """A ``dvc.lock``'s text parsed (``parse_yaml``), once per process for the readers of one
-    commit (``parse_lock``, and freshness, which reads its stages' records): the same object
-    each time, which its readers only read."""
-    found = _LOCK_DOCUMENTS.get(text)
-    if found is None:
-        found = parse_yaml(text, where)  # an error names ``where``, and is not kept
-        if len(_LOCK_DOCUMENTS) >= _PARSED_LOCKS_MAX:
-            _LOCK_DOCUMENTS.pop(next(iter(_LOCK_DOCUMENTS)))
-        _LOCK_DOCUMENTS[text] = found
-    return found
-
-
-_LOCK_DOCUMENTS: dict[str, Any] = {}
-
-
-def _parse_lock(
-    text: str, where: str, directory: str, wdirs: Mapping[str, str] | None
-) -> dict[str, LockedFile]:
     try:
         data = lock_document(text, where)
     except ConfigError as exc:

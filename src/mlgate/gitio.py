@@ -391,30 +391,33 @@ def read_blobs(
     ``path`` is relative to the git work tree's top level.
     """
     wanted = list(dict.fromkeys(requests))
-    if not wanted:
-        return {}
     for _, path in wanted:
         if "\n" in path:
             raise InputError(f"invalid path {path!r}: contains a newline")
-    stdin = "".join(f"{sha}:{path}\n" for sha, path in wanted).encode()
-    out = git(repo_root, "cat-file", "--batch", stdin=stdin)
-    found: dict[tuple[str, str], bytes | None] = {}
+    found = _cat_file_batch(repo_root, [f"{sha}:{path}" for sha, path in wanted])
+    return dict(zip(wanted, found, strict=True))
+
+
+def _cat_file_batch(repo_root: str | Path, names: list[str]) -> list[bytes | None]:
+    """The content of each object name (``<sha>:<path>``, an object id) as a blob, in one
+    ``git cat-file --batch``; None for nothing, or for a tree or other object there."""
+    if not names:
+        return []
+    out = git(repo_root, "cat-file", "--batch", stdin="".join(f"{n}\n" for n in names).encode())
+    found: list[bytes | None] = []
     pos = 0
-    for key in wanted:
+    for _ in names:
         end = out.index(b"\n", pos)
         header = out[pos:end].split()
         pos = end + 1
-        # "<sha>:<path> missing" (or "ambiguous") names the request, whose path may hold
-        # spaces; a found object is "<oid> <type> <size>".
+        # "<name> missing" (or "ambiguous") names the request, whose path may hold spaces;
+        # a found object is "<oid> <type> <size>", followed by its contents and a newline.
         if header[-1] in (b"missing", b"ambiguous"):
-            found[key] = None
-        elif header[1] == b"blob":
-            size = int(header[2])
-            found[key] = out[pos : pos + size]
-            pos += size + 1  # contents are followed by a newline
-        else:  # a tree or other object at that path: not a file; skip its contents
-            pos += int(header[2]) + 1
-            found[key] = None
+            found.append(None)
+            continue
+        size = int(header[2])
+        found.append(out[pos : pos + size] if header[1] == b"blob" else None)
+        pos += size + 1
     return found
 
 
@@ -576,21 +579,8 @@ def prefetch_like(repo_root: str | Path, prefix: str, model: str, shas: Iterable
 
 def _read_objects(repo_root: str | Path, oids: list[str]) -> dict[str, bytes]:
     """The contents of these blobs (by object id), in one ``git cat-file --batch``."""
-    if not oids:
-        return {}
-    out = git(repo_root, "cat-file", "--batch", stdin="".join(f"{oid}\n" for oid in oids).encode())
-    contents: dict[str, bytes] = {}
-    pos = 0
-    for oid in oids:
-        end = out.index(b"\n", pos)
-        header = out[pos:end].split()
-        pos = end + 1
-        if header[-1] == b"missing":  # pragma: no cover - named by batch-check just before
-            continue
-        size = int(header[2])
-        contents[oid] = out[pos : pos + size]
-        pos += size + 1
-    return contents
+    found = _cat_file_batch(repo_root, oids)
+    return {oid: data for oid, data in zip(oids, found, strict=True) if data is not None}
 
 
 def files_named(snap: Snapshot, name: str) -> list[str]:
