@@ -284,3 +284,44 @@ def test_a_commit_is_never_answered_from_another_when_its_own_would_fail(
         dvcadapter.resolve(at_broken, "dvc.yaml", read_dvc_yaml(at_broken))
     stage_vars = {"stages": {"s": {"vars": ["v.yaml"], "cmd": "echo ${x}", "outs": ["o"]}}}
     assert dvcadapter._content_key(at_good, "dvc.yaml", stage_vars) is None
+
+
+def test_dvc_parses_each_expression_once_and_still_raises_every_time(
+    scratch_repo: ScratchRepo,
+) -> None:
+    """The memo on DVC's expression parser (shared by mlgate's resolution and `dvc status`
+    in the same process) answers repeats from memory, gives what parsing gives, and never
+    keeps an error: a broken `${...}` fails with DVC's own message at every resolution."""
+    from dvc.parsing import interpolate
+
+    from mlgate import dvcadapter
+
+    dvcadapter._parse_each_expression_once()
+    parse = interpolate.parse_expr
+    assert parse("train.lr") == parse.__wrapped__("train.lr") == "train.lr"  # type: ignore[attr-defined]
+    assert parse("a[0].b") == parse.__wrapped__("a[0].b")  # type: ignore[attr-defined]
+    before = parse.cache_info().hits  # type: ignore[attr-defined]
+    parse("train.lr")
+    assert parse.cache_info().hits == before + 1  # type: ignore[attr-defined]
+    dvcadapter._parse_each_expression_once.__wrapped__()  # again: not wrapped twice
+    assert interpolate.parse_expr is parse
+
+    scratch_repo.write("dvc.yaml", {"stages": {"s": {"cmd": "echo ${a.}", "outs": ["o"]}}})
+    scratch_repo.write("params.yaml", {"a": 1})
+    worktree = Snapshot(scratch_repo.root)
+    for _ in range(2):
+        dvcadapter._RESOLVED.clear()
+        with pytest.raises(ConfigError, match="dvc.yaml: failed to parse 'stages.s.cmd'"):
+            dvcadapter.resolve(worktree, "dvc.yaml", read_dvc_yaml(worktree))
+
+
+def test_a_dvc_without_the_expression_parser_is_left_alone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from dvc.parsing import interpolate
+
+    from mlgate import dvcadapter
+
+    monkeypatch.delattr(interpolate, "parse_expr")
+    dvcadapter._parse_each_expression_once.__wrapped__()
+    assert not hasattr(interpolate, "parse_expr")
