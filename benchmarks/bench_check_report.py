@@ -137,7 +137,8 @@ def main() -> None:
     check_ratio = median["mlgate check"] / median["dvc status && dvc metrics diff --json"]
     report_ratio = median["mlgate report --base main"] / median["dvc metrics diff --md"]
     print(
-        f"\ncheck / (dvc status && dvc metrics diff --json) = {check_ratio:.2f} (target <= 0.7, issue 3; <= 0.5, issue 15)"
+        f"\ncheck / (dvc status && dvc metrics diff --json) = {check_ratio:.2f}"
+        " (target <= 0.7, issue 3; <= 0.5, issue 15)"
     )
     print(f"report / dvc metrics diff --md = {report_ratio:.2f} (target <= 1.5)")
 
