@@ -51,6 +51,7 @@ from mlgate.metrics import (
     has_pipeline,
     metrics_files,
     params_files,
+    pipeline_numbers,
     read_dvc_yaml,
     read_lock,
     read_locks,
@@ -78,6 +79,8 @@ class CheckResult:
     passed: bool
     baseline: BaselineRef | None
     rules: list[RuleResult]
+    # every number the pipeline's metrics files hold (a release records them), but a frozen
+    # stage's that no rule judged: `dvc repro` does not make them (metrics.pipeline_numbers)
     metrics: dict[str, float]
     rev: str | None = None  # the judged commit, None for the working tree
     rev_label: str = gitio.WORKTREE
@@ -442,7 +445,7 @@ def check(
         passed=verdict(results),
         baseline=chosen.ref,
         rules=results,
-        metrics=head_metrics.numbers(),
+        metrics=pipeline_numbers(head, dvc_yaml, head_metrics, gated),
         rev=head.sha,
         rev_label=head.label,
         baseline_note=chosen.note,

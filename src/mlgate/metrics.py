@@ -14,7 +14,7 @@ the ``name@key`` stages DVC generates from them.
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -328,6 +328,7 @@ class StageOutput:
     volatile: bool = False  # ``meta: {volatile: true}``: never reproduces byte for byte
     cached: bool = True  # ``cache: false`` outputs are committed to git instead
     model_card: bool = False  # ``meta: {model_card: true}``: the card a release points at
+    frozen: bool = False  # its stage is ``frozen: true``: ``dvc repro`` never runs it
 
     @property
     def address(self) -> str:
@@ -353,9 +354,10 @@ def stage_outputs(snap: Snapshot, dvc_yaml: Mapping[str, Any]) -> list[StageOutp
     templates resolved by DVC's resolver."""
     found: list[StageOutput] = []
     for _, path, data in pipelines(snap, dvc_yaml):
-        pipeline = resolve(snap, path, data, ("wdir", *OUTPUT_KEYS))
+        pipeline = resolve(snap, path, data, ("wdir", "frozen", *OUTPUT_KEYS))
         for name, stage in pipeline.stages.items():
             wdir = _wdir(pipeline, stage)
+            frozen = stage.get("frozen") is True
             for key in OUTPUT_KEYS:
                 for entry in stage.get(key) or []:
                     out, options = _entry(entry)
@@ -364,9 +366,8 @@ def stage_outputs(snap: Snapshot, dvc_yaml: Mapping[str, Any]) -> list[StageOutp
                     volatile = isinstance(meta, dict) and meta.get("volatile") is True
                     card = isinstance(meta, dict) and meta.get("model_card") is True
                     cached = options.get("cache") is not False
-                    found.append(
-                        StageOutput(path, name, wdir, norm_path(out, wdir), volatile, cached, card)
-                    )
+                    at = norm_path(out, wdir)
+                    found.append(StageOutput(path, name, wdir, at, volatile, cached, card, frozen))
     return found
 
 
@@ -400,6 +401,23 @@ def read_output(snap: Snapshot, path: str) -> bytes | None:
         return None  # a 'cache: false' output is committed to git, and git has it not
     out, inside = held
     return Outputs(snap, locks).read(path, out, inside)
+
+
+def pipeline_numbers(
+    snap: Snapshot, dvc_yaml: Mapping[str, Any], metrics: MetricsAt, gated: Collection[str]
+) -> dict[str, float]:
+    """The numbers of ``metrics`` that describe what the snapshot's pipeline makes: every
+    declared file's, except those a frozen stage writes and no gate judged (``gated``).
+    ``dvc repro`` never runs a frozen stage, so its figures are not this run's: this
+    project's monitoring stage judges a production batch with an earlier release, and its
+    figures belong to that batch and that release, not to a model the commit trains."""
+    outputs = [out for out in stage_outputs(snap, dvc_yaml) if out.frozen]
+    kept = {
+        path: values
+        for path, values in metrics.files.items()
+        if path in gated or producer(outputs, path) is None
+    }
+    return MetricsAt(metrics.label, kept).numbers()
 
 
 def producer(outputs: list[StageOutput], path: str) -> StageOutput | None:

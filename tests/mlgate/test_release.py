@@ -62,6 +62,48 @@ def test_first_release_tags_pushes_and_records_lineage(published: Published) -> 
     assert block.data["tool"]["mlgate"]
 
 
+def test_a_frozen_stages_metrics_are_not_the_releases_unless_a_gate_judges_them(
+    published: Published,
+) -> None:
+    """A frozen stage (`dvc repro` never runs it: a monitoring stage judging a production
+    batch with an earlier release) writes figures that are not the commit's model's: the
+    release records the pipeline's metrics without them, unless a rule judged them."""
+    repo = published.repo
+    monitor = {"estimated": {"roc_auc": 0.71}, "rows": 120}
+    repo.write("monitoring/inputs.json", monitor)
+    stage = {
+        "frozen": True,
+        "cmd": "cp inputs.json metrics.json",
+        "deps": ["inputs.json"],
+        "metrics": [{"metrics.json": {"cache": False}}],
+    }
+    repo.write("monitoring/dvc.yaml", {"stages": {"monitor": stage}})
+    repo.write("monitoring/metrics.json", monitor)
+    repo.dvc("commit", "-f", "-q", "monitoring/dvc.yaml:monitor")  # as `make monitor` records it
+    repo.commit("a monitored batch")
+    published.push()
+    result = published.mlgate("release")
+    assert result.exit_code == 0, result.output
+    block = lineage.parse(tag_message(published.root, f"{ARTIFACT}@v0.0.1"))
+    assert block.metrics["roc_auc"] == 0.93
+    assert "estimated.roc_auc" not in block.metrics and "rows" not in block.metrics
+    shown = published.mlgate("show", f"{ARTIFACT}@v0.0.1", "--format", "json")
+    assert "estimated.roc_auc" not in json.loads(shown.stdout)["metrics"]
+
+    gates = {
+        "baseline": "none",
+        "rules": [{"metric": "estimated.roc_auc", "direction": "higher", "min": 0.7}],
+    }
+    repo.write("monitoring/gates.yaml", {"gates": gates})
+    repo.commit("gate on the batch")
+    published.push()
+    result = published.mlgate("release", "--gates", "monitoring/gates.yaml")
+    assert result.exit_code == 0, result.output
+    block = lineage.parse(tag_message(published.root, f"{ARTIFACT}@v0.0.2"))
+    assert block.metrics["estimated.roc_auc"] == 0.71 and block.metrics["rows"] == 120
+    assert block.metrics["roc_auc"] == 0.93
+
+
 def test_next_release_is_above_the_latest_and_uses_it_as_baseline(published: Published) -> None:
     assert published.mlgate("release").exit_code == 0
     published.repo.set_metrics(metrics_with(roc_auc=0.94))
