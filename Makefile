@@ -158,11 +158,14 @@ monitor-new-batch:
 
 # Labels arrived for an earlier batch (make monitor BATCH=<that id> LABELS=<file> just judged
 # it): its realized performance against the release that scored it, now that it is known
-# (monitoring/labelled-gates.yaml; before labels, those rules only warn in gates.yaml).
+# (monitoring/labelled-gates.yaml; before labels, those rules only warn in gates.yaml). That
+# release is the baseline (scripts/monitor_baseline.py), even when prod holds another now.
 monitor-gate-labelled:
 	mkdir -p $(MONITOR_DIR)
 	cp monitoring/metrics.json $(MONITOR_DIR)/labelled.json
-	$(BIN)/mlgate check --gates monitoring/labelled-gates.yaml --allow-stale --format json \
+	baseline=$$($(BIN)/python -m scripts.monitor_baseline) || exit 2; \
+	$(BIN)/mlgate check --gates monitoring/labelled-gates.yaml $${baseline:+--baseline "$$baseline"} \
+		--allow-stale --format json \
 		> $(MONITOR_DIR)/labelled-gate.json || { status=$$?; cat $(MONITOR_DIR)/labelled-gate.json; exit $$status; }
 	cat $(MONITOR_DIR)/labelled-gate.json
 
