@@ -14,7 +14,7 @@
 5. job ``pr`` (unless ``--no-pr``) branches the best passing experiment, pushes the branch to
    ``remote.git`` and opens the pull request on the local GitHub API stand-in.
 
-Steps run as ``scripts/local_ci.py``'s JobRunner runs them (the real ``run:`` lines, make
+Steps run as ``scripts/job_runner.py``'s JobRunner runs them (the real ``run:`` lines, make
 targets and all). Prints one line per job and the ranking; exit 0 when every job succeeded.
 """
 
@@ -32,7 +32,7 @@ from typing import Any
 import yaml
 
 from scripts.gha_expr import ExpressionError, interpolate
-from scripts.local_ci import (
+from scripts.job_runner import (
     DEFAULT_BRANCH,
     Event,
     FakeGitHubState,

@@ -1,7 +1,7 @@
 """A year in production, replayed locally (issue 19; ``python -m scripts.local_ci --timeline``).
 
 Runs the real workflow jobs (``release.yml``, ``monitor.yml``'s ``batch`` and ``retrain``)
-through ``scripts.local_ci``'s job runner, against a local bare git remote, moto's S3 server
+through ``scripts.job_runner``'s job runner, against a local bare git remote, moto's S3 server
 on 127.0.0.1 as the DVC remote, and the local stand-in for the GitHub API:
 
 1. the commit under test is ``main``; ``release`` tags v1 and a person promotes it to prod;
@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from scripts.local_ci import (
+from scripts.job_runner import (
     DEFAULT_BRANCH,
     Event,
     FakeGitHubState,

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from scripts import local_ci
+from scripts import job_runner, local_ci
 from scripts.drift_issue import MARKER as MONITOR_MARKER
 from scripts.pr_comment import MARKER
 
@@ -204,7 +204,7 @@ def test_a_base_that_is_not_an_ancestor_is_refused(tmp_path: Path) -> None:
     repo = toy_repo(tmp_path)
     subprocess.run(["git", "checkout", "-q", "--orphan", "other"], cwd=repo, check=True)
     subprocess.run(["git", "commit", "-q", "-m", "unrelated"], cwd=repo, check=True)
-    with pytest.raises(local_ci.LocalCIError, match="not an ancestor"):
+    with pytest.raises(job_runner.LocalCIError, match="not an ancestor"):
         local_ci.run_loop(repo, tmp_path / "scratch", base="main")
 
 
@@ -253,7 +253,7 @@ def test_the_real_loop_reproduces_reports_releases_and_monitors(tmp_path: Path) 
         text=True,
         check=True,
     ).stdout.strip()
-    tags = local_ci.remote_tags(scratch / "remote.git")
+    tags = job_runner.remote_tags(scratch / "remote.git")
     released = [t for t, sha in tags.items() if sha == head and t.startswith("income-model@v")]
     assert released, tags
     report = (scratch / "artifacts" / "pr-report" / "report.md").read_text()
@@ -289,10 +289,10 @@ def drifted_batch(path: Path) -> Path:
 def test_step_outputs_and_env_files_are_read_like_github(tmp_path: Path) -> None:
     path = tmp_path / "output"
     path.write_text("plain=1\nwith=equals=sign\nbody<<EOF\nline one\nline=two\nEOF\nlast=x\n")
-    assert local_ci._parse_command_file(path) == {
+    assert job_runner._parse_command_file(path) == {
         "plain": "1",
         "with": "equals=sign",
         "body": "line one\nline=two",
         "last": "x",
     }
-    assert local_ci._parse_command_file(tmp_path / "missing") == {}
+    assert job_runner._parse_command_file(tmp_path / "missing") == {}

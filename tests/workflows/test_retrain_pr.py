@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from scripts import local_ci, monitor_record, retrain_pr
+from scripts import job_runner, monitor_record, retrain_pr
 from scripts.github_api import GitHub
 from stages.common import read_yaml
 
@@ -93,9 +93,9 @@ def test_a_failing_model_still_gets_its_pull_request_marked_as_failing() -> None
 
 
 def test_one_pull_request_is_opened_then_updated() -> None:
-    state = local_ci.FakeGitHubState()
-    with local_ci.fake_github(state) as api:
-        github = GitHub(local_ci.REPO_NAME, local_ci.TOKEN, api)
+    state = job_runner.FakeGitHubState()
+    with job_runner.fake_github(state) as api:
+        github = GitHub(job_runner.REPO_NAME, job_runner.TOKEN, api)
         assert retrain_pr.upsert_pull(github, "mlgate/retrain", "main", "t1", "b1") == (
             "opened",
             100,

@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from scripts import local_ci
+from scripts import job_runner, local_ci
 from scripts.timeline import CONCEPT_OCCUPATIONS, POSITIVE, TEST_SPLIT, make_months
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -101,7 +101,7 @@ def test_three_months_detect_retrain_release_and_trace_it_from_git(tmp_path: Pat
     assert "realized AUC" in lines[2] and "(2027-02)" in lines[2]
 
     remote = scratch / "remote.git"
-    tags = local_ci.remote_tags(remote)
+    tags = job_runner.remote_tags(remote)
     assert {"income-model@v0.0.1", "income-model@v0.0.2"} <= set(tags)
     # which version scored which batch: the batch records on main
     for batch, version in (("2027-01", "v0.0.1"), ("2027-02", "v0.0.1"), ("2027-03", "v0.0.2")):
