@@ -71,7 +71,7 @@ test-tools: node_modules/.package-lock.json
 REPORT_DIR := build/pr-report
 MONITOR_DIR := build/monitor
 
-.PHONY: lint-workflows dvc-pull dvc-push ci-test ci-repro ci-check ci-report ci-release \
+.PHONY: lint-workflows dvc-pull dvc-pull-batch dvc-push ci-test ci-repro ci-check ci-report ci-release \
 	monitor-drift monitor-check ci-local
 
 node_modules/.package-lock.json: package-lock.json
@@ -84,6 +84,11 @@ lint-workflows: node_modules/.package-lock.json
 
 dvc-pull:
 	$(BIN)/python -m scripts.dvc_remote pull
+
+# The monitor workflow's batch job: the remote configured, and only the files of the batch
+# whose labels arrive (BATCH; none: nothing), not every batch ever scored
+dvc-pull-batch:
+	$(BIN)/python -m scripts.dvc_remote pull-batch "$$BATCH"
 
 dvc-push:
 	$(BIN)/python -m scripts.dvc_remote push

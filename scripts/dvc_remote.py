@@ -11,7 +11,15 @@ URL's scheme (dvc-s3, dvc-gs, ...) is installed on demand.
 ``pull`` is best effort (whatever it cannot fetch, ``dvc repro`` rebuilds); ``push`` must
 succeed, since a release whose model is not in the remote cannot be fetched by anyone.
 
+``pull-batch [ID]`` is the monitor workflow's batch job: it configures the remote (the
+scoring step pushes through it) and pulls only what DVC tracks of the scored batch ``ID``
+(its prediction log, inputs and quarantine, ``monitoring/<kind>/<ID>.parquet.dvc``), whose
+labels arrive now; without an ID, nothing. Pulling every batch ever scored grows month by
+month. A project that tracks those folders whole (``monitoring/<kind>.dvc``) gets them whole,
+as scoring must re-add them with every file present.
+
 Usage: python -m scripts.dvc_remote pull|push
+       python -m scripts.dvc_remote pull-batch [ID]
 """
 
 from __future__ import annotations
@@ -61,10 +69,15 @@ def plugin_requirement(url: str) -> str | None:
 
 
 def commands(
-    action: str, url: str, python: str = sys.executable, endpoint: str = ""
+    action: str,
+    url: str,
+    python: str = sys.executable,
+    endpoint: str = "",
+    targets: Sequence[str] | None = None,
 ) -> list[list[str]]:
     """The commands that configure the remote (and its endpoint, for S3-compatible storage
-    such as MinIO) and pull or push through it."""
+    such as MinIO) and pull or push through it: everything, or only ``targets`` (none: the
+    remote is configured and nothing moves)."""
     if action not in ("pull", "push"):
         raise RemoteError(f"unknown action '{action}' (expected pull or push)")
     dvc = [python, "-m", "dvc"]
@@ -76,11 +89,31 @@ def commands(
     if endpoint:
         modify = [*dvc, "remote", "modify", "--local", REMOTE_NAME, "endpointurl", endpoint]
         steps.append(modify)
-    steps.append([*dvc, action, "--remote", REMOTE_NAME])
+    if targets is None:
+        steps.append([*dvc, action, "--remote", REMOTE_NAME])
+    elif targets:
+        steps.append([*dvc, action, "--remote", REMOTE_NAME, *targets])
     return steps
 
 
-def run(action: str, env: Mapping[str, str], cwd: Path | None = None) -> int:
+def batch_targets(batch: str, root: Path = Path(".")) -> list[str]:
+    """The ``.dvc`` files of what DVC tracks of a scored batch (``stages.score``), those that
+    exist; a folder tracked whole is pulled whole."""
+    from stages.score import checked_batch_id, tracked_paths
+
+    if not batch:
+        return []
+    checked_batch_id(batch)  # a StageError: a path, not a batch id
+    found = [Path(f"{path}.dvc") for path in tracked_paths(root, batch)]
+    return [str(path.relative_to(root)) for path in found if path.is_file()]
+
+
+def run(
+    action: str,
+    env: Mapping[str, str],
+    cwd: Path | None = None,
+    targets: Sequence[str] | None = None,
+) -> int:
     url = env.get("DVC_REMOTE_URL", "").strip()
     if not url:
         print(
@@ -92,7 +125,7 @@ def run(action: str, env: Mapping[str, str], cwd: Path | None = None) -> int:
         endpoint = env.get("DVC_REMOTE_ENDPOINT_URL", "").strip()
         if "\n" in endpoint or "\r" in endpoint:
             raise RemoteError("DVC_REMOTE_ENDPOINT_URL: must be a single line")
-        steps = commands(action, url, endpoint=endpoint)
+        steps = commands(action, url, endpoint=endpoint, targets=targets)
     except RemoteError as exc:
         print(f"::error::dvc-remote: {exc}", file=sys.stderr)
         return 2
@@ -100,7 +133,7 @@ def run(action: str, env: Mapping[str, str], cwd: Path | None = None) -> int:
         # An argument list, no shell: the URL is data.
         done = subprocess.run(step, cwd=cwd, check=False)
         if done.returncode != 0:
-            if action == "pull" and step is steps[-1]:
+            if action == "pull" and targets != [] and step is steps[-1]:
                 print("::warning::dvc-remote: pull incomplete; dvc repro rebuilds what is missing")
                 return 0
             print(f"::error::dvc-remote: '{' '.join(step[:4])} ...' failed", file=sys.stderr)
@@ -110,8 +143,17 @@ def run(action: str, env: Mapping[str, str], cwd: Path | None = None) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["pull-batch"] and len(args) <= 2:
+        from stages.common import StageError
+
+        try:
+            targets = batch_targets(args[1].strip() if len(args) == 2 else "")
+        except StageError as exc:
+            print(f"::error::dvc-remote: {exc}", file=sys.stderr)
+            return 2
+        return run("pull", os.environ, targets=targets)
     if args not in (["pull"], ["push"]):
-        print("usage: python -m scripts.dvc_remote pull|push", file=sys.stderr)
+        print("usage: python -m scripts.dvc_remote pull|push|pull-batch [ID]", file=sys.stderr)
         return 2
     return run(args[0], os.environ)
 

@@ -589,10 +589,23 @@ def dvc_track(root: Path, paths: list[str]) -> bool:
     return True
 
 
-def track(root: Path) -> bool:
-    """`dvc add` the tracked folders, and `dvc push` them when a default remote is set;
-    whether they were pushed."""
-    return dvc_track(root, [str(root / MONITORING / kind) for kind in TRACKED])
+def tracked_paths(root: Path, batch: str) -> list[Path]:
+    """What DVC tracks of a batch: each file on its own (`<kind>/<id>.parquet.dvc`), so that
+    a later job pulls one batch, not every batch ever scored; a folder a project tracks whole
+    (`monitoring/<kind>.dvc`, as mlgate did before) stays so: DVC cannot track a file inside a
+    tracked folder, and re-adding the folder needs all of its files present."""
+    files = batch_files(root, batch)
+    folders = {kind: root / MONITORING / kind for kind in TRACKED}
+    return [
+        folders[kind] if folders[kind].with_suffix(".dvc").is_file() else files[kind]
+        for kind in TRACKED
+    ]
+
+
+def track(root: Path, batch: str) -> bool:
+    """`dvc add` the batch's files (`tracked_paths`), and `dvc push` them when a default
+    remote is set; whether they were pushed."""
+    return dvc_track(root, [str(path) for path in tracked_paths(root, batch)])
 
 
 def main(argv: Sequence[str]) -> None:
@@ -638,13 +651,14 @@ def main(argv: Sequence[str]) -> None:
             write_json(
                 files[BATCHES], summary_record(batch, args.batch, release, summary, scored_at)
             )
-            pushed = track(root)
+            pushed = track(root, batch)
     print(
         f"batch {batch}: {summary.scored:,} of {summary.rows:,} rows scored with "
         f"{release.artifact} {release.version} ({release.tag}), {summary.quarantined:,} "
         f"quarantined; {'pushed to the DVC remote' if pushed else 'no DVC remote: not pushed'}"
     )
-    progress(f"to keep the record: git add {files[BATCHES]} monitoring/*.dvc monitoring/.gitignore")
+    records = " ".join(f"{path}.dvc" for path in tracked_paths(root, batch))
+    progress(f"to keep the record: git add {files[BATCHES]} {records} (and their .gitignore)")
 
 
 if __name__ == "__main__":

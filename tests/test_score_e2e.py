@@ -232,12 +232,14 @@ def test_release_promote_score_with_the_model_and_the_log_on_s3(released: Path, 
     summary = json.loads((root / "monitoring/batches/2026-11.json").read_text())
     assert summary["model_version"] == "v0.0.1" and summary["quarantined"] == 1
     assert summary["model_commit"] == git(root, "rev-list", "-n1", f"{ARTIFACT}@v0.0.1")
-    for kind in ("predictions", "inputs", "quarantine"):
-        assert (root / f"monitoring/{kind}.dvc").is_file()
-    assert len(bucket_keys(s3) - before) >= 4  # three files and a directory manifest
+    for kind in ("predictions", "inputs", "quarantine"):  # each batch's files on their own
+        assert (root / f"monitoring/{kind}/2026-11.parquet.dvc").is_file()
+        assert not (root / f"monitoring/{kind}.dvc").exists()
+    assert len(bucket_keys(s3) - before) >= 3  # the three files
     # the pushed log comes back into a project without it
-    subprocess.run(["rm", "-rf", str(root / "monitoring/predictions"), str(root / ".dvc/cache")])
-    dvc(root, "pull", "-q", "monitoring/predictions.dvc")
+    (root / "monitoring/predictions/2026-11.parquet").unlink()
+    subprocess.run(["rm", "-rf", str(root / ".dvc/cache")], check=True)
+    dvc(root, "pull", "-q", "monitoring/predictions/2026-11.parquet.dvc")
     assert (root / "monitoring/predictions/2026-11.parquet").is_file()
 
 

@@ -414,3 +414,21 @@ def test_category_codes_read_as_numbers_reach_the_model_as_text(tmp_path: Path) 
     summary = score(tmp_path / "b.csv", scoring, tmp_path / "out")
     assert summary.scored == 120
     assert read(tmp_path / "out", "inputs")["sex"].tolist()[:3] == train["sex"].tolist()[:3]
+
+
+def test_each_batch_is_tracked_on_its_own_unless_a_folder_is_tracked_whole(
+    tmp_path: Path,
+) -> None:
+    """Per-batch `.dvc` files let a job pull one batch; a project whose folders DVC tracks
+    whole (as before) keeps them so: DVC refuses a file inside a tracked folder."""
+    from stages.score import tracked_paths
+
+    monitoring = tmp_path / "monitoring"
+    assert tracked_paths(tmp_path, "2026-11") == [
+        monitoring / "predictions" / "2026-11.parquet",
+        monitoring / "inputs" / "2026-11.parquet",
+        monitoring / "quarantine" / "2026-11.parquet",
+    ]
+    monitoring.mkdir()
+    (monitoring / "inputs.dvc").write_text("outs: []\n")
+    assert tracked_paths(tmp_path, "2026-11")[1] == monitoring / "inputs"

@@ -91,6 +91,35 @@ def test_a_failed_pull_is_tolerated_a_failed_push_is_not(monkeypatch) -> None:
     assert dvc_remote.main(["sideways"]) == 2
 
 
+def test_a_batch_pull_names_only_that_batchs_files(monkeypatch, tmp_path: Path, capsys) -> None:
+    """The monitor job pulls the batch whose labels arrived, not every batch ever scored;
+    a folder tracked whole (before per-batch files) is pulled whole, as scoring re-adds it."""
+    monkeypatch.chdir(tmp_path)
+    for kind in ("predictions", "inputs", "quarantine"):
+        for batch in ("2026-10", "2026-11"):
+            target = tmp_path / "monitoring" / kind / f"{batch}.parquet.dvc"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text("outs: []\n")
+    assert dvc_remote.batch_targets("2026-11") == [
+        "monitoring/predictions/2026-11.parquet.dvc",
+        "monitoring/inputs/2026-11.parquet.dvc",
+        "monitoring/quarantine/2026-11.parquet.dvc",
+    ]
+    assert dvc_remote.batch_targets("") == [] and dvc_remote.batch_targets("2026-12") == []
+    (tmp_path / "monitoring" / "inputs.dvc").write_text("outs: []\n")  # tracked whole
+    assert dvc_remote.batch_targets("2026-11")[1] == "monitoring/inputs.dvc"
+    steps = dvc_remote.commands("pull", "/srv/dvc", python="py", targets=["a.dvc", "b.dvc"])
+    assert steps[-1] == ["py", "-m", "dvc", "pull", "--remote", "ci", "a.dvc", "b.dvc"]
+    configure_only = dvc_remote.commands("pull", "/srv/dvc", python="py", targets=[])
+    assert [step[3] for step in configure_only] == ["remote"]
+    # an id that is a path is refused before anything runs
+    monkeypatch.setattr(dvc_remote.subprocess, "run", pytest.fail)
+    monkeypatch.setenv("DVC_REMOTE_URL", "/srv/dvc")
+    assert dvc_remote.main(["pull-batch", "../../etc"]) == 2
+    assert "cannot name files" in capsys.readouterr().err
+    assert dvc_remote.main(["pull-batch", "a", "b"]) == 2
+
+
 def test_push_and_pull_through_a_local_remote(tmp_path: Path) -> None:
     """A real round trip with DVC: push to a local remote, empty the cache, pull back."""
     dvc = str(Path(sys.executable).with_name("dvc"))
