@@ -107,6 +107,14 @@ def test_three_months_detect_retrain_release_and_trace_it_from_git(tmp_path: Pat
     for batch, version in (("2027-01", "v0.0.1"), ("2027-02", "v0.0.1"), ("2027-03", "v0.0.2")):
         record = json.loads(git(remote, "show", f"main:monitoring/batches/{batch}.json"))
         assert record["model_version"] == version, batch
+        # each batch's log and inputs DVC-tracked on their own: a job pulls one batch
+        assert git(remote, "show", f"main:monitoring/predictions/{batch}.parquet.dvc"), batch
+    # the labelled batch's gate compared with the release that scored it (v0.0.1), though
+    # prod held v0.0.2 when its labels arrived (scripts/monitor_baseline.py)
+    gates = scratch / "artifacts" / "monitoring-gates"  # month 3's batch job kept them
+    assert json.loads((gates / "labelled.json").read_text())["batch"] == "2027-02"
+    baseline = json.loads((gates / "labelled-gate.json").read_text())["baseline"]
+    assert baseline["ref"] == "income-model@v0.0.1"
     # which batches trained which version: params and the model card at the release
     params = git(remote, "show", "income-model@v0.0.2:params.yaml")
     assert 'train_batches: ["2027-01"]' in params
