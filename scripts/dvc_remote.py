@@ -18,12 +18,8 @@ labels arrive now; without an ID, nothing. Pulling every batch ever scored grows
 month. A project that tracks those folders whole (``monitoring/<kind>.dvc``) gets them whole,
 as scoring must re-add them with every file present.
 
-``pull-targets TARGET...`` pulls only those (``.dvc`` files, ``dvc.yaml`` files, stages):
-the retrain job's, which ``scripts/retrain_pr.py`` names.
-
 Usage: python -m scripts.dvc_remote pull|push
        python -m scripts.dvc_remote pull-batch [ID]
-       python -m scripts.dvc_remote pull-targets TARGET...
 """
 
 from __future__ import annotations
@@ -147,8 +143,6 @@ def run(
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
-    if args[:1] == ["pull-targets"]:  # retraining: what it needs (scripts/retrain_pr.py)
-        return run("pull", os.environ, targets=args[1:])
     if args[:1] == ["pull-batch"] and len(args) <= 2:
         from stages.common import StageError
 
@@ -159,8 +153,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
         return run("pull", os.environ, targets=targets)
     if args not in (["pull"], ["push"]):
-        usage = "pull|push|pull-batch [ID]|pull-targets TARGET..."
-        print(f"usage: python -m scripts.dvc_remote {usage}", file=sys.stderr)
+        print("usage: python -m scripts.dvc_remote pull|push|pull-batch [ID]", file=sys.stderr)
         return 2
     return run(args[0], os.environ)
 

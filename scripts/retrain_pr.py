@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import posixpath
 import re
 import subprocess
 import sys
@@ -42,7 +41,6 @@ from pathlib import Path
 from typing import Any
 
 from scripts.drift_issue import figure
-from scripts.dvc_remote import batch_targets
 from scripts.github_api import GitHub, GitHubError, cap_body
 from scripts.monitor_record import BOT, auth_args
 
@@ -226,23 +224,6 @@ def upsert_pull(github: GitHub, branch: str, base: str, title: str, body: str) -
     return "opened", int(created["number"])
 
 
-def pull_targets(root: Path, added: Sequence[str]) -> list[str]:
-    """What retraining needs from the DVC remote, not every batch ever scored: the pipelines
-    (each ``dvc.yaml`` outside ``monitoring/``: their stages' outputs, so that what the new
-    batches do not change need not run again), the data DVC tracks outside ``monitoring/``
-    (the labelled batches among it), and the new batches' log and inputs, to label them."""
-    from stages.released import MONITORING
-
-    listed = checked("git", "-C", str(root), "ls-files", "--", "*.dvc", "*dvc.yaml").split()
-    kept = [
-        path
-        for path in listed
-        if not path.startswith(f"{MONITORING.as_posix()}/")
-        and (path.endswith(".dvc") or posixpath.basename(path) == "dvc.yaml")
-    ]
-    return [*kept, *(target for batch in added for target in batch_targets(batch, root))]
-
-
 def retrain(args: argparse.Namespace, env: Mapping[str, str], root: Path = Path(".")) -> int:
     from stages.common import read_yaml
     from stages.released import resolve
@@ -257,11 +238,6 @@ def retrain(args: argparse.Namespace, env: Mapping[str, str], root: Path = Path(
     prod = resolve("prod", None, root)
     default = env.get("DEFAULT_BRANCH") or "main"
     checked("git", "checkout", "-q", "-B", args.branch)
-    targets = pull_targets(root, added)
-    pulled = run(python, "-m", "scripts.dvc_remote", "pull-targets", *targets, env=env)
-    print(pulled.stdout, end="")
-    if pulled.returncode != 0:
-        raise RetrainError(f"dvc pull: {pulled.stderr.strip().splitlines()[-1:]}")
     for batch in added:
         checked(python, "-m", "stages.label_batch", "--batch", batch)
     trained_on = [*listed, *added]

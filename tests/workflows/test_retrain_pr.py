@@ -143,34 +143,3 @@ def test_the_token_goes_only_to_github_for_one_command() -> None:
     (flag, setting) = monitor_record.auth_args("secret")
     assert flag == "-c" and setting.startswith("http.https://github.com/.extraheader=")
     assert "secret" not in setting  # base64, as actions/checkout stores it
-
-
-def test_retraining_pulls_the_pipelines_the_training_data_and_the_new_batches_only(
-    tmp_path: Path,
-) -> None:
-    """Not every batch ever scored: their logs and inputs grow month by month."""
-    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
-    files = [
-        "dvc.yaml",
-        "sub/dvc.yaml",
-        "monitoring/dvc.yaml",
-        "data/raw/big.csv.dvc",
-        "data/labelled/2026-10.parquet.dvc",
-        "monitoring/predictions/2026-10.parquet.dvc",
-        "monitoring/inputs/2026-10.parquet.dvc",
-        "monitoring/predictions/2026-11.parquet.dvc",
-        "monitoring/inputs/2026-11.parquet.dvc",
-        "not_dvc.yaml",
-    ]
-    for name in files:
-        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / name).write_text("{}\n")
-    subprocess.run(["git", "add", "."], cwd=tmp_path, check=True)
-    assert sorted(retrain_pr.pull_targets(tmp_path, ["2026-11"])) == [
-        "data/labelled/2026-10.parquet.dvc",
-        "data/raw/big.csv.dvc",
-        "dvc.yaml",
-        "monitoring/inputs/2026-11.parquet.dvc",
-        "monitoring/predictions/2026-11.parquet.dvc",
-        "sub/dvc.yaml",
-    ]
