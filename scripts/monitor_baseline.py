@@ -22,6 +22,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from mlgate.dvcfiles import read_text_file
 from mlgate.errors import MlgateError
 from mlgate.loaders import parse_structured
 
@@ -33,10 +34,9 @@ def scored_by(metrics: Path, root: Path = Path(".")) -> str | None:
     they name no version. A version the registry does not have raises ``StageError``."""
     from stages.released import resolve
 
-    try:
-        text = metrics.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise MlgateError(f"{metrics}: cannot read it ({exc.strerror or exc})") from exc
+    text = read_text_file(metrics)  # unreadable or not UTF-8: an InputError naming it
+    if text is None:
+        raise MlgateError(f"{metrics}: not found")
     data = parse_structured(text, str(metrics), str(metrics))
     version = data.get("model_version") if isinstance(data, dict) else None
     if not isinstance(version, str) or not version:

@@ -595,9 +595,8 @@ def tracked_paths(root: Path, batch: str) -> list[Path]:
     (`monitoring/<kind>.dvc`, as mlgate did before) stays so: DVC cannot track a file inside a
     tracked folder, and re-adding the folder needs all of its files present."""
     files = batch_files(root, batch)
-    folders = {kind: root / MONITORING / kind for kind in TRACKED}
     return [
-        folders[kind] if folders[kind].with_suffix(".dvc").is_file() else files[kind]
+        files[kind].parent if files[kind].parent.with_suffix(".dvc").is_file() else files[kind]
         for kind in TRACKED
     ]
 
